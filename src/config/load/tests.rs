@@ -1,0 +1,174 @@
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+const MINIMAL: &str = r#"
+[server]
+issuer = "https://sso.example.com"
+listen = "0.0.0.0:8080"
+[dingtalk]
+client_id = "dingappkey"
+client_secret = "app-secret"
+corp_id = "dingcorp"
+[[clients]]
+client_id = "grafana"
+redirect_uris = ["https://grafana.example.com/login/generic_oauth"]
+secret_sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+"#;
+
+fn problems(text: &str, vars: &[(&str, &str)]) -> Vec<Problem> {
+    load_str(text, env(vars))
+        .expect_err("should be refused")
+        .problems
+}
+
+#[test]
+fn the_example_configuration_is_valid() {
+    let text = include_str!("../../../dingo.example.toml");
+    let vars = [("GRAFANA_CLIENT_SECRET", "s3cret")];
+    let settings = load_str(text, env(&vars)).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!settings.clients.is_empty());
+}
+
+#[test]
+fn a_minimal_configuration_loads_with_defaults() {
+    let s = load_str(MINIMAL, env(&[])).unwrap();
+    assert_eq!(s.tokens.authorization_code_ttl, 60);
+    assert_eq!(s.dingtalk.timeout_ms, 3000);
+    assert_eq!(s.clients[0].scopes, ["openid", "profile", "email", "phone"]);
+}
+
+#[test]
+fn environment_variables_override_the_file_and_numbers_may_be_text() {
+    let vars = [
+        ("DINGO_DINGTALK__TIMEOUT_MS", "1500"),
+        ("DINGO_SERVER__ISSUER", "https://login.example.org"),
+        ("DINGO_CONFIG", "ignored: no section separator"),
+        ("PATH", "/usr/bin"),
+    ];
+    let s = load_str(MINIMAL, env(&vars)).unwrap();
+    assert_eq!(s.dingtalk.timeout_ms, 1500);
+    assert_eq!(s.server.issuer, "https://login.example.org");
+}
+
+#[test]
+fn every_unknown_key_is_reported_with_its_path_and_origin() {
+    let text =
+        format!("colour = \"blue\"\n{MINIMAL}\nnickname = \"g\"\n[tokens]\nacess_token_ttl = 5\n");
+    let found = problems(&text, &[("DINGO_DINGTALK__CORPID", "x")]);
+    let paths: Vec<_> = found.iter().map(|p| p.path.as_str()).collect();
+    assert!(paths.contains(&"colour"), "{found:?}");
+    assert!(paths.contains(&"tokens.acess_token_ttl"), "{found:?}");
+    assert!(paths.contains(&"clients[0].nickname"), "{found:?}");
+    let from_env = found.iter().find(|p| p.path == "dingtalk.corpid").unwrap();
+    assert!(
+        from_env.message.contains("DINGO_DINGTALK__CORPID"),
+        "{from_env:?}"
+    );
+}
+
+#[test]
+fn a_wrong_type_names_the_key() {
+    let found = problems(MINIMAL, &[("DINGO_DINGTALK__TIMEOUT_MS", "soon")]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].path, "dingtalk.timeout_ms");
+    assert!(found[0].message.contains("soon"));
+}
+
+#[test]
+fn validation_reports_all_problems_at_once() {
+    let text = r#"
+[server]
+issuer = "http://sso.example.com"
+listen = "nowhere"
+[dingtalk]
+client_id = ""
+[[clients]]
+client_id = "a"
+redirect_uris = ["/relative", "https://app.example.com/cb#frag"]
+scopes = ["profile", "groups"]
+[[clients]]
+client_id = "a"
+redirect_uris = ["https://b.example.com/cb"]
+public = true
+secret_sha256 = "abc"
+"#;
+    let found = problems(text, &[]);
+    let paths: Vec<_> = found.iter().map(|p| p.path.as_str()).collect();
+    for expected in [
+        "server.issuer",
+        "server.listen",
+        "dingtalk.client_id",
+        "dingtalk.client_secret",
+        "dingtalk.corp_id",
+        "clients[0].redirect_uris[0]",
+        "clients[0].redirect_uris[1]",
+        "clients[0].scopes",
+        "clients[0].secret_sha256",
+        "clients[1].client_id",
+        "clients[1].public",
+    ] {
+        assert!(
+            paths.contains(&expected),
+            "{expected} missing from {found:#?}"
+        );
+    }
+}
+
+#[test]
+fn http_issuers_are_accepted_only_on_loopback() {
+    for issuer in [
+        "http://127.0.0.1:8080",
+        "http://localhost:9000",
+        "http://[::1]:80",
+    ] {
+        let vars = [("DINGO_SERVER__ISSUER", issuer)];
+        assert!(load_str(MINIMAL, env(&vars)).is_ok(), "{issuer}");
+    }
+    let found = problems(MINIMAL, &[("DINGO_SERVER__ISSUER", "http://10.0.0.1")]);
+    assert_eq!(found[0].path, "server.issuer");
+}
+
+#[test]
+fn secrets_come_from_files_and_environment_and_are_never_printed() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dingtalk-secret");
+    std::fs::write(&file, "from-a-file\n").unwrap();
+    let text = MINIMAL
+        .replace(
+            "client_secret = \"app-secret\"",
+            &format!("client_secret_file = {file:?}"),
+        )
+        .replace(
+            "secret_sha256 = \"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"",
+            "secret_env = \"GRAFANA_SECRET\"",
+        );
+    let s = load_str(&text, env(&[("GRAFANA_SECRET", "test")])).unwrap();
+    assert_eq!(s.dingtalk.client_secret.expose(), "from-a-file");
+    // SHA-256 of "test".
+    assert_eq!(
+        s.clients[0].secret_sha256.as_ref().unwrap().expose(),
+        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    );
+    let printed = format!("{}{s:?}", s.to_redacted_toml());
+    assert!(
+        !printed.contains("from-a-file") && !printed.contains("9f86d08"),
+        "{printed}"
+    );
+}
+
+#[test]
+fn a_missing_secret_variable_is_reported() {
+    let text = MINIMAL.replace(
+        "secret_sha256 = \"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"",
+        "secret_env = \"NOT_SET_ANYWHERE\"",
+    );
+    let found = problems(&text, &[]);
+    assert_eq!(found[0].path, "clients[0].secret_env");
+    assert!(found[0].message.contains("NOT_SET_ANYWHERE"));
+}

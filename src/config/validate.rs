@@ -1,0 +1,184 @@
+//! Checks that the parsed settings make sense together. Returns every problem, not the first.
+
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
+
+use url::Url;
+
+use super::{Problem, Settings};
+
+/// Scopes a client may be allowed.
+pub const KNOWN_SCOPES: &[&str] = &["openid", "profile", "email", "phone"];
+
+pub fn validate(s: &Settings) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut problem = |path: &str, message: String| problems.push(Problem::new(path, message));
+
+    match Url::parse(&s.server.issuer) {
+        Ok(url) => {
+            if url.scheme() != "https" && !(url.scheme() == "http" && is_loopback_url(&url)) {
+                problem(
+                    "server.issuer",
+                    "must be an https URL (http only for a loopback address)".into(),
+                );
+            }
+            if url.query().is_some() || url.fragment().is_some() {
+                problem("server.issuer", "must not have a query or fragment".into());
+            }
+        }
+        Err(e) => problem("server.issuer", format!("not an absolute URL: {e}")),
+    }
+    if s.server.listen.parse::<SocketAddr>().is_err() {
+        problem(
+            "server.listen",
+            format!("not an IP address and port: {:?}", s.server.listen),
+        );
+    }
+
+    if !s.database.url.starts_with("sqlite:") {
+        problem(
+            "database.url",
+            "must be a sqlite: URL (for example sqlite://dingo.db); PostgreSQL support is not available yet".into(),
+        );
+    }
+    if s.database.max_connections == 0 {
+        problem("database.max_connections", "must be at least 1".into());
+    }
+
+    let d = &s.dingtalk;
+    if d.client_id.trim().is_empty() {
+        problem(
+            "dingtalk.client_id",
+            "missing: the Client ID (AppKey) of your DingTalk app".into(),
+        );
+    }
+    if d.client_secret.is_empty() {
+        problem(
+            "dingtalk.client_secret",
+            "missing: set DINGO_DINGTALK__CLIENT_SECRET or dingtalk.client_secret_file".into(),
+        );
+    }
+    if d.corp_id.trim().is_empty() {
+        problem(
+            "dingtalk.corp_id",
+            "missing: the corpId (ding…) of your organisation".into(),
+        );
+    }
+    for (key, value) in [
+        ("dingtalk.login_base_url", &d.login_base_url),
+        ("dingtalk.api_base_url", &d.api_base_url),
+        ("dingtalk.oapi_base_url", &d.oapi_base_url),
+    ] {
+        match Url::parse(value) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => {}
+            _ => problem(key, format!("not an absolute http(s) URL: {value:?}")),
+        }
+    }
+    if !matches!(d.login_scope.as_str(), "openid" | "openid corpid") {
+        problem(
+            "dingtalk.login_scope",
+            "must be \"openid\" or \"openid corpid\"".into(),
+        );
+    }
+    if !(100..=60_000).contains(&d.timeout_ms) {
+        problem(
+            "dingtalk.timeout_ms",
+            "must be between 100 and 60000".into(),
+        );
+    }
+
+    let t = &s.tokens;
+    for (key, value, max) in [
+        (
+            "tokens.authorization_code_ttl",
+            t.authorization_code_ttl,
+            600,
+        ),
+        ("tokens.access_token_ttl", t.access_token_ttl, 86_400),
+        ("tokens.id_token_ttl", t.id_token_ttl, 86_400),
+        ("tokens.login_ttl", t.login_ttl, 3600),
+    ] {
+        if !(1..=max).contains(&value) {
+            problem(key, format!("must be between 1 and {max} seconds"));
+        }
+    }
+
+    let mut seen = HashSet::new();
+    for (i, c) in s.clients.iter().enumerate() {
+        let at = |key: &str| format!("clients[{i}].{key}");
+        if c.client_id.trim().is_empty() {
+            problem(&at("client_id"), "missing".into());
+        } else if !seen.insert(c.client_id.as_str()) {
+            problem(
+                &at("client_id"),
+                format!("duplicate client_id {:?}", c.client_id),
+            );
+        }
+        if c.redirect_uris.is_empty() {
+            problem(
+                &at("redirect_uris"),
+                "at least one redirect URI is required".into(),
+            );
+        }
+        for (j, uri) in c.redirect_uris.iter().enumerate() {
+            if let Err(message) = check_redirect_uri(uri) {
+                problem(&format!("clients[{i}].redirect_uris[{j}]"), message);
+            }
+        }
+        if !c.scopes.iter().any(|x| x == "openid") {
+            problem(&at("scopes"), "must include \"openid\"".into());
+        }
+        for scope in c
+            .scopes
+            .iter()
+            .filter(|x| !KNOWN_SCOPES.contains(&x.as_str()))
+        {
+            problem(
+                &at("scopes"),
+                format!(
+                    "unknown scope {scope:?} (known: {})",
+                    KNOWN_SCOPES.join(", ")
+                ),
+            );
+        }
+        let has_secret =
+            c.secret_sha256.is_some() || c.secret_env.is_some() || c.secret_file.is_some();
+        match (c.public, has_secret) {
+            (true, true) => problem(&at("public"), "a public client has no secret".into()),
+            (false, false) => problem(
+                &at("secret_sha256"),
+                "a confidential client needs secret_sha256, secret_env or secret_file (or set public = true)".into(),
+            ),
+            _ => {}
+        }
+        if let Some(hash) = &c.secret_sha256 {
+            let hex = hash.expose();
+            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                problem(
+                    &at("secret_sha256"),
+                    "must be 64 hexadecimal characters (a SHA-256)".into(),
+                );
+            }
+        }
+    }
+    problems
+}
+
+/// A redirect URI must be absolute and carry no fragment (OIDC Core 3.1.2.1).
+pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
+    match Url::parse(uri) {
+        Ok(url) if url.fragment().is_some() => Err(format!("must not contain a fragment: {uri:?}")),
+        Ok(_) => Ok(()),
+        Err(e) => Err(format!("not an absolute URI ({e}): {uri:?}")),
+    }
+}
+
+/// True for URLs whose host is `localhost` or a loopback IP address.
+pub fn is_loopback_url(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}

@@ -1,0 +1,43 @@
+//! The app access token cache. Concurrent callers wait for one fetch instead of each fetching.
+
+use std::future::Future;
+
+use tokio::sync::Mutex;
+
+use crate::identity::UpstreamError as DingTalkError;
+
+/// Renew this many seconds before DingTalk's expiry (clients in the wild use 5–10 min, §3.5).
+const RENEW_EARLY: i64 = 300;
+
+#[derive(Debug, Default)]
+pub struct AppTokenCache {
+    slot: Mutex<Option<(String, i64)>>,
+}
+
+impl AppTokenCache {
+    /// The cached token while it is fresh at `now`; otherwise the result of `fetch`, which returns
+    /// the token and its expiry. The lock is held across the fetch: that is the single flight.
+    pub async fn get_or_fetch<F, Fut>(&self, now: i64, fetch: F) -> Result<String, DingTalkError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<(String, i64), DingTalkError>>,
+    {
+        let mut slot = self.slot.lock().await;
+        if let Some((token, expires_at)) = slot.as_ref() {
+            if now < expires_at - RENEW_EARLY {
+                return Ok(token.clone());
+            }
+        }
+        let (token, expires_at) = fetch().await?;
+        *slot = Some((token.clone(), expires_at));
+        Ok(token)
+    }
+
+    /// Forgets `token` if it is still the cached one (another caller may have replaced it already).
+    pub async fn invalidate(&self, token: &str) {
+        let mut slot = self.slot.lock().await;
+        if slot.as_ref().is_some_and(|(cached, _)| cached == token) {
+            *slot = None;
+        }
+    }
+}

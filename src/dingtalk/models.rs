@@ -1,0 +1,75 @@
+//! The fields dingo reads from DingTalk's answers (names and types per DINGTALK-API.md).
+
+use serde::Deserialize;
+
+/// `POST /v1.0/oauth2/accessToken` (§3.2).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AppAccessToken {
+    pub access_token: String,
+    pub expire_in: i64,
+}
+
+/// `POST /v1.0/oauth2/userAccessToken` (§6.4).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserAccessToken {
+    pub access_token: String,
+    #[serde(default)]
+    pub corp_id: Option<String>,
+}
+
+/// `GET /v1.0/contact/users/me` (§6.5).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Me {
+    pub union_id: String,
+    #[serde(default)]
+    pub avatar_url: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OapiResult<T> {
+    pub result: T,
+}
+
+/// `topapi/user/getbyunionid` result (§8.1).
+#[derive(Debug, Deserialize)]
+pub struct ByUnionId {
+    pub userid: String,
+    /// 0 member, 1 external contact.
+    #[serde(default)]
+    pub contact_type: i64,
+}
+
+/// `topapi/v2/user/get` result (§9.1): the fields dingo uses.
+#[derive(Debug, Deserialize)]
+pub struct UserDetail {
+    pub userid: String,
+    pub unionid: String,
+    pub name: String,
+    #[serde(default)]
+    pub avatar: Option<String>,
+    #[serde(default)]
+    pub mobile: Option<String>,
+    #[serde(default)]
+    pub state_code: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub org_email: Option<String>,
+    #[serde(default)]
+    pub job_number: Option<String>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub dept_id_list: Vec<i64>,
+    #[serde(default)]
+    pub active: bool,
+    #[serde(default)]
+    pub admin: bool,
+    #[serde(default)]
+    pub boss: bool,
+}

@@ -1,0 +1,56 @@
+//! actix-web only: routes, extractors, pages and how each endpoint presents its errors.
+//! Handlers adapt: extract, make one call inward, map the result.
+
+mod browser;
+mod login;
+mod metadata;
+pub mod pages;
+mod token;
+mod userinfo;
+
+use actix_web::web;
+
+use crate::oidc::paths;
+
+/// Mounts every dingo route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(metadata::home))
+        .route(paths::DISCOVERY, web::get().to(metadata::discovery))
+        .route(paths::JWKS, web::get().to(metadata::jwks))
+        .route(paths::AUTHORIZE, web::get().to(login::authorize_get))
+        .route(paths::AUTHORIZE, web::post().to(login::authorize_post))
+        .route(
+            paths::DINGTALK_CALLBACK,
+            web::get().to(login::dingtalk_callback),
+        )
+        .route(paths::TOKEN, web::post().to(token::token))
+        .route(paths::USERINFO, web::get().to(userinfo::userinfo))
+        .route(paths::USERINFO, web::post().to(userinfo::userinfo));
+}
+
+/// `Cache-Control: no-store` and `Pragma: no-cache`, for every response that carries a token
+/// or a code (RFC 6749 §5.1).
+fn no_store(builder: &mut actix_web::HttpResponseBuilder) -> &mut actix_web::HttpResponseBuilder {
+    builder
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .insert_header((actix_web::http::header::PRAGMA, "no-cache"))
+}
+
+/// One log line per request: method, path (never the query, which can hold codes), status, time.
+pub async fn log_request(
+    request: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let started = std::time::Instant::now();
+    let method = request.method().clone();
+    let path = request.path().to_owned();
+    let response = next.call(request).await?;
+    tracing::info!(
+        %method,
+        %path,
+        status = response.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    Ok(response)
+}

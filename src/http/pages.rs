@@ -1,0 +1,139 @@
+//! The pages people see: small, bilingual (中文 first, English), readable on a phone.
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+
+use crate::oidc::{PageError, Refusal, RefusalReason};
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{margin:0;font:16px/1.6 system-ui,-apple-system,'PingFang SC','Microsoft YaHei',sans-serif;\
+background:#f5f6f8;color:#1f2329}main{max-width:32rem;margin:12vh auto;padding:1.5rem;background:#fff;\
+border-radius:12px;box-shadow:0 1px 4px rgba(0,0,0,.08)}h1{font-size:1.25rem;margin:0 0 .25rem}\
+.en{color:#646a73;margin-top:0}a.button{display:inline-block;margin-top:1rem;padding:.6rem 1.2rem;\
+background:#3370ff;color:#fff;border-radius:8px;text-decoration:none}";
+
+/// A complete page; `body` is trusted HTML built from escaped parts.
+pub fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
+    let html = format!(
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>{}</title><style>{STYLE}</style></head><body><main>{body}</main></body></html>",
+        escape(title)
+    );
+    HttpResponse::build(status)
+        .insert_header((CONTENT_TYPE, "text/html; charset=utf-8"))
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .body(html)
+}
+
+/// A heading and a paragraph, each in both languages.
+fn message(zh_title: &str, en_title: &str, zh: &str, en: &str) -> String {
+    format!(
+        "<h1>{}</h1><p class=\"en\" lang=\"en\">{}</p><p>{}</p><p class=\"en\" lang=\"en\">{}</p>",
+        escape(zh_title),
+        escape(en_title),
+        escape(zh),
+        escape(en)
+    )
+}
+
+pub fn error_page(error: &PageError) -> HttpResponse {
+    let (zh, en) = match error {
+        PageError::MissingClientId => ("请求缺少 client_id。", "The request has no client_id."),
+        PageError::UnknownClient => (
+            "该应用未在 dingo 注册，请联系管理员。",
+            "This application is not registered with dingo. Please contact your administrator.",
+        ),
+        PageError::MissingRedirectUri => (
+            "请求缺少 redirect_uri。",
+            "The request has no redirect_uri.",
+        ),
+        PageError::UnregisteredRedirectUri => (
+            "应用提供的回调地址（redirect_uri）未注册，为安全起见登录已停止。",
+            "The application's redirect_uri is not registered, so the login was stopped for your safety.",
+        ),
+        PageError::DuplicateParameter(_) => (
+            "请求中有重复的参数。",
+            "A parameter appears more than once in the request.",
+        ),
+        PageError::LoginStateMissing => (
+            "登录链接不完整，请回到应用重新登录。",
+            "The login link is incomplete. Please go back to the application and log in again.",
+        ),
+        PageError::LoginStateUnknown => (
+            "此登录链接已使用或无效，请回到应用重新登录。",
+            "This login link has already been used or is not valid. Please go back to the application and log in again.",
+        ),
+        PageError::LoginStateOtherBrowser => (
+            "登录是在另一个浏览器中开始的，请在同一浏览器中重新登录。",
+            "The login was started in another browser. Please log in again from the same browser.",
+        ),
+        PageError::Internal => (
+            "服务暂时出现问题，请稍后再试。",
+            "Something went wrong on our side. Please try again in a moment.",
+        ),
+    };
+    let status = match error {
+        PageError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    page(
+        status,
+        "无法登录 · Cannot log in",
+        &message("无法登录", "Cannot log in", zh, en),
+    )
+}
+
+pub fn refusal_page(refusal: &Refusal) -> HttpResponse {
+    let (zh, en) = match refusal.reason {
+        RefusalReason::NotMember => (
+            "你的钉钉账号不是本组织的成员，无法登录此应用。如需访问，请联系管理员。",
+            "Your DingTalk account is not a member of this organisation, so it cannot log in to this application. \
+             Ask your administrator if you need access.",
+        ),
+        RefusalReason::LoginExpired => (
+            "登录超时，请回到应用重新登录。",
+            "The login took too long. Please go back to the application and log in again.",
+        ),
+        RefusalReason::CodeRejected => (
+            "钉钉未能确认此次登录，请回到应用重新登录。",
+            "DingTalk could not confirm this login. Please go back to the application and log in again.",
+        ),
+    };
+    let app = escape(&refusal.client_name);
+    let body = format!(
+        "{}<a class=\"button\" href=\"{}\">返回 {app} · Back to {app}</a>",
+        message("无法登录", "Access denied", zh, en),
+        escape(&refusal.return_url)
+    );
+    page(StatusCode::FORBIDDEN, "无法登录 · Access denied", &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_neutralises_markup_and_quotes() {
+        assert_eq!(
+            escape(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+}

@@ -1,0 +1,91 @@
+//! `POST /token`: errors exactly as RFC 6749 §5.2.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use super::no_store;
+use crate::oidc::{ErrorCode, OidcError, Params};
+use crate::state::AppState;
+
+pub async fn token(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let is_form = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+    if !is_form {
+        let e = OidcError::new(
+            ErrorCode::InvalidRequest,
+            "the body must be application/x-www-form-urlencoded",
+        );
+        return error_response(&e, false);
+    }
+    let basic = match basic_credentials(&request) {
+        Ok(basic) => basic,
+        Err(e) => return error_response(&e, true),
+    };
+    let used_basic = basic.is_some();
+    let form = Params::parse(&String::from_utf8_lossy(&body));
+    match state.provider.token(&form, basic).await {
+        Ok(tokens) => no_store(&mut HttpResponse::Ok()).json(tokens),
+        Err(e) => error_response(&e, used_basic),
+    }
+}
+
+/// RFC 6749 §2.3.1: `Basic base64(urlencode(id) ":" urlencode(secret))`.
+fn basic_credentials(request: &HttpRequest) -> Result<Option<(String, String)>, OidcError> {
+    let Some(header) = request.headers().get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let malformed = || {
+        OidcError::new(
+            ErrorCode::InvalidClient,
+            "malformed Basic authorization header",
+        )
+    };
+    let value = header.to_str().map_err(|_| malformed())?;
+    let Some((scheme, encoded)) = value.split_once(' ') else {
+        return Err(malformed());
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return Err(malformed());
+    }
+    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| malformed())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
+    let unescape = |s: &str| {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    Ok(Some((unescape(id), unescape(secret))))
+}
+
+fn error_response(e: &OidcError, used_basic: bool) -> HttpResponse {
+    if let Some(cause) = &e.cause {
+        tracing::error!(cause = %cause, "token request failed");
+    }
+    let status = match e.code {
+        ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+        ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let mut builder = HttpResponse::build(status);
+    no_store(&mut builder);
+    if e.code == ErrorCode::InvalidClient && used_basic {
+        builder.insert_header((WWW_AUTHENTICATE, "Basic realm=\"dingo\""));
+    }
+    builder.json(serde_json::json!({"error": e.code.as_str(), "error_description": e.description}))
+}

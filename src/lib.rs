@@ -1,0 +1,16 @@
+//! dingo: an OpenID Connect provider whose upstream identity source is DingTalk (钉钉).
+//!
+//! Module map and dependency rules: README.md, "How dingo is built".
+
+pub mod clock;
+pub mod config;
+pub mod crypto;
+// pub mod demo; (enabled once the simulator lands)
+pub mod dingtalk;
+pub(crate) mod http;
+pub mod identity;
+pub mod oidc;
+pub mod sim;
+pub mod startup;
+mod state;
+pub mod store;

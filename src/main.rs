@@ -1,0 +1,173 @@
+//! The `dingo` command line.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use dingo::clock::{SharedClock, SystemClock};
+use dingo::config::{self, Settings};
+use dingo::sim::{Directory, Simulator};
+use dingo::startup::Application;
+use dingo::store::Db;
+
+/// dingo: OpenID Connect for apps whose people log in with DingTalk (钉钉).
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the OpenID provider with a configuration file and DINGO_* environment variables.
+    Serve(ConfigArgs),
+    /// Run everything on one address with no configuration: dingo on SQLite with a generated key,
+    /// the DingTalk simulator with a sample organisation, and a demo app that logs in through
+    /// dingo. Prints the URL to open.
+    Demo {
+        /// Address for the demo (dingo, the simulator and the demo app share it).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Directory for the demo's database and key (default: a fresh temporary directory).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Run the DingTalk simulator alone: DingTalk's login page and server APIs, offline.
+    Sim {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:9100")]
+        listen: String,
+        /// Directory (organisation and people) as TOML; the built-in sample when omitted.
+        #[arg(long)]
+        users: Option<PathBuf>,
+        /// Skip the person picker and log in as this userid (or unionid) every time.
+        #[arg(long)]
+        auto_login: Option<String>,
+    },
+    /// Create or upgrade the database schema, then exit.
+    Migrate(ConfigArgs),
+    /// Validate the configuration: print it with secrets redacted, or every problem (exit code 2).
+    CheckConfig(ConfigArgs),
+}
+
+#[derive(clap::Args)]
+struct ConfigArgs {
+    /// Configuration file. When not given, dingo.toml is read if it exists.
+    #[arg(long, short, env = "DINGO_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+impl ConfigArgs {
+    fn load(&self) -> Result<Settings, config::ConfigError> {
+        let (path, required) = match &self.config {
+            Some(path) => (path.as_path(), true),
+            None => (Path::new("dingo.toml"), false),
+        };
+        config::load(path, required, std::env::vars())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli.command))
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn run(command: Command) -> ExitCode {
+    let clock: SharedClock = Arc::new(SystemClock);
+    let result = match command {
+        Command::CheckConfig(args) => return check_config(&args),
+        Command::Serve(args) => match args.load() {
+            Ok(settings) => serve(&settings, clock).await,
+            Err(e) => return config_error(&e),
+        },
+        Command::Migrate(args) => match args.load() {
+            Ok(settings) => migrate(&settings).await,
+            Err(e) => return config_error(&e),
+        },
+        Command::Demo { listen, data_dir } => dingo::demo::run(&listen, data_dir, clock).await,
+        Command::Sim {
+            listen,
+            users,
+            auto_login,
+        } => sim(&listen, users.as_deref(), auto_login, clock).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn config_error(e: &config::ConfigError) -> ExitCode {
+    eprint!("{e}");
+    ExitCode::from(2)
+}
+
+fn check_config(args: &ConfigArgs) -> ExitCode {
+    match args.load() {
+        Ok(settings) => {
+            print!("{}", settings.to_redacted_toml());
+            eprintln!("the configuration is valid");
+            ExitCode::SUCCESS
+        }
+        Err(e) => config_error(&e),
+    }
+}
+
+async fn serve(settings: &Settings, clock: SharedClock) -> anyhow::Result<()> {
+    let app = Application::build(settings, clock).await?;
+    tracing::info!(issuer = %settings.server.issuer, listen = %settings.server.listen, "dingo is serving");
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let db = Db::connect(&settings.database.url, 1).await?;
+    db.migrate().await?;
+    db.close().await;
+    eprintln!("the database schema is up to date");
+    Ok(())
+}
+
+async fn sim(
+    listen: &str,
+    users: Option<&Path>,
+    auto_login: Option<String>,
+    clock: SharedClock,
+) -> anyhow::Result<()> {
+    let directory = match users {
+        Some(path) => Directory::load(path)?,
+        None => Directory::sample(),
+    };
+    let simulator = Simulator::new(directory, clock);
+    simulator.set_auto_login(auto_login);
+    let listener = TcpListener::bind(listen)?;
+    eprintln!("DingTalk simulator on http://{}", listener.local_addr()?);
+    simulator.serve(listener)?.await?;
+    Ok(())
+}

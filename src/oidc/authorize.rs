@@ -1,0 +1,233 @@
+//! The authorization endpoint's checks (OIDC Core 3.1.2.1, RFC 6749 §4.1.1, RFC 7636).
+
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use super::error::{ErrorCode, OidcError};
+use super::params::Params;
+use super::{Client, ClientRegistry};
+
+/// Problems that make redirecting unsafe: the person is shown a page instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageError {
+    MissingClientId,
+    UnknownClient,
+    MissingRedirectUri,
+    UnregisteredRedirectUri,
+    /// A parameter repeated before the client and redirect URI could be trusted.
+    DuplicateParameter(String),
+    /// The callback came without a `state`.
+    LoginStateMissing,
+    /// The callback's `state` is unknown: already used, or not issued by dingo.
+    LoginStateUnknown,
+    /// The callback arrived in another browser than the one that started the login.
+    LoginStateOtherBrowser,
+    /// Something failed on our side; the log has the cause.
+    Internal,
+}
+
+/// A validated authorization request, kept while the person is at DingTalk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    /// The scopes granted: those requested that the client may have, `openid` first.
+    pub scope: Vec<String>,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    /// The S256 PKCE challenge.
+    pub code_challenge: Option<String>,
+    pub max_age: Option<i64>,
+}
+
+/// Where an authorization request goes next.
+#[derive(Debug)]
+pub enum Checked {
+    Valid(AuthorizationRequest),
+    /// Tell the client, at its verified redirect URI.
+    ErrorRedirect(String),
+    /// The redirect URI cannot be trusted: show a page.
+    Page(PageError),
+}
+
+pub fn check(params: &Params, clients: &ClientRegistry, issuer: &str) -> Checked {
+    let Some(client_id) = params.get("client_id") else {
+        return Checked::Page(PageError::MissingClientId);
+    };
+    let Some(client) = clients.get(client_id) else {
+        return Checked::Page(PageError::UnknownClient);
+    };
+    let Some(redirect_uri) = params.get("redirect_uri") else {
+        return Checked::Page(PageError::MissingRedirectUri);
+    };
+    if !client.has_redirect_uri(redirect_uri) {
+        return Checked::Page(PageError::UnregisteredRedirectUri);
+    }
+    if let Some(name) = params.duplicate() {
+        if matches!(name, "client_id" | "redirect_uri") {
+            return Checked::Page(PageError::DuplicateParameter(name.to_owned()));
+        }
+    }
+    let state = params.get("state").map(str::to_owned);
+    match validate(params, client) {
+        Ok(request) => Checked::Valid(AuthorizationRequest { state, ..request }),
+        Err(e) => {
+            Checked::ErrorRedirect(error_redirect(redirect_uri, &e, state.as_deref(), issuer))
+        }
+    }
+}
+
+fn validate(params: &Params, client: &Client) -> Result<AuthorizationRequest, OidcError> {
+    let invalid = |description: String| OidcError::new(ErrorCode::InvalidRequest, description);
+    if let Some(name) = params.duplicate() {
+        return Err(invalid(format!(
+            "parameter `{name}` appears more than once"
+        )));
+    }
+    if params.get("request").is_some() {
+        return Err(OidcError::new(
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported",
+        ));
+    }
+    if params.get("request_uri").is_some() {
+        return Err(OidcError::new(
+            ErrorCode::RequestUriNotSupported,
+            "request_uri is not supported",
+        ));
+    }
+    match params.get("response_type") {
+        None => return Err(invalid("response_type is missing".into())),
+        Some("code") => {}
+        Some(_) => {
+            return Err(OidcError::new(
+                ErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported",
+            ));
+        }
+    }
+    if let Some(mode) = params.get("response_mode") {
+        if mode != "query" {
+            return Err(invalid("only response_mode=query is supported".into()));
+        }
+    }
+    let requested: Vec<&str> = params
+        .get("scope")
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .collect();
+    if !requested.contains(&"openid") {
+        return Err(OidcError::new(
+            ErrorCode::InvalidScope,
+            "scope must include openid",
+        ));
+    }
+    let mut scope = vec!["openid".to_owned()];
+    for s in requested {
+        if s != "openid"
+            && client.scopes.iter().any(|allowed| allowed == s)
+            && !scope.iter().any(|x| x == s)
+        {
+            scope.push(s.to_owned());
+        }
+    }
+    let code_challenge = check_pkce(params, client)?;
+    let prompts: Vec<&str> = params
+        .get("prompt")
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .collect();
+    if prompts.contains(&"none") {
+        if prompts.len() > 1 {
+            return Err(invalid(
+                "prompt=none cannot be combined with other values".into(),
+            ));
+        }
+        return Err(OidcError::new(
+            ErrorCode::LoginRequired,
+            "no dingo session: the person must log in",
+        ));
+    }
+    let max_age = match params.get("max_age") {
+        None => None,
+        Some(v) => Some(
+            v.parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| invalid("max_age must be a non-negative integer".into()))?,
+        ),
+    };
+    Ok(AuthorizationRequest {
+        client_id: client.id.clone(),
+        redirect_uri: params.get("redirect_uri").unwrap_or_default().to_owned(),
+        scope,
+        state: None,
+        nonce: params.get("nonce").map(str::to_owned),
+        code_challenge,
+        max_age,
+    })
+}
+
+/// S256 only; required for public clients (RFC 7636, RFC 9700 §2.1.1).
+fn check_pkce(params: &Params, client: &Client) -> Result<Option<String>, OidcError> {
+    let invalid = |d: &str| OidcError::new(ErrorCode::InvalidRequest, d);
+    let challenge = params.get("code_challenge");
+    match (challenge, params.get("code_challenge_method")) {
+        (None, Some(_)) => Err(invalid(
+            "code_challenge_method given without code_challenge",
+        )),
+        (None, None) if client.is_public() => {
+            Err(invalid("PKCE is required: send code_challenge with S256"))
+        }
+        (None, None) => Ok(None),
+        (Some(_), method) if method != Some("S256") => Err(invalid(
+            "code_challenge_method must be S256 (plain is not accepted)",
+        )),
+        (Some(c), _) => {
+            let well_formed = c.len() == 43
+                && c.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if well_formed {
+                Ok(Some(c.to_owned()))
+            } else {
+                Err(invalid(
+                    "code_challenge must be a base64url SHA-256 (43 characters)",
+                ))
+            }
+        }
+    }
+}
+
+/// `redirect_uri` with the error, `state` and `iss` (RFC 9207) appended to its query.
+pub fn error_redirect(
+    redirect_uri: &str,
+    e: &OidcError,
+    state: Option<&str>,
+    issuer: &str,
+) -> String {
+    let mut pairs = vec![
+        ("error", e.code.as_str()),
+        ("error_description", e.description.as_str()),
+    ];
+    if let Some(state) = state {
+        pairs.push(("state", state));
+    }
+    pairs.push(("iss", issuer));
+    with_query(redirect_uri, &pairs)
+}
+
+/// Appends `pairs` to the query of a URL that was checked to be absolute.
+pub fn with_query(uri: &str, pairs: &[(&str, &str)]) -> String {
+    match Url::parse(uri) {
+        Ok(mut url) => {
+            url.query_pairs_mut().extend_pairs(pairs);
+            url.into()
+        }
+        Err(_) => uri.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

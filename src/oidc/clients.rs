@@ -1,0 +1,154 @@
+//! Registered relying parties and how they authenticate.
+
+use std::collections::HashMap;
+
+use crate::config::ClientSettings;
+use crate::crypto::{constant_time_eq, sha256};
+
+#[derive(Debug, Clone)]
+pub enum ClientKind {
+    /// No secret; PKCE is required.
+    Public,
+    /// Authenticates with a secret, of which only the SHA-256 is held.
+    Confidential { secret_sha256: [u8; 32] },
+}
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub id: String,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub scopes: Vec<String>,
+    pub kind: ClientKind,
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        matches!(self.kind, ClientKind::Public)
+    }
+
+    /// Exact string comparison, as OIDC Core 3.1.2.1 requires.
+    pub fn has_redirect_uri(&self, uri: &str) -> bool {
+        self.redirect_uris
+            .iter()
+            .any(|registered| registered == uri)
+    }
+
+    /// True when `secret` is this client's secret; compared in constant time.
+    pub fn secret_matches(&self, secret: &str) -> bool {
+        match &self.kind {
+            ClientKind::Confidential { secret_sha256 } => {
+                constant_time_eq(&sha256(secret), secret_sha256)
+            }
+            ClientKind::Public => false,
+        }
+    }
+
+    /// The name to show people: the display name, else the id.
+    pub fn display_name(&self) -> &str {
+        if self.name.is_empty() {
+            &self.id
+        } else {
+            &self.name
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct ClientRegistry {
+    clients: HashMap<String, Client>,
+}
+
+impl ClientRegistry {
+    /// Builds the registry from validated settings (secrets already resolved to their hash).
+    pub fn from_settings(settings: &[ClientSettings]) -> Result<Self, String> {
+        let mut clients = HashMap::new();
+        for c in settings {
+            let kind = if c.public {
+                ClientKind::Public
+            } else {
+                let hex = c
+                    .secret_sha256
+                    .as_ref()
+                    .ok_or_else(|| format!("client {} has no secret", c.client_id))?;
+                ClientKind::Confidential {
+                    secret_sha256: parse_hex32(hex.expose()).ok_or_else(|| {
+                        format!(
+                            "client {}: secret_sha256 is not 64 hex characters",
+                            c.client_id
+                        )
+                    })?,
+                }
+            };
+            let client = Client {
+                id: c.client_id.clone(),
+                name: c.name.clone(),
+                redirect_uris: c.redirect_uris.clone(),
+                scopes: c.scopes.clone(),
+                kind,
+            };
+            clients.insert(client.id.clone(), client);
+        }
+        Ok(Self { clients })
+    }
+
+    pub fn get(&self, client_id: &str) -> Option<&Client> {
+        self.clients.get(client_id)
+    }
+}
+
+fn parse_hex32(hex: &str) -> Option<[u8; 32]> {
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    fn settings(public: bool, secret_sha256: Option<&str>) -> ClientSettings {
+        ClientSettings {
+            client_id: "app".into(),
+            name: String::new(),
+            redirect_uris: vec!["https://app.example.com/cb".into()],
+            scopes: vec!["openid".into()],
+            public,
+            secret_sha256: secret_sha256.map(Secret::new),
+            secret_env: None,
+            secret_file: None,
+        }
+    }
+
+    #[test]
+    fn a_confidential_client_matches_only_its_own_secret() {
+        let hash = crate::crypto::sha256_hex("right");
+        let registry = ClientRegistry::from_settings(&[settings(false, Some(&hash))]).unwrap();
+        let client = registry.get("app").unwrap();
+        assert!(client.secret_matches("right"));
+        assert!(!client.secret_matches("wrong"));
+        assert!(!client.secret_matches(""));
+        assert_eq!(client.display_name(), "app");
+    }
+
+    #[test]
+    fn redirect_uris_match_exactly() {
+        let registry = ClientRegistry::from_settings(&[settings(true, None)]).unwrap();
+        let client = registry.get("app").unwrap();
+        assert!(client.has_redirect_uri("https://app.example.com/cb"));
+        for near_miss in [
+            "https://app.example.com/cb/",
+            "https://APP.example.com/cb",
+            "https://app.example.com/cb?x=1",
+        ] {
+            assert!(!client.has_redirect_uri(near_miss), "{near_miss}");
+        }
+        assert!(!client.secret_matches("anything"));
+    }
+}

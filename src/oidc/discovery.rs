@@ -1,0 +1,32 @@
+//! OpenID Provider Metadata (OIDC Discovery 1.0 §3): exactly what is implemented.
+
+use serde_json::json;
+
+use super::claims::SUPPORTED_CLAIMS;
+use super::paths;
+
+pub fn document(issuer: &str) -> Vec<u8> {
+    let url = |path: &str| format!("{issuer}{path}");
+    let doc = json!({
+        "issuer": issuer,
+        "authorization_endpoint": url(paths::AUTHORIZE),
+        "token_endpoint": url(paths::TOKEN),
+        "userinfo_endpoint": url(paths::USERINFO),
+        "jwks_uri": url(paths::JWKS),
+        "scopes_supported": crate::config::KNOWN_SCOPES,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": SUPPORTED_CLAIMS,
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
+        "ui_locales_supported": ["zh-CN", "en"],
+    });
+    serde_json::to_vec(&doc).unwrap_or_default()
+}

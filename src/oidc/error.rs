@@ -1,0 +1,90 @@
+//! Protocol errors. The `Display` of an [`ErrorCode`] is the registered OAuth/OIDC error code.
+
+/// The error codes of RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1 and OIDC Core §3.1.2.6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidRequest,
+    UnauthorizedClient,
+    AccessDenied,
+    UnsupportedResponseType,
+    InvalidScope,
+    ServerError,
+    TemporarilyUnavailable,
+    LoginRequired,
+    RequestNotSupported,
+    RequestUriNotSupported,
+    InvalidClient,
+    InvalidGrant,
+    UnsupportedGrantType,
+    InvalidToken,
+    InsufficientScope,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::AccessDenied => "access_denied",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::LoginRequired => "login_required",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidToken => "invalid_token",
+            Self::InsufficientScope => "insufficient_scope",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error to send to a client: a code, a description safe to show, and a cause for the log only.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{code}: {description}")]
+pub struct OidcError {
+    pub code: ErrorCode,
+    pub description: String,
+    /// Internal detail: logged once where the error becomes a response, never sent.
+    pub cause: Option<String>,
+}
+
+impl OidcError {
+    pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
+        Self {
+            code,
+            description: description.into(),
+            cause: None,
+        }
+    }
+
+    /// A failure of ours: the client learns only that the server failed.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        Self {
+            code: ErrorCode::ServerError,
+            description: "the server could not complete the request".into(),
+            cause: Some(cause.to_string()),
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for OidcError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::internal(e)
+    }
+}
+
+impl From<crate::crypto::KeyError> for OidcError {
+    fn from(e: crate::crypto::KeyError) -> Self {
+        Self::internal(e)
+    }
+}

@@ -1,0 +1,89 @@
+//! The OpenID provider's decisions: authorize, login completion, token, userinfo, discovery.
+//! No HTTP framework, SQL or HTTP client here; `http` adapts requests to these calls.
+
+mod authorize;
+mod claims;
+mod clients;
+mod discovery;
+mod error;
+mod login;
+mod params;
+pub mod paths;
+mod token;
+mod userinfo;
+
+use std::sync::Arc;
+
+use crate::clock::SharedClock;
+use crate::config::TokenSettings;
+use crate::crypto::KeySet;
+use crate::store::Db;
+
+pub use authorize::{AuthorizationRequest, PageError};
+pub use clients::{Client, ClientKind, ClientRegistry};
+pub use error::{ErrorCode, OidcError};
+pub use login::{AuthorizeOutcome, LoginOutcome, Refusal, RefusalReason, UpstreamReply};
+pub use params::Params;
+pub use token::TokenResponse;
+pub use userinfo::BearerError;
+
+/// The provider: everything the protocol needs, and nothing about how requests arrive.
+#[derive(Debug)]
+pub struct Provider {
+    issuer: String,
+    db: Db,
+    keys: Arc<KeySet>,
+    clients: ClientRegistry,
+    ttl: TokenSettings,
+    clock: SharedClock,
+    discovery_json: Vec<u8>,
+}
+
+impl Provider {
+    pub fn new(
+        issuer: &str,
+        db: Db,
+        keys: Arc<KeySet>,
+        clients: ClientRegistry,
+        ttl: TokenSettings,
+        clock: SharedClock,
+    ) -> Self {
+        let issuer = issuer.trim_end_matches('/').to_owned();
+        let discovery_json = discovery::document(&issuer);
+        Self {
+            issuer,
+            db,
+            keys,
+            clients,
+            ttl,
+            clock,
+            discovery_json,
+        }
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// An absolute URL of this provider for `path` (one of [`paths`]).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn keys(&self) -> &KeySet {
+        &self.keys
+    }
+
+    pub fn client(&self, client_id: &str) -> Option<&Client> {
+        self.clients.get(client_id)
+    }
+
+    /// The discovery document, serialized once.
+    pub fn discovery_json(&self) -> &[u8] {
+        &self.discovery_json
+    }
+}

@@ -1,0 +1,57 @@
+//! Request parameters as sent: a list of pairs, so that repeated parameters can be refused
+//! (RFC 6749 §3.1, §3.2).
+
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Default)]
+pub struct Params {
+    values: HashMap<String, String>,
+    /// The first parameter that appeared more than once.
+    duplicate: Option<String>,
+}
+
+impl Params {
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
+        let mut params = Params::default();
+        for (name, value) in pairs {
+            if params.values.contains_key(&name) {
+                params.duplicate.get_or_insert(name);
+            } else {
+                params.values.insert(name, value);
+            }
+        }
+        params
+    }
+
+    /// Parses an `application/x-www-form-urlencoded` string (a query or a form body).
+    pub fn parse(encoded: &str) -> Self {
+        Self::from_pairs(url::form_urlencoded::parse(encoded.as_bytes()).into_owned())
+    }
+
+    /// The value of `name`; an empty value counts as absent (RFC 6749 §3.1).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn duplicate(&self) -> Option<&str> {
+        self.duplicate.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_values_are_absent_and_repeats_are_noticed() {
+        let p = Params::parse("a=1&b=&c=x%20y&a=2");
+        assert_eq!(p.get("a"), Some("1"));
+        assert_eq!(p.get("b"), None);
+        assert_eq!(p.get("c"), Some("x y"));
+        assert_eq!(p.duplicate(), Some("a"));
+        assert_eq!(Params::parse("a=1").duplicate(), None);
+    }
+}

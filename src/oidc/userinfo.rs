@@ -1,0 +1,52 @@
+//! The UserInfo endpoint (OIDC Core 5.3) and bearer token errors (RFC 6750 §3).
+
+use serde_json::{Map, Value};
+
+use super::Provider;
+use super::claims;
+use crate::crypto::token_hash;
+
+/// Why a bearer token was not accepted; the `WWW-Authenticate` challenge follows from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BearerError {
+    /// No token at all: the challenge carries no error code (RFC 6750 §3.1).
+    Missing,
+    /// More than one way of sending the token was used.
+    InvalidRequest(&'static str),
+    InvalidToken(&'static str),
+    InsufficientScope(&'static str),
+    /// Our failure; the log has the cause.
+    Internal,
+}
+
+impl Provider {
+    /// The claims the access token's scopes release about its person.
+    pub async fn userinfo(&self, access_token: &str) -> Result<Map<String, Value>, BearerError> {
+        let now = self.clock.now();
+        let record = self
+            .db
+            .find_access_token(&token_hash(access_token), now)
+            .await
+            .map_err(|e| {
+                tracing::error!(cause = %e, "cannot look up an access token");
+                BearerError::Internal
+            })?;
+        let record = record.ok_or(BearerError::InvalidToken(
+            "the access token is invalid or has expired",
+        ))?;
+        let scopes: Vec<&str> = record.scope.split(' ').collect();
+        if !scopes.contains(&"openid") {
+            return Err(BearerError::InsufficientScope(
+                "the access token was not issued for openid",
+            ));
+        }
+        let user = self.db.find_user(&record.userid).await.map_err(|e| {
+            tracing::error!(cause = %e, "cannot read the user of an access token");
+            BearerError::Internal
+        })?;
+        let user = user.ok_or(BearerError::InvalidToken(
+            "the access token's person is unknown",
+        ))?;
+        Ok(claims::for_scopes(&user, &scopes))
+    }
+}

@@ -1,0 +1,99 @@
+//! Authorization codes: issued once, redeemed at most once.
+
+use sqlx::Row;
+
+use super::{Db, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAuthorizationCode {
+    pub code_hash: String,
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub userid: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub auth_time: i64,
+    pub expires_at: i64,
+}
+
+/// A code as it was when redeemed. The caller checks expiry and bindings.
+pub type RedeemedCode = NewAuthorizationCode;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeRedemption {
+    /// First use: the code is now consumed.
+    Redeemed(RedeemedCode),
+    /// The code was already used: every access token issued for it has been revoked.
+    Replayed,
+    Unknown,
+}
+
+impl Db {
+    pub async fn insert_authorization_code(
+        &self,
+        code: &NewAuthorizationCode,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO authorization_codes
+                 (code_hash, client_id, redirect_uri, userid, scope, nonce, code_challenge, auth_time, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&code.code_hash)
+        .bind(&code.client_id)
+        .bind(&code.redirect_uri)
+        .bind(&code.userid)
+        .bind(&code.scope)
+        .bind(&code.nonce)
+        .bind(&code.code_challenge)
+        .bind(code.auth_time)
+        .bind(code.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Consumes the code atomically: of concurrent redemptions exactly one gets `Redeemed`.
+    /// A second use revokes what the first one obtained (RFC 6749 §4.1.2).
+    pub async fn redeem_authorization_code(
+        &self,
+        code_hash: &str,
+        now: i64,
+    ) -> Result<CodeRedemption, StoreError> {
+        let row = sqlx::query(
+            "UPDATE authorization_codes SET consumed_at = $2
+             WHERE code_hash = $1 AND consumed_at IS NULL
+             RETURNING client_id, redirect_uri, userid, scope, nonce, code_challenge, auth_time, expires_at",
+        )
+        .bind(code_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(r) = row {
+            return Ok(CodeRedemption::Redeemed(RedeemedCode {
+                code_hash: code_hash.to_owned(),
+                client_id: r.try_get("client_id")?,
+                redirect_uri: r.try_get("redirect_uri")?,
+                userid: r.try_get("userid")?,
+                scope: r.try_get("scope")?,
+                nonce: r.try_get("nonce")?,
+                code_challenge: r.try_get("code_challenge")?,
+                auth_time: r.try_get("auth_time")?,
+                expires_at: r.try_get("expires_at")?,
+            }));
+        }
+        let exists = sqlx::query("SELECT 1 FROM authorization_codes WHERE code_hash = $1")
+            .bind(code_hash)
+            .fetch_optional(&self.pool)
+            .await?
+            .is_some();
+        if !exists {
+            return Ok(CodeRedemption::Unknown);
+        }
+        sqlx::query("DELETE FROM access_tokens WHERE code_hash = $1")
+            .bind(code_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(CodeRedemption::Replayed)
+    }
+}

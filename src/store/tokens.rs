@@ -1,0 +1,67 @@
+//! Opaque access tokens, stored by hash.
+
+use sqlx::Row;
+
+use super::{Db, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAccessToken {
+    pub token_hash: String,
+    pub client_id: String,
+    pub userid: String,
+    pub scope: String,
+    pub code_hash: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessTokenRecord {
+    pub client_id: String,
+    pub userid: String,
+    pub scope: String,
+    pub expires_at: i64,
+}
+
+impl Db {
+    pub async fn insert_access_token(&self, token: &NewAccessToken) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO access_tokens (token_hash, client_id, userid, scope, code_hash, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&token.token_hash)
+        .bind(&token.client_id)
+        .bind(&token.userid)
+        .bind(&token.scope)
+        .bind(&token.code_hash)
+        .bind(token.created_at)
+        .bind(token.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The token with this hash, if it exists and has not expired at `now`.
+    pub async fn find_access_token(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<AccessTokenRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT client_id, userid, scope, expires_at FROM access_tokens WHERE token_hash = $1 AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(AccessTokenRecord {
+                client_id: r.try_get("client_id")?,
+                userid: r.try_get("userid")?,
+                scope: r.try_get("scope")?,
+                expires_at: r.try_get("expires_at")?,
+            })
+        })
+        .transpose()
+    }
+}
