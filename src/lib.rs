@@ -5,7 +5,7 @@
 pub mod clock;
 pub mod config;
 pub mod crypto;
-// pub mod demo; (enabled once the simulator lands)
+pub mod demo;
 pub mod dingtalk;
 pub(crate) mod http;
 pub mod identity;

@@ -10,8 +10,8 @@ use actix_web::{HttpResponse, web};
 use anyhow::{Context, anyhow};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
-    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 
 use crate::crypto::b64url_decode;
@@ -71,43 +71,70 @@ impl DemoApp {
     }
 
     async fn authorization_url(&self) -> anyhow::Result<String> {
-        let client = CoreClient::from_provider_metadata(self.metadata().await?, self.client_id(), self.client_secret())
-            .set_redirect_uri(RedirectUrl::new(self.inner.redirect_uri.clone())?);
+        let client = CoreClient::from_provider_metadata(
+            self.metadata().await?,
+            self.client_id(),
+            self.client_secret(),
+        )
+        .set_redirect_uri(RedirectUrl::new(self.inner.redirect_uri.clone())?);
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state, nonce) = client
-            .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
             .add_scope(Scope::new("profile".into()))
             .add_scope(Scope::new("email".into()))
             .add_scope(Scope::new("phone".into()))
             .set_pkce_challenge(challenge)
             .url();
-        self.pending()?.insert(state.secret().clone(), Pending { nonce, verifier });
+        self.pending()?
+            .insert(state.secret().clone(), Pending { nonce, verifier });
         Ok(url.into())
     }
 
     /// Redeems the code, verifies the ID token and fetches userinfo; returns both as JSON text.
     async fn complete(&self, code: &str, state: &str) -> anyhow::Result<(String, String)> {
-        let pending = self.pending()?.remove(state).context("unknown or already used state")?;
-        let client = CoreClient::from_provider_metadata(self.metadata().await?, self.client_id(), self.client_secret())
-            .set_redirect_uri(RedirectUrl::new(self.inner.redirect_uri.clone())?);
+        let pending = self
+            .pending()?
+            .remove(state)
+            .context("unknown or already used state")?;
+        let client = CoreClient::from_provider_metadata(
+            self.metadata().await?,
+            self.client_id(),
+            self.client_secret(),
+        )
+        .set_redirect_uri(RedirectUrl::new(self.inner.redirect_uri.clone())?);
         let tokens = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))?
             .set_pkce_verifier(pending.verifier)
             .request_async(&self.inner.http)
             .await
             .map_err(|e| anyhow!("token request failed: {e}"))?;
-        let id_token = tokens.id_token().context("the token response has no id_token")?;
+        let id_token = tokens
+            .id_token()
+            .context("the token response has no id_token")?;
         let verifier = client.id_token_verifier();
         let claims = id_token.claims(&verifier, &pending.nonce)?;
-        let expected_hash = claims.access_token_hash().context("the ID token has no at_hash")?;
-        let actual_hash =
-            AccessTokenHash::from_token(tokens.access_token(), id_token.signing_alg()?, id_token.signing_key(&verifier)?)?;
+        let expected_hash = claims
+            .access_token_hash()
+            .context("the ID token has no at_hash")?;
+        let actual_hash = AccessTokenHash::from_token(
+            tokens.access_token(),
+            id_token.signing_alg()?,
+            id_token.signing_key(&verifier)?,
+        )?;
         if &actual_hash != expected_hash {
             return Err(anyhow!("at_hash does not match the access token"));
         }
         // The signature is verified: show every claim of the token, DingTalk's included.
         let jwt = id_token.to_string();
-        let payload = jwt.split('.').nth(1).and_then(b64url_decode).context("unreadable ID token")?;
+        let payload = jwt
+            .split('.')
+            .nth(1)
+            .and_then(b64url_decode)
+            .context("unreadable ID token")?;
         let id_claims: serde_json::Value = serde_json::from_slice(&payload)?;
         let userinfo_url = client.user_info_url().context("no userinfo endpoint")?;
         let userinfo: serde_json::Value = self
@@ -123,11 +150,17 @@ impl DemoApp {
         if userinfo["sub"] != id_claims["sub"] {
             return Err(anyhow!("userinfo is about another subject"));
         }
-        Ok((serde_json::to_string_pretty(&id_claims)?, serde_json::to_string_pretty(&userinfo)?))
+        Ok((
+            serde_json::to_string_pretty(&id_claims)?,
+            serde_json::to_string_pretty(&userinfo)?,
+        ))
     }
 
     fn pending(&self) -> anyhow::Result<std::sync::MutexGuard<'_, HashMap<String, Pending>>> {
-        self.inner.pending.lock().map_err(|_| anyhow!("demo state poisoned"))
+        self.inner
+            .pending
+            .lock()
+            .map_err(|_| anyhow!("demo state poisoned"))
     }
 
     fn client_id(&self) -> ClientId {
@@ -152,14 +185,22 @@ async fn home() -> HttpResponse {
 
 async fn login(app: web::Data<DemoApp>) -> HttpResponse {
     match app.authorization_url().await {
-        Ok(url) => HttpResponse::Found().insert_header((LOCATION, url)).finish(),
+        Ok(url) => HttpResponse::Found()
+            .insert_header((LOCATION, url))
+            .finish(),
         Err(e) => failure(&e),
     }
 }
 
-async fn callback(app: web::Data<DemoApp>, query: web::Query<HashMap<String, String>>) -> HttpResponse {
+async fn callback(
+    app: web::Data<DemoApp>,
+    query: web::Query<HashMap<String, String>>,
+) -> HttpResponse {
     if let Some(error) = query.get("error") {
-        let description = query.get("error_description").map(String::as_str).unwrap_or_default();
+        let description = query
+            .get("error_description")
+            .map(String::as_str)
+            .unwrap_or_default();
         return failure(&anyhow!("dingo answered {error}: {description}"));
     }
     let (Some(code), Some(state)) = (query.get("code"), query.get("state")) else {

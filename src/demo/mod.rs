@@ -31,13 +31,19 @@ pub struct Demo {
 }
 
 /// Runs the demo on `listen` until stopped.
-pub async fn run(listen: &str, data_dir: Option<PathBuf>, clock: SharedClock) -> anyhow::Result<()> {
+pub async fn run(
+    listen: &str,
+    data_dir: Option<PathBuf>,
+    clock: SharedClock,
+) -> anyhow::Result<()> {
     let listener = TcpListener::bind(listen)?;
     let temporary = match &data_dir {
         Some(_) => None,
         None => Some(tempfile_dir()?),
     };
-    let dir = data_dir.or_else(|| temporary.clone()).unwrap_or_else(|| PathBuf::from("."));
+    let dir = data_dir
+        .or_else(|| temporary.clone())
+        .unwrap_or_else(|| PathBuf::from("."));
     let demo = start(listener, &dir, clock).await?;
     println!("dingo demo is running. Open {}", demo.url);
     println!("  (data in {}; stop with Ctrl-C)", dir.display());

@@ -23,10 +23,10 @@ impl AppTokenCache {
         Fut: Future<Output = Result<(String, i64), DingTalkError>>,
     {
         let mut slot = self.slot.lock().await;
-        if let Some((token, expires_at)) = slot.as_ref() {
-            if now < expires_at - RENEW_EARLY {
-                return Ok(token.clone());
-            }
+        if let Some((token, expires_at)) = slot.as_ref()
+            && now < expires_at - RENEW_EARLY
+        {
+            return Ok(token.clone());
         }
         let (token, expires_at) = fetch().await?;
         *slot = Some((token.clone(), expires_at));

@@ -98,10 +98,12 @@ impl DingTalk {
     /// The web login chain (§13 "Web"): code → user token → unionId → userid → profile.
     pub async fn web_login(&self, auth_code: &str) -> Result<Identity, DingTalkError> {
         let user_token = self.user_access_token(auth_code).await?;
-        if let Some(corp) = &user_token.corp_id {
-            if corp != &self.corp_id {
-                return Err(DingTalkError::NotMember);
-            }
+        if user_token
+            .corp_id
+            .as_ref()
+            .is_some_and(|corp| corp != &self.corp_id)
+        {
+            return Err(DingTalkError::NotMember);
         }
         let me = self.current_user(&user_token.access_token).await?;
         let userid = self.userid_by_unionid(&me.union_id).await?;

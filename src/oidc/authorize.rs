@@ -63,10 +63,10 @@ pub fn check(params: &Params, clients: &ClientRegistry, issuer: &str) -> Checked
     if !client.has_redirect_uri(redirect_uri) {
         return Checked::Page(PageError::UnregisteredRedirectUri);
     }
-    if let Some(name) = params.duplicate() {
-        if matches!(name, "client_id" | "redirect_uri") {
-            return Checked::Page(PageError::DuplicateParameter(name.to_owned()));
-        }
+    if let Some(name) = params.duplicate()
+        && matches!(name, "client_id" | "redirect_uri")
+    {
+        return Checked::Page(PageError::DuplicateParameter(name.to_owned()));
     }
     let state = params.get("state").map(str::to_owned);
     match validate(params, client) {
@@ -106,10 +106,11 @@ fn validate(params: &Params, client: &Client) -> Result<AuthorizationRequest, Oi
             ));
         }
     }
-    if let Some(mode) = params.get("response_mode") {
-        if mode != "query" {
-            return Err(invalid("only response_mode=query is supported".into()));
-        }
+    if params
+        .get("response_mode")
+        .is_some_and(|mode| mode != "query")
+    {
+        return Err(invalid("only response_mode=query is supported".into()));
     }
     let requested: Vec<&str> = params
         .get("scope")

@@ -63,12 +63,12 @@ pub fn for_scopes(user: &UserRecord, scopes: &[&str]) -> Map<String, Value> {
             put("email_verified", json!(false));
         }
     }
-    if scopes.contains(&"phone") {
-        if let Some(phone) = e164(id) {
-            put("phone_number", json!(phone));
-            // DingTalk accounts are registered and logged in to by SMS-verified mobile number.
-            put("phone_number_verified", json!(true));
-        }
+    if scopes.contains(&"phone")
+        && let Some(phone) = e164(id)
+    {
+        put("phone_number", json!(phone));
+        // DingTalk accounts are registered and logged in to by SMS-verified mobile number.
+        put("phone_number_verified", json!(true));
     }
     put("userid", json!(id.userid));
     put("unionid", json!(id.unionid));

@@ -2,6 +2,7 @@
 //! (RFC 6749 §3.1, §3.2).
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 #[derive(Debug, Clone, Default)]
 pub struct Params {
@@ -14,10 +15,13 @@ impl Params {
     pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
         let mut params = Params::default();
         for (name, value) in pairs {
-            if params.values.contains_key(&name) {
-                params.duplicate.get_or_insert(name);
-            } else {
-                params.values.insert(name, value);
+            match params.values.entry(name) {
+                Entry::Occupied(seen) => {
+                    params.duplicate.get_or_insert_with(|| seen.key().clone());
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(value);
+                }
             }
         }
         params

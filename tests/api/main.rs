@@ -1,1 +1,15 @@
+//! Integration tests: every test starts its own dingo on port 0 with its own SQLite file and key
+//! directory, its own DingTalk simulator over real HTTP, and a clock it controls. Relying
+//! parties are played by the `openidconnect` crate and by a plain HTTP client.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod authorize;
+mod cli;
+mod demo;
+mod discovery;
+mod login;
+mod token;
+mod userinfo;

@@ -1,0 +1,111 @@
+//! Discovery and the JWKS.
+
+use serde_json::Value;
+
+use crate::support::{Rp, TestApp, TestAppOptions};
+
+#[tokio::test]
+async fn discovery_advertises_exactly_what_is_implemented() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .browser
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let doc: Value = response.json().await.unwrap();
+    assert_eq!(doc["issuer"], app.address);
+    for (key, path) in [
+        ("authorization_endpoint", "/authorize"),
+        ("token_endpoint", "/token"),
+        ("userinfo_endpoint", "/userinfo"),
+        ("jwks_uri", "/jwks.json"),
+    ] {
+        assert_eq!(doc[key], app.url(path), "{key}");
+    }
+    assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
+    assert_eq!(
+        doc["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert_eq!(
+        doc["id_token_signing_alg_values_supported"],
+        serde_json::json!(["RS256"])
+    );
+    assert_eq!(
+        doc["grant_types_supported"],
+        serde_json::json!(["authorization_code"])
+    );
+    assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
+    // The advertised endpoints answer.
+    for key in ["jwks_uri", "userinfo_endpoint"] {
+        let status = app
+            .browser
+            .get(doc[key].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_ne!(status, 404, "{key}");
+    }
+}
+
+#[tokio::test]
+async fn the_openidconnect_crate_accepts_the_discovery_document() {
+    let app = TestApp::spawn().await;
+    let rp = Rp::discover(&app).await;
+    assert_eq!(rp.metadata.issuer().as_str(), app.address);
+}
+
+#[tokio::test]
+async fn the_jwks_publishes_the_rsa_key_under_its_thumbprint() {
+    let app = TestApp::spawn().await;
+    let jwks: Value = app
+        .browser
+        .get(app.url("/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = &jwks["keys"][0];
+    assert_eq!(key["kty"], "RSA");
+    assert_eq!(key["alg"], "RS256");
+    assert_eq!(key["use"], "sig");
+    let (n, e) = (key["n"].as_str().unwrap(), key["e"].as_str().unwrap());
+    assert_eq!(key["kid"], dingo::crypto::keys::rsa_thumbprint(n, e));
+    assert!(jwks["keys"][0].get("d").is_none(), "no private part");
+}
+
+#[tokio::test]
+async fn the_key_survives_a_restart() {
+    let first = TestApp::spawn().await;
+    let before: Value = first
+        .browser
+        .get(first.url("/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let dir = first.dir.clone();
+    drop(first);
+    let second = TestApp::spawn_with(TestAppOptions {
+        dir: Some(dir),
+        ..Default::default()
+    })
+    .await;
+    let after: Value = second
+        .browser
+        .get(second.url("/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(before["keys"][0]["kid"], after["keys"][0]["kid"]);
+}

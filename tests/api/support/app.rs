@@ -1,0 +1,229 @@
+//! A dingo instance for one test, with its simulator, clock, database and keys.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use dingo::clock::TestClock;
+use dingo::config;
+use dingo::crypto::sha256_hex;
+use dingo::sim::{Directory, Simulator};
+use dingo::startup::Application;
+use reqwest::StatusCode;
+use url::Url;
+
+pub const WEB_CLIENT: &str = "web-app";
+pub const WEB_SECRET: &str = "web-app-secret-0123456789";
+pub const WEB_REDIRECT: &str = "http://127.0.0.1:1/callback";
+pub const SPA_CLIENT: &str = "spa";
+pub const SPA_REDIRECT: &str = "http://127.0.0.1:1/spa/callback";
+
+#[derive(Default)]
+pub struct TestAppOptions {
+    /// Point dingo's DingTalk URLs at a port where nothing listens.
+    pub dingtalk_unreachable: bool,
+    /// Reuse this directory (database and keys) instead of a fresh one.
+    pub dir: Option<Arc<tempfile::TempDir>>,
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub clock: Arc<TestClock>,
+    pub sim: Simulator,
+    pub sim_address: String,
+    pub dir: Arc<tempfile::TempDir>,
+    /// A browser: keeps cookies, never follows redirects by itself.
+    pub browser: reqwest::Client,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// What a browser ended on after following redirects.
+#[derive(Debug)]
+pub enum Landing {
+    /// A redirect to the relying party: its full URL.
+    AtClient(Url),
+    /// A page dingo (or the simulator) showed instead.
+    Page { status: StatusCode, body: String },
+}
+
+impl Landing {
+    pub fn client_url(&self) -> &Url {
+        match self {
+            Landing::AtClient(url) => url,
+            Landing::Page { status, body } => {
+                panic!("expected a redirect to the client, got {status}: {body}")
+            }
+        }
+    }
+
+    pub fn query(&self) -> HashMap<String, String> {
+        self.client_url().query_pairs().into_owned().collect()
+    }
+
+    pub fn page(&self) -> (StatusCode, String) {
+        match self {
+            Landing::Page { status, body } => (*status, body.clone()),
+            Landing::AtClient(url) => panic!("expected a page, got a redirect to {url}"),
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(TestAppOptions::default()).await
+    }
+
+    pub async fn spawn_with(options: TestAppOptions) -> Self {
+        let clock = TestClock::new();
+        let sim = Simulator::new(Directory::sample(), clock.clone());
+        let sim_listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let sim_address = format!("http://{}", sim_listener.local_addr().unwrap());
+        let sim_server = sim.serve(sim_listener).unwrap();
+        tokio::spawn(sim_server);
+
+        let dir = options
+            .dir
+            .unwrap_or_else(|| Arc::new(tempfile::tempdir().unwrap()));
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let dingtalk = if options.dingtalk_unreachable {
+            let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+            let url = format!("http://{}", closed.local_addr().unwrap());
+            drop(closed);
+            url
+        } else {
+            sim_address.clone()
+        };
+        let directory = Directory::sample();
+        let (app_key, app_secret) = directory.app_credentials();
+        let text = format!(
+            r#"
+[server]
+issuer = "{address}"
+listen = "{listen}"
+[database]
+url = "sqlite://{db}"
+[keys]
+dir = {keys:?}
+[dingtalk]
+client_id = "{app_key}"
+client_secret = "{app_secret}"
+corp_id = "{corp}"
+login_base_url = "{sim_address}"
+api_base_url = "{dingtalk}"
+oapi_base_url = "{dingtalk}"
+timeout_ms = 2000
+[[clients]]
+client_id = "{WEB_CLIENT}"
+name = "测试应用 Test app"
+redirect_uris = ["{WEB_REDIRECT}"]
+secret_sha256 = "{web_hash}"
+[[clients]]
+client_id = "{SPA_CLIENT}"
+redirect_uris = ["{SPA_REDIRECT}"]
+scopes = ["openid", "profile"]
+public = true
+"#,
+            listen = listener.local_addr().unwrap(),
+            db = dir.path().join("dingo.db").display(),
+            keys = dir.path().join("keys"),
+            corp = directory.corp_id(),
+            web_hash = sha256_hex(WEB_SECRET),
+        );
+        let settings =
+            config::load_str(&text, std::iter::empty()).unwrap_or_else(|e| panic!("{e}"));
+        let app = Application::build_on(&settings, clock.clone(), listener, None)
+            .await
+            .unwrap();
+        let server = tokio::spawn(async move {
+            let _ = app.run_until_stopped().await;
+        });
+        let browser = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        TestApp {
+            address,
+            clock,
+            sim,
+            sim_address,
+            dir,
+            browser,
+            server,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// An authorization request URL for the confidential test client.
+    pub fn authorize_url(&self, extra: &str) -> String {
+        let redirect =
+            url::form_urlencoded::byte_serialize(WEB_REDIRECT.as_bytes()).collect::<String>();
+        format!(
+            "{}/authorize?client_id={WEB_CLIENT}&redirect_uri={redirect}&response_type=code&scope=openid%20profile%20email%20phone&state=st-1&nonce=n-1{extra}",
+            self.address
+        )
+    }
+
+    /// Follows redirects from `url` like a browser until it reaches a client or a page.
+    pub async fn follow(&self, url: &str) -> Landing {
+        self.follow_with(&self.browser, url).await
+    }
+
+    pub async fn follow_with(&self, browser: &reqwest::Client, url: &str) -> Landing {
+        let mut url = url.to_owned();
+        for _ in 0..10 {
+            let response = browser.get(&url).send().await.unwrap();
+            let status = response.status();
+            if !status.is_redirection() {
+                let body = response.text().await.unwrap();
+                return Landing::Page { status, body };
+            }
+            let location = response.headers()["location"].to_str().unwrap().to_owned();
+            let next = Url::parse(&url).unwrap().join(&location).unwrap();
+            if next.as_str().starts_with("http://127.0.0.1:1/") {
+                return Landing::AtClient(next);
+            }
+            url = next.into();
+        }
+        panic!("too many redirects");
+    }
+
+    /// Logs `person` in through the simulator and returns the client redirect's query.
+    pub async fn login_as(&self, person: &str, extra: &str) -> HashMap<String, String> {
+        self.sim.set_auto_login(Some(person.to_owned()));
+        self.follow(&self.authorize_url(extra)).await.query()
+    }
+
+    /// Redeems `code` for the confidential client with client_secret_basic.
+    pub async fn redeem(&self, code: &str) -> reqwest::Response {
+        self.browser
+            .post(self.url("/token"))
+            .basic_auth(WEB_CLIENT, Some(WEB_SECRET))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", WEB_REDIRECT),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Logs zhangsan in and returns the token response.
+    pub async fn tokens_for(&self, person: &str) -> serde_json::Value {
+        let query = self.login_as(person, "").await;
+        let response = self.redeem(&query["code"]).await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+}
