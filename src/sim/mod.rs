@@ -1,0 +1,205 @@
+//! An in-process, stateful DingTalk simulator (`dingo sim`, `dingo demo`, every integration
+//! test). It serves DingTalk's real wire contract (DINGTALK-API.md) for the three hosts —
+//! login (`/oauth2/auth`), api (`/v1.0/...`) and oapi (`/gettoken`, `/topapi/...`) — on one
+//! listener; their paths do not collide.
+//!
+//! Fault injection: [`Simulator::set_outage`]; observation: [`Simulator::call_count`];
+//! unattended logins: [`Simulator::set_auto_login`]. Time comes only from the given clock.
+
+mod api;
+mod bodies;
+mod directory;
+mod envelope;
+mod login;
+mod oapi;
+mod pages;
+mod random;
+mod state;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::future::{Ready, ready};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use actix_web::dev::Server;
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes, ServiceConfig};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
+
+use crate::clock::SharedClock;
+
+pub use directory::{Directory, DirectoryError};
+
+/// The simulator; cheap to clone (all clones share one state).
+#[derive(Clone)]
+pub struct Simulator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    directory: Directory,
+    clock: SharedClock,
+    store: Mutex<state::State>,
+    controls: Mutex<Controls>,
+}
+
+/// Test and demo knobs, plus the call counters.
+#[derive(Default)]
+struct Controls {
+    auto_login: Option<String>,
+    outage: Option<u16>,
+    calls: HashMap<String, u64>,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("corp_id", &self.inner.directory.corp_id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Simulator {
+    pub fn new(directory: Directory, clock: SharedClock) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                directory,
+                clock,
+                store: Mutex::new(state::State::default()),
+                controls: Mutex::new(Controls::default()),
+            }),
+        }
+    }
+
+    /// Mounts every simulator route on `cfg`, at its root or under a `web::scope` prefix (the
+    /// simulator's own links are relative). The last route is a catch-all answering unknown
+    /// oapi paths with errcode 22, so when sharing an app's root, mount the simulator last.
+    pub fn configure(&self, cfg: &mut ServiceConfig) {
+        cfg.route("/oauth2/auth", web::get().to(self.page(login::authorize)));
+        cfg.route("/oauth2/choose", web::get().to(self.page(login::choose)));
+        cfg.route(
+            "/v1.0/{tail:.*}",
+            web::to(self.api_family("/v1.0/", api::handle)),
+        );
+        cfg.route("/{tail:.*}", web::to(self.api_family("/", oapi::handle)));
+    }
+
+    /// Runs the simulator alone on `listener`. The returned server must be awaited or spawned.
+    pub fn serve(&self, listener: TcpListener) -> std::io::Result<Server> {
+        let sim = self.clone();
+        let server = HttpServer::new(move || {
+            let sim = sim.clone();
+            App::new().configure(move |cfg| sim.configure(cfg))
+        })
+        .workers(2)
+        .listen(listener)?
+        .run();
+        Ok(server)
+    }
+
+    /// When set, `GET /oauth2/auth` skips the picker and signs in as this person (a member's
+    /// userid, else anyone's unionid).
+    pub fn set_auto_login(&self, person: Option<String>) {
+        self.controls().auto_login = person;
+    }
+
+    /// When set, every API endpoint (not the login pages) answers with this HTTP status and a
+    /// plain-text body, as when DingTalk is down.
+    pub fn set_outage(&self, status: Option<u16>) {
+        self.controls().outage = status;
+    }
+
+    /// API calls received on `path` (e.g. `/v1.0/oauth2/userAccessToken`, `/topapi/v2/user/get`),
+    /// relative to where the simulator is mounted. Login pages are not counted.
+    pub fn call_count(&self, path: &str) -> u64 {
+        self.controls().calls.get(path).copied().unwrap_or(0)
+    }
+
+    pub fn total_calls(&self) -> u64 {
+        self.controls().calls.values().sum()
+    }
+
+    pub fn reset_calls(&self) {
+        self.controls().calls.clear();
+    }
+
+    pub(crate) fn directory(&self) -> &Directory {
+        &self.inner.directory
+    }
+
+    /// Unix seconds from the simulator's clock.
+    pub(crate) fn now(&self) -> i64 {
+        self.inner.clock.now()
+    }
+
+    pub(crate) fn store(&self) -> MutexGuard<'_, state::State> {
+        self.inner
+            .store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn auto_login(&self) -> Option<String> {
+        self.controls().auto_login.clone()
+    }
+
+    fn controls(&self) -> MutexGuard<'_, Controls> {
+        self.inner
+            .controls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A login-page handler: not counted, not affected by outages.
+    fn page(
+        &self,
+        handler: fn(&Simulator, &HttpRequest) -> HttpResponse,
+    ) -> impl Fn(HttpRequest) -> Ready<HttpResponse> + Clone + 'static {
+        let sim = self.clone();
+        move |req: HttpRequest| ready(handler(&sim, &req))
+    }
+
+    /// An API-family handler for the paths `prefix{tail}`: counted, then subject to outages.
+    fn api_family(
+        &self,
+        prefix: &'static str,
+        handler: fn(&Simulator, &HttpRequest, &str, &[u8]) -> HttpResponse,
+    ) -> impl Fn(HttpRequest, Bytes) -> Ready<HttpResponse> + Clone + 'static {
+        let sim = self.clone();
+        move |req: HttpRequest, body: Bytes| {
+            let tail = req.match_info().get("tail").unwrap_or_default();
+            let path = format!("{prefix}{tail}");
+            tracing::debug!(method = %req.method(), %path, "dingtalk simulator call");
+            let outage = {
+                let mut controls = sim.controls();
+                *controls.calls.entry(path).or_default() += 1;
+                controls.outage
+            };
+            ready(match outage {
+                Some(status) => outage_response(status),
+                None => handler(&sim, &req, tail, &body),
+            })
+        }
+    }
+}
+
+fn outage_response(status: u16) -> HttpResponse {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    HttpResponse::build(status)
+        .content_type("text/plain; charset=utf-8")
+        .body(status.to_string())
+}
+
+/// First value of each query parameter.
+pub(crate) fn query_pairs(req: &HttpRequest) -> HashMap<String, String> {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let mut map = HashMap::new();
+    for (k, v) in pairs {
+        map.entry(k).or_insert(v);
+    }
+    map
+}

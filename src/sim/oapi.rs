@@ -1,0 +1,201 @@
+//! The oapi.dingtalk.com family: always HTTP 200 with a numeric `errcode`; the app token comes
+//! from `?access_token=` (or a form/JSON body field `access_token`), never from a header.
+
+use std::collections::HashMap;
+
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::{HttpRequest, HttpResponse};
+use serde_json::{Map, Value, json};
+
+use super::bodies;
+use super::envelope::{oapi_gateway, oapi_plain, oapi_unknown_api, topapi_error, topapi_result};
+use super::state::{TOKEN_TTL, TokenStatus};
+use super::{Simulator, query_pairs};
+
+const NOT_FOUND_USER: (i64, &str) = (60121, "找不到该用户");
+
+/// Routes every path outside `/v1.0/` and the login pages.
+pub(crate) fn handle(sim: &Simulator, req: &HttpRequest, tail: &str, body: &[u8]) -> HttpResponse {
+    let topapi: fn(&Simulator, &Params) -> HttpResponse = match tail {
+        "gettoken" => return gettoken(sim, req),
+        "topapi/user/getbyunionid" => getbyunionid,
+        "topapi/v2/user/get" => user_get,
+        "topapi/v2/department/listparentbyuser" => listparentbyuser,
+        "topapi/v2/department/get" => department_get,
+        _ => return oapi_unknown_api(&api_name(tail)),
+    };
+    let params = Params::parse(req, body);
+    let token = params.access_token().unwrap_or_default();
+    if token.is_empty() {
+        return oapi_gateway("40000", "access_token is blank");
+    }
+    // Only app tokens are accepted; a user token is as unknown here as a made-up one.
+    match sim.store().check_app_token(&token, sim.now()) {
+        TokenStatus::Valid(_) => {}
+        TokenStatus::Expired => return oapi_gateway("42001", "access_token超时"),
+        TokenStatus::Unknown => return oapi_gateway("40014", "不合法的access_token"),
+    }
+    topapi(sim, &params)
+}
+
+/// `GET /gettoken?appkey&appsecret` — parameters from the query string only.
+fn gettoken(sim: &Simulator, req: &HttpRequest) -> HttpResponse {
+    let query = query_pairs(req);
+    let get = |k: &str| query.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let Some(app_key) = get("appkey") else {
+        return oapi_plain(json!({ "errcode": 40035, "errmsg": "缺少参数 corpid or appkey" }));
+    };
+    let secret = get("appsecret").unwrap_or_default();
+    let Some(app) = sim.directory().authenticate_app(app_key, secret) else {
+        return oapi_plain(json!({ "errcode": 40096, "errmsg": "不合法的appKey或appSecret" }));
+    };
+    match sim.store().app_token(&app.client_id, sim.now()) {
+        Ok(token) => oapi_plain(json!({
+            "errcode": 0,
+            "access_token": token,
+            "errmsg": "ok",
+            "expires_in": TOKEN_TTL,
+        })),
+        Err(_) => oapi_plain(json!({ "errcode": -1, "errmsg": "系统繁忙" })),
+    }
+}
+
+/// `POST /topapi/user/getbyunionid` {unionid} → {contact_type, userid}.
+fn getbyunionid(sim: &Simulator, params: &Params) -> HttpResponse {
+    let Some(unionid) = params.text("unionid") else {
+        return missing("unionid");
+    };
+    match sim.directory().member_by_unionid(&unionid) {
+        Some(m) => topapi_result(json!({ "contact_type": 0, "userid": m.userid })),
+        None => topapi_error(NOT_FOUND_USER.0, NOT_FOUND_USER.1),
+    }
+}
+
+/// `POST /topapi/v2/user/get` {userid, language}.
+fn user_get(sim: &Simulator, params: &Params) -> HttpResponse {
+    let Some(userid) = params.text("userid") else {
+        return missing("userid");
+    };
+    match sim.directory().member_by_userid(&userid) {
+        Some(m) => topapi_result(bodies::user_get(sim.directory(), m)),
+        None => topapi_error(NOT_FOUND_USER.0, NOT_FOUND_USER.1),
+    }
+}
+
+/// `POST /topapi/v2/department/listparentbyuser` {userid} → one id chain per department.
+fn listparentbyuser(sim: &Simulator, params: &Params) -> HttpResponse {
+    let Some(userid) = params.text("userid") else {
+        return missing("userid");
+    };
+    let Some(m) = sim.directory().member_by_userid(&userid) else {
+        return topapi_error(33012, "无效的USERID");
+    };
+    let parent_list: Vec<Value> = m
+        .dept_id_list
+        .iter()
+        .map(|d| json!({ "parent_dept_id_list": sim.directory().department_chain(*d) }))
+        .collect();
+    topapi_result(json!({ "parent_list": parent_list }))
+}
+
+/// `POST /topapi/v2/department/get` {dept_id, language}.
+fn department_get(sim: &Simulator, params: &Params) -> HttpResponse {
+    let Some(dept_id) = params.int("dept_id") else {
+        return missing("dept_id");
+    };
+    match sim.directory().department(dept_id) {
+        Some(dept) => topapi_result(bodies::department_get(sim.directory(), dept)),
+        None => topapi_error(60003, "部门不存在"),
+    }
+}
+
+fn missing(name: &str) -> HttpResponse {
+    topapi_error(40035, &format!("缺少参数 {name}"))
+}
+
+/// The API name the gateway reports for a path: `/topapi/v2/user/x` → `dingtalk.oapi.v2.user.x`.
+fn api_name(tail: &str) -> String {
+    let rest = tail.strip_prefix("topapi/").unwrap_or(tail);
+    format!("dingtalk.oapi.{}", rest.trim_matches('/').replace('/', "."))
+}
+
+/// Request parameters: the body (JSON object, or form when declared so) first, then the query
+/// string. Form and query values are strings, so numbers are also read from numeric strings.
+struct Params {
+    body: Map<String, Value>,
+    is_form: bool,
+    query: HashMap<String, String>,
+}
+
+impl Params {
+    fn parse(req: &HttpRequest, body: &[u8]) -> Self {
+        let is_form = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.to_ascii_lowercase().contains("x-www-form-urlencoded"));
+        let body = if is_form {
+            serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, Value::String(v)))
+                .collect()
+        } else {
+            serde_json::from_slice::<Map<String, Value>>(body).unwrap_or_default()
+        };
+        Self {
+            body,
+            is_form,
+            query: query_pairs(req),
+        }
+    }
+
+    /// From the query string, else from a form body (not from JSON or headers).
+    fn access_token(&self) -> Option<String> {
+        let from_form = || {
+            self.body
+                .get("access_token")
+                .filter(|_| self.is_form)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        self.query.get("access_token").cloned().or_else(from_form)
+    }
+
+    fn value(&self, key: &str) -> Option<Value> {
+        self.body
+            .get(key)
+            .cloned()
+            .or_else(|| self.query.get(key).cloned().map(Value::String))
+    }
+
+    fn text(&self, key: &str) -> Option<String> {
+        match self.value(key)? {
+            Value::String(s) if !s.is_empty() => Some(s),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+
+    fn int(&self, key: &str) -> Option<i64> {
+        match self.value(key)? {
+            Value::Number(n) => n.as_i64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::api_name;
+
+    #[test]
+    fn api_names_follow_the_gateway_convention() {
+        assert_eq!(
+            api_name("topapi/v2/user/notexist"),
+            "dingtalk.oapi.v2.user.notexist"
+        );
+        assert_eq!(api_name("user/nothing"), "dingtalk.oapi.user.nothing");
+    }
+}
