@@ -139,6 +139,24 @@ async fn dingtalk_unreachable_gives_temporarily_unavailable_without_hanging() {
 }
 
 #[tokio::test]
+async fn dingtalk_not_answering_gives_temporarily_unavailable_after_the_timeout() {
+    let app = TestApp::spawn_with(TestAppOptions {
+        dingtalk_silent: true,
+        ..Default::default()
+    })
+    .await;
+    app.sim.set_auto_login(Some("zhangsan".into()));
+    let started = std::time::Instant::now();
+    let q = app.follow(&app.authorize_url("")).await.query();
+    assert_eq!(q["error"], "temporarily_unavailable");
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < std::time::Duration::from_secs(2),
+        "took {elapsed:?} with a 300 ms timeout"
+    );
+}
+
+#[tokio::test]
 async fn a_person_who_declines_at_dingtalk_sends_access_denied() {
     let app = TestApp::spawn().await;
     let at_dingtalk = app.browser.get(app.authorize_url("")).send().await.unwrap();

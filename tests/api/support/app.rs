@@ -22,6 +22,9 @@ pub const SPA_REDIRECT: &str = "http://127.0.0.1:1/spa/callback";
 pub struct TestAppOptions {
     /// Point dingo's DingTalk URLs at a port where nothing listens.
     pub dingtalk_unreachable: bool,
+    /// Point dingo's DingTalk URLs at a port that accepts connections and never answers;
+    /// DingTalk calls then time out after 300 ms.
+    pub dingtalk_silent: bool,
     /// Reuse this directory (database and keys) instead of a fresh one.
     pub dir: Option<Arc<tempfile::TempDir>>,
 }
@@ -92,7 +95,15 @@ impl TestApp {
             .unwrap_or_else(|| Arc::new(tempfile::tempdir().unwrap()));
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
-        let dingtalk = if options.dingtalk_unreachable {
+        let mut timeout_ms = 2000;
+        let dingtalk = if options.dingtalk_silent {
+            // Bound but never accepted: connections wait in the backlog and get no answer.
+            let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+            let url = format!("http://{}", silent.local_addr().unwrap());
+            std::mem::forget(silent);
+            timeout_ms = 300;
+            url
+        } else if options.dingtalk_unreachable {
             let closed = TcpListener::bind("127.0.0.1:0").unwrap();
             let url = format!("http://{}", closed.local_addr().unwrap());
             drop(closed);
@@ -118,7 +129,7 @@ corp_id = "{corp}"
 login_base_url = "{sim_address}"
 api_base_url = "{dingtalk}"
 oapi_base_url = "{dingtalk}"
-timeout_ms = 2000
+timeout_ms = {timeout_ms}
 [[clients]]
 client_id = "{WEB_CLIENT}"
 name = "测试应用 Test app"
