@@ -12,8 +12,8 @@ use crate::config::{Settings, is_loopback_url};
 use crate::crypto::{KeyError, KeySet};
 use crate::dingtalk::DingTalk;
 use crate::identity::UpstreamError;
-use crate::oidc::{ClientRegistry, Provider};
-use crate::state::AppState;
+use crate::oidc::Provider;
+use crate::state::{AppState, InAppPage};
 use crate::store::{Db, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -63,24 +63,29 @@ impl Application {
         let db = Db::connect(&settings.database.url, settings.database.max_connections).await?;
         db.migrate().await?;
         let keys = Arc::new(KeySet::load_or_generate(&settings.keys.dir)?);
-        let clients =
-            ClientRegistry::from_settings(&settings.clients).map_err(StartupError::Clients)?;
-        let dingtalk = DingTalk::new(&settings.dingtalk, clock.clone())?;
-        let provider = Provider::new(
-            &settings.server.issuer,
-            db.clone(),
-            keys,
-            clients,
-            settings.tokens.clone(),
-            clock,
-        );
+        let dingtalk = DingTalk::new(
+            &settings.dingtalk,
+            settings.identity.department_cache_ttl,
+            clock.clone(),
+        )?;
+        let provider =
+            Provider::new(settings, db.clone(), keys, clock).map_err(StartupError::Clients)?;
         let secure_cookies = url::Url::parse(&settings.server.issuer)
             .map(|u| !(u.scheme() == "http" && is_loopback_url(&u)))
             .unwrap_or(true);
+        let d = &settings.dingtalk;
+        let in_app_page = InAppPage {
+            corp_id: d.corp_id.clone(),
+            client_id: d.client_id.clone(),
+            jsapi_url: d.jsapi_url.clone(),
+            open_auth_script_url: d.open_auth_script_url.clone(),
+            open_auth_scope: d.open_auth_scope.clone(),
+        };
         let state = web::Data::new(AppState {
             provider,
             dingtalk,
             secure_cookies,
+            in_app_page,
         });
         let port = listener.local_addr()?.port();
         let server = HttpServer::new(move || {

@@ -9,4 +9,16 @@ pub struct AppState {
     pub dingtalk: DingTalk,
     /// Whether cookies get the `Secure` attribute (false only for an http loopback issuer).
     pub secure_cookies: bool,
+    pub in_app_page: InAppPage,
+}
+
+/// What the in-app login page tells the DingTalk client.
+#[derive(Debug, Clone)]
+pub struct InAppPage {
+    pub corp_id: String,
+    /// The DingTalk app's Client ID (AppKey).
+    pub client_id: String,
+    pub jsapi_url: String,
+    pub open_auth_script_url: String,
+    pub open_auth_scope: String,
 }

@@ -176,19 +176,26 @@ fn resolve_secrets(
     env: &BTreeMap<String, String>,
     problems: &mut Vec<Problem>,
 ) {
-    let dingtalk = &mut settings.dingtalk;
-    if let Some(path) = &dingtalk.client_secret_file {
-        if !dingtalk.client_secret.is_empty() {
-            problems.push(Problem::new(
-                "dingtalk.client_secret_file",
-                "give either client_secret or client_secret_file, not both",
-            ));
-        }
-        match read_secret_file(path) {
-            Ok(secret) => dingtalk.client_secret = secret,
-            Err(message) => problems.push(Problem::new("dingtalk.client_secret_file", message)),
-        }
-    }
+    let d = &mut settings.dingtalk;
+    secret_from_file(
+        &mut d.client_secret,
+        &d.client_secret_file,
+        "dingtalk.client_secret",
+        problems,
+    );
+    secret_from_file(
+        &mut d.legacy_app_secret,
+        &d.legacy_app_secret_file,
+        "dingtalk.legacy_app_secret",
+        problems,
+    );
+    let i = &mut settings.identity;
+    secret_from_file(
+        &mut i.pairwise_secret,
+        &i.pairwise_secret_file,
+        "identity.pairwise_secret",
+        problems,
+    );
     for (i, client) in settings.clients.iter_mut().enumerate() {
         let given = [
             client.secret_sha256.is_some(),
@@ -223,6 +230,27 @@ fn resolve_secrets(
         if let Some(secret) = secret {
             client.secret_sha256 = Some(Secret::new(crate::crypto::sha256_hex(secret.expose())));
         }
+    }
+}
+
+/// Fills `secret` from `file` when one is named (`key` and `key_file` may not both be set).
+fn secret_from_file(
+    secret: &mut Secret,
+    file: &Option<std::path::PathBuf>,
+    key: &str,
+    problems: &mut Vec<Problem>,
+) {
+    let Some(path) = file else { return };
+    let file_key = format!("{key}_file");
+    if !secret.is_empty() {
+        problems.push(Problem::new(
+            &file_key,
+            format!("give either {key} or {file_key}, not both"),
+        ));
+    }
+    match read_secret_file(path) {
+        Ok(value) => *secret = value,
+        Err(message) => problems.push(Problem::new(file_key, message)),
     }
 }
 

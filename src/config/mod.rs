@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use load::{ConfigError, Problem, load, load_str};
 pub use secret::Secret;
-pub use validate::{KNOWN_SCOPES, check_redirect_uri, is_loopback_url};
+pub use validate::{KNOWN_SCOPES, RELEASABLE_CLAIMS, check_redirect_uri, is_loopback_url};
 
 /// Everything dingo can be configured with. `dingo.example.toml` documents each key.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -30,6 +30,11 @@ pub struct Settings {
     pub dingtalk: DingTalkSettings,
     #[serde(default)]
     pub tokens: TokenSettings,
+    #[serde(default)]
+    pub identity: IdentitySettings,
+    /// Who may log in at all; a client's own `policy` replaces it for that client.
+    #[serde(default)]
+    pub policy: PolicySettings,
     #[serde(default)]
     pub clients: Vec<ClientSettings>,
 }
@@ -105,6 +110,44 @@ pub struct DingTalkSettings {
     /// Total time allowed for one DingTalk call, in milliseconds.
     #[serde(deserialize_with = "lenient::u64")]
     pub timeout_ms: u64,
+    /// The login page used in an ordinary browser.
+    pub web_login: WebLogin,
+    /// appid of the legacy scan-login app (扫码登录应用), for `web_login = "legacy"`.
+    pub legacy_app_id: String,
+    #[serde(skip_serializing_if = "Secret::is_empty")]
+    pub legacy_app_secret: Secret,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub legacy_app_secret_file: Option<PathBuf>,
+    /// How people are logged in when the app is opened inside the DingTalk client.
+    pub in_app: InApp,
+    /// The DingTalk JSAPI script loaded by the in-app login page.
+    pub jsapi_url: String,
+    /// A script defining `openAuth` (a browser build of dingtalk-design-libs), for `in_app = "open_auth"`.
+    pub open_auth_script_url: String,
+    /// API scopes requested through openAuth (comma-separated `rpcScope`).
+    pub open_auth_scope: String,
+}
+
+/// The login page used in an ordinary browser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebLogin {
+    /// DingTalk's OAuth2 web login (`login.dingtalk.com/oauth2/auth`).
+    Oauth2,
+    /// The legacy scan-login app (`connect/qrconnect`, `sns/getuserinfo_bycode`).
+    Legacy,
+}
+
+/// How people are logged in inside the DingTalk client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InApp {
+    /// Password-free login (免登) with the JSAPI's `requestAuthCode`: no prompt at all.
+    RequestAuthCode,
+    /// Delegated authorization with `openAuth`: the person confirms once in the client.
+    OpenAuth,
+    /// Use the web login inside the client too.
+    Off,
 }
 
 impl Default for DingTalkSettings {
@@ -119,6 +162,14 @@ impl Default for DingTalkSettings {
             oapi_base_url: "https://oapi.dingtalk.com".into(),
             login_scope: "openid".into(),
             timeout_ms: 3000,
+            web_login: WebLogin::Oauth2,
+            legacy_app_id: String::new(),
+            legacy_app_secret: Secret::default(),
+            legacy_app_secret_file: None,
+            in_app: InApp::RequestAuthCode,
+            jsapi_url: "https://g.alicdn.com/dingding/dingtalk-jsapi/3.1.0/dingtalk.open.js".into(),
+            open_auth_script_url: String::new(),
+            open_auth_scope: "Contact.User.Read".into(),
         }
     }
 }
@@ -149,6 +200,66 @@ impl Default for TokenSettings {
     }
 }
 
+/// How people appear to apps.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct IdentitySettings {
+    /// What `sub` is: the DingTalk `userid`, the `unionid`, or `pairwise` (different per app).
+    pub subject: SubjectKind,
+    /// Secret for pairwise subjects (or `pairwise_secret_file`); changing it changes every `sub`.
+    #[serde(skip_serializing_if = "Secret::is_empty")]
+    pub pairwise_secret: Secret,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pairwise_secret_file: Option<PathBuf>,
+    /// The `groups` claim: department `names` or full `paths` (示例科技/研发部/平台组).
+    pub groups: GroupsFormat,
+    /// How long department names and parents are remembered, in seconds.
+    #[serde(deserialize_with = "lenient::i64")]
+    pub department_cache_ttl: i64,
+}
+
+impl Default for IdentitySettings {
+    fn default() -> Self {
+        Self {
+            subject: SubjectKind::Userid,
+            pairwise_secret: Secret::default(),
+            pairwise_secret_file: None,
+            groups: GroupsFormat::Names,
+            department_cache_ttl: 600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectKind {
+    Userid,
+    Unionid,
+    Pairwise,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupsFormat {
+    Names,
+    Paths,
+}
+
+/// Who may log in, beyond being an active member of the organisation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default)]
+pub struct PolicySettings {
+    /// Only people in these departments (or their sub-departments); empty = everyone.
+    pub allow_departments: Vec<i64>,
+    /// Nobody in these departments (or their sub-departments).
+    pub deny_departments: Vec<i64>,
+    /// Only people holding one of these roles (by name); empty = everyone.
+    pub allow_roles: Vec<String>,
+    pub deny_roles: Vec<String>,
+    /// Only the organisation's administrators (and its boss).
+    pub admins_only: bool,
+}
+
 /// A relying party registered in the configuration file.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct ClientSettings {
@@ -165,6 +276,12 @@ pub struct ClientSettings {
     /// SHA-256 of the secret, lower-case hex (`printf %s "$SECRET" | sha256sum`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_sha256: Option<Secret>,
+    /// Replaces the global `[policy]` for this app (e.g. an app only for 财务部).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicySettings>,
+    /// The only claims this app receives (besides the protocol's own); all when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claims: Option<Vec<String>>,
     /// Name of an environment variable holding the secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_env: Option<String>,

@@ -7,8 +7,29 @@ use url::Url;
 
 use super::{Problem, Settings};
 
+use super::{InApp, SubjectKind, WebLogin};
+
 /// Scopes a client may be allowed.
-pub const KNOWN_SCOPES: &[&str] = &["openid", "profile", "email", "phone"];
+pub const KNOWN_SCOPES: &[&str] = &["openid", "profile", "email", "phone", "groups"];
+
+/// Claims about a person that an app can be allowed (`clients[].claims`).
+pub const RELEASABLE_CLAIMS: &[&str] = &[
+    "name",
+    "picture",
+    "preferred_username",
+    "updated_at",
+    "email",
+    "email_verified",
+    "phone_number",
+    "phone_number_verified",
+    "groups",
+    "userid",
+    "unionid",
+    "corp_id",
+    "job_number",
+    "title",
+    "dept_ids",
+];
 
 pub fn validate(s: &Settings) -> Vec<Problem> {
     let mut problems = Vec::new();
@@ -86,6 +107,48 @@ pub fn validate(s: &Settings) -> Vec<Problem> {
             "must be between 100 and 60000".into(),
         );
     }
+    if d.web_login == WebLogin::Legacy {
+        if d.legacy_app_id.trim().is_empty() {
+            problem(
+                "dingtalk.legacy_app_id",
+                "required when web_login = \"legacy\": the appid of the scan-login app".into(),
+            );
+        }
+        if d.legacy_app_secret.is_empty() {
+            problem(
+                "dingtalk.legacy_app_secret",
+                "required when web_login = \"legacy\" (or DINGO_DINGTALK__LEGACY_APP_SECRET, or legacy_app_secret_file)".into(),
+            );
+        }
+    }
+    if d.in_app == InApp::RequestAuthCode && !is_http_url(&d.jsapi_url) {
+        problem(
+            "dingtalk.jsapi_url",
+            format!("not an absolute http(s) URL: {:?}", d.jsapi_url),
+        );
+    }
+    if d.in_app == InApp::OpenAuth && !is_http_url(&d.open_auth_script_url) {
+        problem(
+            "dingtalk.open_auth_script_url",
+            "required when in_app = \"open_auth\": the URL of a script defining openAuth".into(),
+        );
+    }
+
+    let id = &s.identity;
+    if id.subject == SubjectKind::Pairwise && id.pairwise_secret.expose().len() < 16 {
+        problem(
+            "identity.pairwise_secret",
+            "required for subject = \"pairwise\": at least 16 characters (or pairwise_secret_file)"
+                .into(),
+        );
+    }
+    if !(0..=86_400).contains(&id.department_cache_ttl) {
+        problem(
+            "identity.department_cache_ttl",
+            "must be between 0 and 86400 seconds".into(),
+        );
+    }
+    check_policy("policy", &s.policy, &mut problem);
 
     let t = &s.tokens;
     for (key, value, max) in [
@@ -151,6 +214,23 @@ pub fn validate(s: &Settings) -> Vec<Problem> {
             ),
             _ => {}
         }
+        if let Some(policy) = &c.policy {
+            check_policy(&at("policy"), policy, &mut problem);
+        }
+        for claim in c
+            .claims
+            .iter()
+            .flatten()
+            .filter(|x| !RELEASABLE_CLAIMS.contains(&x.as_str()))
+        {
+            problem(
+                &at("claims"),
+                format!(
+                    "unknown claim {claim:?} (known: {})",
+                    RELEASABLE_CLAIMS.join(", ")
+                ),
+            );
+        }
         if let Some(hash) = &c.secret_sha256 {
             let hex = hash.expose();
             if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -162,6 +242,32 @@ pub fn validate(s: &Settings) -> Vec<Problem> {
         }
     }
     problems
+}
+
+fn check_policy(at: &str, policy: &super::PolicySettings, problem: &mut impl FnMut(&str, String)) {
+    for (key, ids) in [
+        ("allow_departments", &policy.allow_departments),
+        ("deny_departments", &policy.deny_departments),
+    ] {
+        if ids.iter().any(|id| *id < 1) {
+            problem(
+                &format!("{at}.{key}"),
+                "department ids are positive (the root is 1)".into(),
+            );
+        }
+    }
+    for (key, roles) in [
+        ("allow_roles", &policy.allow_roles),
+        ("deny_roles", &policy.deny_roles),
+    ] {
+        if roles.iter().any(|r| r.trim().is_empty()) {
+            problem(&format!("{at}.{key}"), "role names cannot be empty".into());
+        }
+    }
+}
+
+fn is_http_url(value: &str) -> bool {
+    Url::parse(value).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
 }
 
 /// A redirect URI must be absolute and carry no fragment (OIDC Core 3.1.2.1).

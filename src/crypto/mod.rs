@@ -29,6 +29,15 @@ pub fn sha256(data: impl AsRef<[u8]>) -> [u8; 32] {
     out
 }
 
+/// HMAC-SHA256 of `message` under `key`.
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
+    let tag = aws_lc_rs::hmac::sign(&key, message);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(tag.as_ref());
+    out
+}
+
 /// SHA-256 of `data` as lower-case hex: how client secrets are configured.
 pub fn sha256_hex(data: impl AsRef<[u8]>) -> String {
     sha256(data).iter().map(|b| format!("{b:02x}")).collect()

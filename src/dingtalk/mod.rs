@@ -2,39 +2,35 @@
 //! The wire contract it follows is DINGTALK-API.md.
 
 mod app_token;
+mod directory;
 mod envelope;
+mod login;
 mod models;
+mod sns;
 
 use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::json;
 use url::Url;
 
 use crate::clock::SharedClock;
-use crate::config::{DingTalkSettings, Secret};
-use crate::identity::{Identity, Upstream, UpstreamError as DingTalkError};
+use crate::config::{DingTalkSettings, Secret, WebLogin};
+use crate::identity::{
+    Identity, LoginRoute, Upstream, UpstreamCode, UpstreamError as DingTalkError,
+};
 use app_token::AppTokenCache;
+use directory::{DepartmentCache, UnionIdCache};
 pub use envelope::Failure;
-use models::{AppAccessToken, ByUnionId, Me, OapiResult, UserAccessToken, UserDetail};
+use models::OapiResult;
+pub use sns::signature as sns_signature;
 
 /// oapi codes meaning "the app token is no good": fetch a new one and retry once (§3.5).
 const STALE_TOKEN_CODES: &[i64] = &[40014, 42001, 40001, 33001];
 /// oapi codes meaning "try later" (§11.1).
 const BUSY_CODES: &[i64] = &[-1, 15, 90002, 90018, 90019];
 
-impl Upstream for DingTalk {
-    fn login_url(&self, callback: &str, state: &str) -> String {
-        DingTalk::login_url(self, callback, state)
-    }
-
-    async fn resolve_web_login(&self, code: &str) -> Result<Identity, DingTalkError> {
-        self.web_login(code).await
-    }
-}
-
-/// A DingTalk app's client, holding its cached app access token.
+/// A DingTalk app's client, holding its cached app token, unionid mappings and departments.
 #[derive(Debug)]
 pub struct DingTalk {
     http: reqwest::Client,
@@ -45,12 +41,52 @@ pub struct DingTalk {
     api_base: String,
     oapi_base: String,
     login_scope: String,
+    web_login: WebLogin,
+    legacy_app_id: String,
+    legacy_app_secret: Secret,
     app_token: AppTokenCache,
+    unionids: UnionIdCache,
+    departments: DepartmentCache,
     clock: SharedClock,
 }
 
+impl Upstream for DingTalk {
+    fn login_url(&self, callback: &str, state: &str, in_client: bool) -> String {
+        match self.web_login {
+            WebLogin::Oauth2 => self.oauth2_login_url(callback, state),
+            WebLogin::Legacy => self.legacy_login_url(callback, state, in_client),
+        }
+    }
+
+    fn web_route(&self) -> LoginRoute {
+        match self.web_login {
+            WebLogin::Oauth2 => LoginRoute::Web,
+            WebLogin::Legacy => LoginRoute::Legacy,
+        }
+    }
+
+    async fn resolve(&self, code: &UpstreamCode) -> Result<Identity, DingTalkError> {
+        let (userid, me) = match code.route {
+            LoginRoute::Web | LoginRoute::OpenAuth => {
+                let me = self.user_by_authorization_code(&code.code).await?;
+                (self.userid_by_unionid(&me.union_id).await?, Some(me))
+            }
+            LoginRoute::Legacy => {
+                let unionid = self.unionid_by_sns_code(&code.code).await?;
+                (self.userid_by_unionid(&unionid).await?, None)
+            }
+            LoginRoute::InApp => (self.userid_by_inapp_code(&code.code).await?, None),
+        };
+        self.identity(&userid, me.as_ref()).await
+    }
+}
+
 impl DingTalk {
-    pub fn new(settings: &DingTalkSettings, clock: SharedClock) -> Result<Self, DingTalkError> {
+    pub fn new(
+        settings: &DingTalkSettings,
+        department_cache_ttl: i64,
+        clock: SharedClock,
+    ) -> Result<Self, DingTalkError> {
         let timeout = Duration::from_millis(settings.timeout_ms);
         let http = reqwest::Client::builder()
             .timeout(timeout)
@@ -72,115 +108,24 @@ impl DingTalk {
             api_base: settings.api_base_url.trim_end_matches('/').to_owned(),
             oapi_base: settings.oapi_base_url.trim_end_matches('/').to_owned(),
             login_scope: settings.login_scope.clone(),
+            web_login: settings.web_login,
+            legacy_app_id: settings.legacy_app_id.clone(),
+            legacy_app_secret: settings.legacy_app_secret.clone(),
             app_token: AppTokenCache::default(),
+            unionids: UnionIdCache::default(),
+            departments: DepartmentCache::new(department_cache_ttl),
             clock,
         })
     }
 
+    /// The organisation's corpId.
     pub fn corp_id(&self) -> &str {
         &self.corp_id
     }
 
-    /// DingTalk's web login page for this app (§6.1); `redirect_uri` is dingo's callback.
-    pub fn login_url(&self, redirect_uri: &str, state: &str) -> String {
-        let mut url = self.login_base.clone();
-        url.set_path(&format!("{}/oauth2/auth", url.path().trim_end_matches('/')));
-        url.query_pairs_mut()
-            .append_pair("redirect_uri", redirect_uri)
-            .append_pair("response_type", "code")
-            .append_pair("client_id", &self.client_id)
-            .append_pair("scope", &self.login_scope)
-            .append_pair("state", state)
-            .append_pair("prompt", "consent");
-        url.into()
-    }
-
-    /// The web login chain (§13 "Web"): code → user token → unionId → userid → profile.
-    pub async fn web_login(&self, auth_code: &str) -> Result<Identity, DingTalkError> {
-        let user_token = self.user_access_token(auth_code).await?;
-        if user_token
-            .corp_id
-            .as_ref()
-            .is_some_and(|corp| corp != &self.corp_id)
-        {
-            return Err(DingTalkError::NotMember);
-        }
-        let me = self.current_user(&user_token.access_token).await?;
-        let userid = self.userid_by_unionid(&me.union_id).await?;
-        let detail = self.user_detail(&userid).await?;
-        Ok(self.identity(detail, &me))
-    }
-
-    fn identity(&self, d: UserDetail, me: &Me) -> Identity {
-        let non_empty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
-        Identity {
-            userid: d.userid,
-            unionid: d.unionid,
-            corp_id: self.corp_id.clone(),
-            name: d.name,
-            avatar: non_empty(d.avatar).or_else(|| non_empty(me.avatar_url.clone())),
-            mobile: non_empty(d.mobile),
-            state_code: non_empty(d.state_code),
-            org_email: non_empty(d.org_email),
-            email: non_empty(d.email).or_else(|| non_empty(me.email.clone())),
-            job_number: non_empty(d.job_number),
-            title: non_empty(d.title),
-            dept_ids: d.dept_id_list,
-            active: d.active,
-            admin: d.admin,
-            boss: d.boss,
-        }
-    }
-
-    async fn user_access_token(&self, code: &str) -> Result<UserAccessToken, DingTalkError> {
-        let body = json!({
-            "clientId": self.client_id,
-            "clientSecret": self.client_secret.expose(),
-            "code": code,
-            "grantType": "authorization_code",
-        });
-        let request = self
-            .http
-            .post(format!("{}/v1.0/oauth2/userAccessToken", self.api_base))
-            .json(&body);
-        self.api_call("oauth2/userAccessToken", request)
-            .await
-            .map_err(|e| match e {
-                CallError::Failed(Failure::Api { code, .. })
-                    if code == "invalidParameter.authCode.notFound" || code == "invalidCode" =>
-                {
-                    DingTalkError::InvalidCode
-                }
-                other => other.into_error("oauth2/userAccessToken"),
-            })
-    }
-
-    async fn current_user(&self, user_token: &str) -> Result<Me, DingTalkError> {
-        let request = self
-            .http
-            .get(format!("{}/v1.0/contact/users/me", self.api_base))
-            .header("x-acs-dingtalk-access-token", user_token);
-        self.api_call("contact/users/me", request)
-            .await
-            .map_err(|e| e.into_error("contact/users/me"))
-    }
-
-    async fn userid_by_unionid(&self, unionid: &str) -> Result<String, DingTalkError> {
-        let found: ByUnionId = self
-            .oapi_call("topapi/user/getbyunionid", &json!({ "unionid": unionid }))
-            .await?;
-        if found.contact_type != 0 {
-            return Err(DingTalkError::NotMember);
-        }
-        Ok(found.userid)
-    }
-
-    async fn user_detail(&self, userid: &str) -> Result<UserDetail, DingTalkError> {
-        self.oapi_call(
-            "topapi/v2/user/get",
-            &json!({ "userid": userid, "language": "zh_CN" }),
-        )
-        .await
+    /// The app's Client ID (AppKey), which the in-app JSAPI call names.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
     }
 
     /// An app access token, from the cache or freshly fetched by one request (§3.2, §3.5).
@@ -188,14 +133,10 @@ impl DingTalk {
         let now = self.clock.now();
         self.app_token
             .get_or_fetch(now, || async {
-                let body =
-                    json!({"appKey": self.client_id, "appSecret": self.client_secret.expose()});
-                let request = self
-                    .http
-                    .post(format!("{}/v1.0/oauth2/accessToken", self.api_base))
-                    .json(&body);
-                let token: AppAccessToken = self
-                    .api_call("oauth2/accessToken", request)
+                let body = serde_json::json!({"appKey": self.client_id, "appSecret": self.client_secret.expose()});
+                let request = self.http.post(format!("{}/v1.0/oauth2/accessToken", self.api_base)).json(&body);
+                let token: models::AppAccessToken = self
+                    .send(request, envelope::parse_api)
                     .await
                     .map_err(|e| e.into_error("oauth2/accessToken"))?;
                 Ok((token.access_token, now + token.expire_in))
@@ -204,23 +145,26 @@ impl DingTalk {
     }
 
     /// A `topapi` POST with the app token; a stale token is replaced and the call retried once.
+    /// Errors come back unmapped so each caller can give codes like 60121 their meaning.
     async fn oapi_call<T: DeserializeOwned>(
         &self,
         api: &'static str,
         body: &impl Serialize,
-    ) -> Result<T, DingTalkError> {
+    ) -> Result<T, CallError> {
         let mut retried = false;
         loop {
-            let token = self.app_token().await?;
+            let token = self.app_token().await.map_err(CallError::Upstream)?;
             let request = self
                 .http
                 .post(format!("{}/{api}", self.oapi_base))
                 .query(&[("access_token", token.as_str())])
                 .json(body);
-            let result: Result<OapiResult<T>, CallError> = self
-                .send(request, |_, bytes| envelope::parse_oapi(bytes))
-                .await;
-            match result {
+            match self
+                .send(request, |_, bytes| {
+                    envelope::parse_oapi::<OapiResult<T>>(bytes)
+                })
+                .await
+            {
                 Ok(ok) => return Ok(ok.result),
                 Err(CallError::Failed(Failure::Oapi { code, .. }))
                     if STALE_TOKEN_CODES.contains(&code) && !retried =>
@@ -228,20 +172,9 @@ impl DingTalk {
                     self.app_token.invalidate(&token).await;
                     retried = true;
                 }
-                Err(CallError::Failed(Failure::Oapi { code: 60121, .. })) => {
-                    return Err(DingTalkError::NotMember);
-                }
-                Err(e) => return Err(e.into_error(api)),
+                Err(e) => return Err(e),
             }
         }
-    }
-
-    async fn api_call<T: DeserializeOwned>(
-        &self,
-        _api: &'static str,
-        request: reqwest::RequestBuilder,
-    ) -> Result<T, CallError> {
-        self.send(request, envelope::parse_api).await
     }
 
     async fn send<T>(
@@ -264,6 +197,8 @@ impl DingTalk {
 enum CallError {
     Unavailable(String),
     Failed(Failure),
+    /// Already given a meaning (the app token could not be had).
+    Upstream(DingTalkError),
 }
 
 impl CallError {
@@ -279,8 +214,25 @@ impl CallError {
         CallError::Unavailable(format!("{kind}: {}", e.without_url()))
     }
 
+    /// The oapi errcode (or sub_code), when this is an oapi error.
+    fn oapi_code(&self) -> Option<i64> {
+        match self {
+            CallError::Failed(Failure::Oapi { code, .. }) => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// The api `code`, when this is an api error.
+    fn api_code(&self) -> Option<&str> {
+        match self {
+            CallError::Failed(Failure::Api { code, .. }) => Some(code),
+            _ => None,
+        }
+    }
+
     fn into_error(self, api: &'static str) -> DingTalkError {
         match self {
+            CallError::Upstream(e) => e,
             CallError::Unavailable(why) => DingTalkError::Unavailable(format!("{api}: {why}")),
             CallError::Failed(Failure::Oapi { code, .. }) if BUSY_CODES.contains(&code) => {
                 DingTalkError::Unavailable(format!("{api}: busy (errcode {code})"))

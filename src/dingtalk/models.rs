@@ -67,9 +67,44 @@ pub struct UserDetail {
     #[serde(default)]
     pub dept_id_list: Vec<i64>,
     #[serde(default)]
+    pub role_list: Vec<RoleInfo>,
+    #[serde(default)]
     pub active: bool,
     #[serde(default)]
     pub admin: bool,
     #[serde(default)]
     pub boss: bool,
+}
+
+/// `role_list` entries of `topapi/v2/user/get`.
+#[derive(Debug, Deserialize)]
+pub struct RoleInfo {
+    pub name: String,
+}
+
+/// `topapi/v2/department/get` result (§10.1).
+#[derive(Debug, Clone, Deserialize)]
+pub struct DepartmentDetail {
+    pub dept_id: i64,
+    pub name: String,
+    /// Absent for the root department.
+    #[serde(default)]
+    pub parent_id: Option<i64>,
+}
+
+/// `topapi/v2/user/getuserinfo` result (§4.4).
+#[derive(Debug, Deserialize)]
+pub struct InAppUser {
+    pub userid: String,
+}
+
+/// `sns/getuserinfo_bycode` (§7.2).
+#[derive(Debug, Deserialize)]
+pub struct SnsUserInfo {
+    pub user_info: SnsUser,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SnsUser {
+    pub unionid: String,
 }

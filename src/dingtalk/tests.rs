@@ -151,21 +151,55 @@ fn malformed_bodies_are_reported_not_panicked_on() {
 }
 
 #[test]
-fn the_login_url_carries_every_required_parameter() {
+fn login_urls_carry_every_required_parameter() {
     let settings = crate::config::DingTalkSettings {
         client_id: "dingkey".into(),
         login_base_url: "http://127.0.0.1:9/sim".into(),
+        oapi_base_url: "http://127.0.0.1:9/oapi".into(),
+        legacy_app_id: "dingoa_legacy".into(),
         ..Default::default()
     };
-    let client =
-        super::DingTalk::new(&settings, std::sync::Arc::new(crate::clock::SystemClock)).unwrap();
-    let url = url::Url::parse(&client.login_url("https://sso.example.com/cb", "st")).unwrap();
+    let client = super::DingTalk::new(
+        &settings,
+        600,
+        std::sync::Arc::new(crate::clock::SystemClock),
+    )
+    .unwrap();
+    let (oauth2, qr, in_client) = client.test_login_urls();
+    let query = |u: &str| -> std::collections::HashMap<String, String> {
+        url::Url::parse(u)
+            .unwrap()
+            .query_pairs()
+            .into_owned()
+            .collect()
+    };
+
+    let url = url::Url::parse(&oauth2).unwrap();
     assert_eq!(url.path(), "/sim/oauth2/auth");
-    let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    let q = query(&oauth2);
     assert_eq!(q["redirect_uri"], "https://sso.example.com/cb");
     assert_eq!(q["response_type"], "code");
     assert_eq!(q["client_id"], "dingkey");
     assert_eq!(q["scope"], "openid");
     assert_eq!(q["state"], "st");
     assert_eq!(q["prompt"], "consent");
+
+    assert!(
+        qr.starts_with("http://127.0.0.1:9/oapi/connect/qrconnect?"),
+        "{qr}"
+    );
+    let q = query(&qr);
+    assert_eq!(
+        (q["appid"].as_str(), q["scope"].as_str()),
+        ("dingoa_legacy", "snsapi_login")
+    );
+    assert_eq!(
+        (q["redirect_uri"].as_str(), q["state"].as_str()),
+        ("https://sso.example.com/cb", "st")
+    );
+    assert!(
+        in_client.starts_with("http://127.0.0.1:9/oapi/connect/oauth2/sns_authorize?"),
+        "{in_client}"
+    );
+    assert_eq!(query(&in_client)["scope"], "snsapi_auth");
 }

@@ -1,10 +1,11 @@
-//! `/authorize` and the DingTalk callback.
+//! `/authorize`, the DingTalk callback, and the in-app login page's endpoints.
 
-use actix_web::http::header::LOCATION;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{LOCATION, USER_AGENT};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::{browser, no_store, pages};
-use crate::oidc::{AuthorizeOutcome, LoginOutcome, Params, UpstreamReply};
+use crate::oidc::{AuthorizeOutcome, InAppReply, LoginOutcome, Params, UpstreamReply, paths};
 use crate::state::AppState;
 
 pub async fn authorize_get(state: web::Data<AppState>, request: HttpRequest) -> HttpResponse {
@@ -18,19 +19,25 @@ pub async fn authorize_post(
     body: web::Bytes,
 ) -> HttpResponse {
     let params = Params::parse(&String::from_utf8_lossy(&body));
-    authorize(&state, &request, params).await
+    see_other(authorize(&state, &request, params).await)
+}
+
+/// The DingTalk client says so in its user agent (DINGTALK-API.md §4.1).
+fn in_dingtalk(request: &HttpRequest) -> bool {
+    request
+        .headers()
+        .get(USER_AGENT)
+        .and_then(|ua| ua.to_str().ok())
+        .is_some_and(|ua| ua.to_ascii_lowercase().contains("dingtalk"))
 }
 
 async fn authorize(state: &AppState, request: &HttpRequest, params: Params) -> HttpResponse {
     let (browser, cookie) = browser::id_or_new(request, state.secure_cookies);
-    let mut response = match state
+    let outcome = state
         .provider
-        .authorize(&params, &browser, &state.dingtalk)
-        .await
-    {
-        AuthorizeOutcome::Redirect(url) => redirect(&url),
-        AuthorizeOutcome::Page(error) => pages::error_page(&error),
-    };
+        .authorize(&params, &browser, in_dingtalk(request), &state.dingtalk)
+        .await;
+    let mut response = authorize_response(state, outcome);
     if let Some(cookie) = cookie {
         // A freshly built cookie always encodes to a valid header.
         let _ = response.add_cookie(&cookie);
@@ -38,7 +45,22 @@ async fn authorize(state: &AppState, request: &HttpRequest, params: Params) -> H
     response
 }
 
-/// DingTalk sends `authCode` (documented) and `code` (observed); both are read (§6.2).
+fn authorize_response(state: &AppState, outcome: AuthorizeOutcome) -> HttpResponse {
+    match outcome {
+        AuthorizeOutcome::Redirect(url) => redirect(&url),
+        AuthorizeOutcome::Page(error) => pages::error_page(&error),
+        AuthorizeOutcome::InApp(login) => {
+            let urls = pages::InAppUrls {
+                post: state.provider.url(paths::DINGTALK_IN_APP),
+                web_fallback: state.provider.url(paths::DINGTALK_WEB_FALLBACK),
+                script: state.provider.url(paths::IN_APP_SCRIPT),
+            };
+            pages::in_app_page(&login, &state.in_app_page, &urls)
+        }
+    }
+}
+
+/// DingTalk sends `authCode` (documented) and `code` (observed and legacy); both are read (§6.2).
 pub async fn dingtalk_callback(state: web::Data<AppState>, request: HttpRequest) -> HttpResponse {
     let params = Params::parse(request.query_string());
     let reply = UpstreamReply {
@@ -50,11 +72,53 @@ pub async fn dingtalk_callback(state: web::Data<AppState>, request: HttpRequest)
         error: params.get("error").map(str::to_owned),
     };
     let browser = browser::id(&request);
-    match state
+    let outcome = state
         .provider
         .finish_login(reply, browser.as_deref(), &state.dingtalk)
-        .await
-    {
+        .await;
+    login_response(outcome)
+}
+
+/// The in-app login page posts the code from the DingTalk client (or, when silent, its failure).
+pub async fn dingtalk_in_app(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let form = Params::parse(&String::from_utf8_lossy(&body));
+    let reply = InAppReply {
+        state: form.get("state").map(str::to_owned),
+        code: form.get("code").map(str::to_owned),
+        method: form.get("method").map(str::to_owned),
+        error: form.get("error").map(str::to_owned),
+    };
+    let browser = browser::id(&request);
+    let outcome = state
+        .provider
+        .finish_in_app(reply, browser.as_deref(), &state.dingtalk)
+        .await;
+    see_other(login_response(outcome))
+}
+
+/// The in-app page's fallback to DingTalk's web login, for the same pending login.
+pub async fn dingtalk_web_fallback(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+) -> HttpResponse {
+    let params = Params::parse(request.query_string());
+    let Some(login_state) = params.get("state") else {
+        return pages::error_page(&crate::oidc::PageError::LoginStateMissing);
+    };
+    let browser = browser::id(&request);
+    let outcome = state
+        .provider
+        .web_fallback(login_state, browser.as_deref(), &state.dingtalk)
+        .await;
+    authorize_response(&state, outcome)
+}
+
+fn login_response(outcome: LoginOutcome) -> HttpResponse {
+    match outcome {
         LoginOutcome::Redirect(url) => redirect(&url),
         LoginOutcome::Refused(refusal) => pages::refusal_page(&refusal),
         LoginOutcome::Page(error) => pages::error_page(&error),
@@ -65,4 +129,12 @@ fn redirect(url: &str) -> HttpResponse {
     no_store(&mut HttpResponse::Found())
         .insert_header((LOCATION, url))
         .finish()
+}
+
+/// 303 instead of 302, so that the redirect answering a form post is followed with a GET.
+fn see_other(mut response: HttpResponse) -> HttpResponse {
+    if response.status() == StatusCode::FOUND {
+        *response.status_mut() = StatusCode::SEE_OTHER;
+    }
+    response
 }

@@ -23,6 +23,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             paths::DINGTALK_CALLBACK,
             web::get().to(login::dingtalk_callback),
         )
+        .route(
+            paths::DINGTALK_IN_APP,
+            web::post().to(login::dingtalk_in_app),
+        )
+        .route(
+            paths::DINGTALK_WEB_FALLBACK,
+            web::get().to(login::dingtalk_web_fallback),
+        )
+        .route(paths::IN_APP_SCRIPT, web::get().to(pages::in_app_script))
         .route(paths::TOKEN, web::post().to(token::token))
         .route(paths::USERINFO, web::get().to(userinfo::userinfo))
         .route(paths::USERINFO, web::post().to(userinfo::userinfo));

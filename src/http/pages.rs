@@ -4,7 +4,10 @@ use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 
-use crate::oidc::{PageError, Refusal, RefusalReason};
+use crate::config::InApp;
+use crate::identity::Refusal as Denied;
+use crate::oidc::{InAppLogin, PageError, Refusal, RefusalReason};
+use crate::state::InAppPage;
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(text: &str) -> String {
@@ -102,10 +105,30 @@ pub fn error_page(error: &PageError) -> HttpResponse {
 
 pub fn refusal_page(refusal: &Refusal) -> HttpResponse {
     let (zh, en) = match refusal.reason {
-        RefusalReason::NotMember => (
+        RefusalReason::Denied(Denied::NotMember) => (
             "你的钉钉账号不是本组织的成员，无法登录此应用。如需访问，请联系管理员。",
             "Your DingTalk account is not a member of this organisation, so it cannot log in to this application. \
              Ask your administrator if you need access.",
+        ),
+        RefusalReason::Denied(Denied::NotVisible) => (
+            "你不在此钉钉应用的通讯录可见范围内，请联系管理员调整应用的可见范围。",
+            "You are outside the DingTalk app's contacts visible range. Ask your administrator to include you.",
+        ),
+        RefusalReason::Denied(Denied::Inactive) => (
+            "你的钉钉账号尚未激活或已停用，无法登录。",
+            "Your DingTalk account is not activated or has been disabled, so it cannot log in.",
+        ),
+        RefusalReason::Denied(Denied::Department) => (
+            "你所在的部门无权使用此应用。如需访问，请联系管理员。",
+            "Your department is not allowed to use this application. Ask your administrator if you need access.",
+        ),
+        RefusalReason::Denied(Denied::Role) => (
+            "你的角色无权使用此应用。如需访问，请联系管理员。",
+            "Your role is not allowed to use this application. Ask your administrator if you need access.",
+        ),
+        RefusalReason::Denied(Denied::AdminsOnly) => (
+            "此应用仅限管理员使用。",
+            "This application is for administrators only.",
         ),
         RefusalReason::LoginExpired => (
             "登录超时，请回到应用重新登录。",
@@ -123,6 +146,54 @@ pub fn refusal_page(refusal: &Refusal) -> HttpResponse {
         escape(&refusal.return_url)
     );
     page(StatusCode::FORBIDDEN, "无法登录 · Access denied", &body)
+}
+
+/// Where the in-app page posts, falls back to, and finds its script.
+pub struct InAppUrls {
+    pub post: String,
+    pub web_fallback: String,
+    pub script: String,
+}
+
+/// The page served inside the DingTalk client: it gets a login code from the client with no
+/// prompt (its script is `assets/inapp.js`) and explains any failure with a way out.
+pub fn in_app_page(login: &InAppLogin, settings: &InAppPage, urls: &InAppUrls) -> HttpResponse {
+    let (method, dingtalk_script) = match login.method {
+        InApp::OpenAuth => ("open_auth", &settings.open_auth_script_url),
+        _ => ("request_auth_code", &settings.jsapi_url),
+    };
+    let fallback = format!("{}?state={}", urls.web_fallback, login.state);
+    let body = format!(
+        "<div id=\"waiting\"><h1>正在通过钉钉登录…</h1><p class=\"en\" lang=\"en\">Logging in with DingTalk…</p></div>\
+         <div id=\"problem\" hidden><h1>未能自动登录</h1><p class=\"en\" lang=\"en\">Could not log in automatically</p>\
+         <p id=\"problem-zh\"></p><p class=\"en\" id=\"problem-en\" lang=\"en\"></p>\
+         <a class=\"button\" id=\"web-login\" href=\"{fallback}\">改用钉钉扫码或账号登录 · Log in with the DingTalk login page</a></div>\
+         <noscript><p>请启用 JavaScript，或 <a href=\"{fallback}\">使用钉钉登录页</a>。</p>\
+         <p class=\"en\" lang=\"en\">Enable JavaScript, or <a href=\"{fallback}\">use the DingTalk login page</a>.</p></noscript>\
+         <form id=\"in-app\" method=\"post\" action=\"{post}\">\
+         <input type=\"hidden\" name=\"state\" value=\"{state}\"><input type=\"hidden\" name=\"method\" value=\"{method}\">\
+         <input type=\"hidden\" name=\"code\" value=\"\"><input type=\"hidden\" name=\"error\" value=\"\"></form>\
+         <div id=\"in-app-config\" hidden data-corp-id=\"{corp}\" data-client-id=\"{client}\" data-silent=\"{silent}\" \
+         data-method=\"{method}\" data-open-auth-scope=\"{scope}\"></div>\
+         <script src=\"{dingtalk_script}\"></script><script src=\"{script}\"></script>",
+        fallback = escape(&fallback),
+        post = escape(&urls.post),
+        state = escape(&login.state),
+        corp = escape(&settings.corp_id),
+        client = escape(&settings.client_id),
+        silent = login.silent,
+        scope = escape(&settings.open_auth_scope),
+        dingtalk_script = escape(dingtalk_script),
+        script = escape(&urls.script),
+    );
+    page(StatusCode::OK, "钉钉登录 · DingTalk login", &body)
+}
+
+pub async fn in_app_script() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "application/javascript; charset=utf-8"))
+        .insert_header((CACHE_CONTROL, "public, max-age=300"))
+        .body(include_str!("assets/inapp.js"))
 }
 
 #[cfg(test)]

@@ -38,6 +38,9 @@ pub struct AuthorizationRequest {
     /// The S256 PKCE challenge.
     pub code_challenge: Option<String>,
     pub max_age: Option<i64>,
+    /// `prompt=none`: the login must complete without any interaction, or fail.
+    #[serde(default)]
+    pub prompt_none: bool,
 }
 
 /// Where an authorization request goes next.
@@ -140,15 +143,10 @@ fn validate(params: &Params, client: &Client) -> Result<AuthorizationRequest, Oi
         .split(' ')
         .filter(|s| !s.is_empty())
         .collect();
-    if prompts.contains(&"none") {
-        if prompts.len() > 1 {
-            return Err(invalid(
-                "prompt=none cannot be combined with other values".into(),
-            ));
-        }
-        return Err(OidcError::new(
-            ErrorCode::LoginRequired,
-            "no dingo session: the person must log in",
+    let prompt_none = prompts.contains(&"none");
+    if prompt_none && prompts.len() > 1 {
+        return Err(invalid(
+            "prompt=none cannot be combined with other values".into(),
         ));
     }
     let max_age = match params.get("max_age") {
@@ -168,6 +166,7 @@ fn validate(params: &Params, client: &Client) -> Result<AuthorizationRequest, Oi
         nonce: params.get("nonce").map(str::to_owned),
         code_challenge,
         max_age,
+        prompt_none,
     })
 }
 

@@ -1,12 +1,15 @@
-//! Claims about a person, released by scope (OIDC Core 5.4).
+//! Claims about a person, released by scope (OIDC Core 5.4) and by what each client may receive.
 
 use serde_json::{Map, Value, json};
 
+use super::Client;
+use crate::config::{GroupsFormat, IdentitySettings, RELEASABLE_CLAIMS, SubjectKind};
+use crate::crypto::{b64url, hmac_sha256};
 use crate::identity::Identity;
 use crate::store::UserRecord;
 
-/// Every claim dingo may release, for discovery.
-pub const SUPPORTED_CLAIMS: &[&str] = &[
+/// Claims of the protocol itself, always present where they apply.
+pub const PROTOCOL_CLAIMS: &[&str] = &[
     "iss",
     "sub",
     "aud",
@@ -15,36 +18,37 @@ pub const SUPPORTED_CLAIMS: &[&str] = &[
     "auth_time",
     "nonce",
     "at_hash",
-    "name",
-    "picture",
-    "preferred_username",
-    "updated_at",
-    "email",
-    "email_verified",
-    "phone_number",
-    "phone_number_verified",
-    "userid",
-    "unionid",
-    "corp_id",
-    "job_number",
-    "title",
-    "dept_ids",
 ];
 
-/// `sub` is the DingTalk userid: the organisation's own immutable id for the member, so an
-/// app's accounts line up with the directory. (A person who leaves and rejoins gets a new one.)
-pub fn subject(identity: &Identity) -> &str {
-    &identity.userid
+/// `sub` for `client`: the userid (default), the unionid, or a pairwise value that differs per
+/// client and cannot be linked across them (OIDC Core 8.1).
+pub fn subject(identity: &Identity, settings: &IdentitySettings, client_id: &str) -> String {
+    match settings.subject {
+        SubjectKind::Userid => identity.userid.clone(),
+        SubjectKind::Unionid => identity.unionid.clone(),
+        SubjectKind::Pairwise => {
+            let message = format!("{client_id}\u{0}{}", identity.userid);
+            b64url(hmac_sha256(
+                settings.pairwise_secret.expose().as_bytes(),
+                message.as_bytes(),
+            ))
+        }
+    }
 }
 
-/// The claims `scopes` release about `user`, plus the DingTalk claims every client receives.
-pub fn for_scopes(user: &UserRecord, scopes: &[&str]) -> Map<String, Value> {
+/// The claims `scopes` release about `user` to `client`, plus the DingTalk claims, less what
+/// the client is not allowed to receive.
+pub fn for_scopes(
+    user: &UserRecord,
+    scopes: &[&str],
+    client: &Client,
+    settings: &IdentitySettings,
+) -> Map<String, Value> {
     let id = &user.identity;
     let mut claims = Map::new();
     let mut put = |name: &str, value: Value| {
         claims.insert(name.to_owned(), value);
     };
-    put("sub", json!(subject(id)));
     if scopes.contains(&"profile") {
         put("name", json!(id.name));
         if let Some(avatar) = &id.avatar {
@@ -70,6 +74,9 @@ pub fn for_scopes(user: &UserRecord, scopes: &[&str]) -> Map<String, Value> {
         // DingTalk accounts are registered and logged in to by SMS-verified mobile number.
         put("phone_number_verified", json!(true));
     }
+    if scopes.contains(&"groups") {
+        put("groups", json!(groups(id, settings.groups)));
+    }
     put("userid", json!(id.userid));
     put("unionid", json!(id.unionid));
     put("corp_id", json!(id.corp_id));
@@ -80,7 +87,31 @@ pub fn for_scopes(user: &UserRecord, scopes: &[&str]) -> Map<String, Value> {
         put("title", json!(title));
     }
     put("dept_ids", json!(id.dept_ids));
+    if let Some(allowed) = &client.claims {
+        claims.retain(|name, _| allowed.iter().any(|a| a == name));
+    }
+    debug_assert!(
+        claims
+            .keys()
+            .all(|k| RELEASABLE_CLAIMS.contains(&k.as_str()))
+    );
+    claims.insert("sub".to_owned(), json!(subject(id, settings, &client.id)));
     claims
+}
+
+/// Department names, or full paths, without repeats.
+fn groups(id: &Identity, format: GroupsFormat) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(id.departments.len());
+    for d in &id.departments {
+        let value = match format {
+            GroupsFormat::Names => &d.name,
+            GroupsFormat::Paths => &d.path,
+        };
+        if !out.contains(value) {
+            out.push(value.clone());
+        }
+    }
+    out
 }
 
 /// The local part of the organisation mailbox when there is one, else the userid.
@@ -118,95 +149,4 @@ fn e164(id: &Identity) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn user(
-        org_email: Option<&str>,
-        email: Option<&str>,
-        mobile: Option<&str>,
-        state_code: Option<&str>,
-    ) -> UserRecord {
-        UserRecord {
-            identity: Identity {
-                userid: "zhangsan".into(),
-                unionid: "u1".into(),
-                corp_id: "dingcorp".into(),
-                name: "张三".into(),
-                avatar: None,
-                mobile: mobile.map(Into::into),
-                state_code: state_code.map(Into::into),
-                org_email: org_email.map(Into::into),
-                email: email.map(Into::into),
-                job_number: Some("0042".into()),
-                title: None,
-                dept_ids: vec![2, 4],
-                active: true,
-                admin: false,
-                boss: false,
-            },
-            updated_at: 1000,
-            last_login_at: 1000,
-        }
-    }
-
-    #[test]
-    fn only_an_organisation_mailbox_is_verified() {
-        let org = for_scopes(
-            &user(Some("zs@example.com"), Some("me@qq.com"), None, None),
-            &["openid", "email"],
-        );
-        assert_eq!(
-            (org["email"].clone(), org["email_verified"].clone()),
-            (json!("zs@example.com"), json!(true))
-        );
-        let personal = for_scopes(
-            &user(None, Some("me@qq.com"), None, None),
-            &["openid", "email"],
-        );
-        assert_eq!(
-            (
-                personal["email"].clone(),
-                personal["email_verified"].clone()
-            ),
-            (json!("me@qq.com"), json!(false))
-        );
-        let none = for_scopes(
-            &user(None, None, Some("13800000001"), None),
-            &["openid", "email"],
-        );
-        assert!(
-            !none.contains_key("email"),
-            "the mobile number never becomes an email"
-        );
-    }
-
-    #[test]
-    fn phone_numbers_are_e164() {
-        let cn = for_scopes(
-            &user(None, None, Some("13800000001"), Some("86")),
-            &["openid", "phone"],
-        );
-        assert_eq!(cn["phone_number"], json!("+8613800000001"));
-        let us = for_scopes(
-            &user(None, None, Some("415-555-0100"), Some("1")),
-            &["openid", "phone"],
-        );
-        assert_eq!(us["phone_number"], json!("+14155550100"));
-    }
-
-    #[test]
-    fn claims_follow_the_scopes() {
-        let u = user(Some("zs@example.com"), None, Some("13800000001"), None);
-        let minimal = for_scopes(&u, &["openid"]);
-        for absent in ["name", "email", "phone_number", "preferred_username"] {
-            assert!(!minimal.contains_key(absent), "{absent}");
-        }
-        assert_eq!(minimal["sub"], json!("zhangsan"));
-        assert_eq!(minimal["dept_ids"], json!([2, 4]));
-        let profile = for_scopes(&u, &["openid", "profile"]);
-        assert_eq!(profile["preferred_username"], json!("zs"));
-        assert_eq!(profile["updated_at"], json!(1000));
-        assert_eq!(profile["name"], json!("张三"));
-    }
-}
+mod tests;

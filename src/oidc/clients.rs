@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use crate::config::ClientSettings;
 use crate::crypto::{constant_time_eq, sha256};
+use crate::identity::Policy;
 
 #[derive(Debug, Clone)]
 pub enum ClientKind {
@@ -20,6 +21,10 @@ pub struct Client {
     pub redirect_uris: Vec<String>,
     pub scopes: Vec<String>,
     pub kind: ClientKind,
+    /// Replaces the global policy for this client.
+    pub policy: Option<Policy>,
+    /// The only person claims released to this client; all when `None`.
+    pub claims: Option<Vec<String>>,
 }
 
 impl Client {
@@ -86,6 +91,8 @@ impl ClientRegistry {
                 redirect_uris: c.redirect_uris.clone(),
                 scopes: c.scopes.clone(),
                 kind,
+                policy: c.policy.clone().map(Policy::new),
+                claims: c.claims.clone(),
             };
             clients.insert(client.id.clone(), client);
         }
@@ -123,6 +130,8 @@ mod tests {
             secret_sha256: secret_sha256.map(Secret::new),
             secret_env: None,
             secret_file: None,
+            policy: None,
+            claims: None,
         }
     }
 

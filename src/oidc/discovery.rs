@@ -2,26 +2,37 @@
 
 use serde_json::json;
 
-use super::claims::SUPPORTED_CLAIMS;
+use super::claims::PROTOCOL_CLAIMS;
 use super::paths;
+use crate::config::{KNOWN_SCOPES, RELEASABLE_CLAIMS, SubjectKind};
 
-pub fn document(issuer: &str) -> Vec<u8> {
+pub fn document(issuer: &str, subject: SubjectKind) -> Vec<u8> {
     let url = |path: &str| format!("{issuer}{path}");
+    let claims: Vec<&str> = PROTOCOL_CLAIMS
+        .iter()
+        .chain(RELEASABLE_CLAIMS)
+        .copied()
+        .collect();
+    let subject_type = if subject == SubjectKind::Pairwise {
+        "pairwise"
+    } else {
+        "public"
+    };
     let doc = json!({
         "issuer": issuer,
         "authorization_endpoint": url(paths::AUTHORIZE),
         "token_endpoint": url(paths::TOKEN),
         "userinfo_endpoint": url(paths::USERINFO),
         "jwks_uri": url(paths::JWKS),
-        "scopes_supported": crate::config::KNOWN_SCOPES,
+        "scopes_supported": KNOWN_SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code"],
-        "subject_types_supported": ["public"],
+        "subject_types_supported": [subject_type],
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": ["S256"],
-        "claims_supported": SUPPORTED_CLAIMS,
+        "claims_supported": claims,
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,

@@ -1,5 +1,6 @@
-//! The login round trip: an authorization request goes to the upstream login page, and the
-//! person's return becomes an authorization code for the client.
+//! The login round trip: an authorization request goes to DingTalk (its web login page, or the
+//! in-app login page inside the DingTalk client), and the person's return becomes an
+//! authorization code for the client.
 
 use super::authorize::{
     self, AuthorizationRequest, Checked, PageError, error_redirect, with_query,
@@ -7,8 +8,9 @@ use super::authorize::{
 use super::error::{ErrorCode, OidcError};
 use super::params::Params;
 use super::{Provider, paths};
+use crate::config::InApp;
 use crate::crypto::{constant_time_eq, random_token, token_hash};
-use crate::identity::{Upstream, UpstreamError};
+use crate::identity::{self, Identity, LoginRoute, Upstream, UpstreamCode, UpstreamError};
 use crate::store::{NewAuthorizationCode, PendingLogin};
 
 /// Where the browser goes after `/authorize`.
@@ -16,9 +18,21 @@ use crate::store::{NewAuthorizationCode, PendingLogin};
 pub enum AuthorizeOutcome {
     Redirect(String),
     Page(PageError),
+    /// Inside the DingTalk client: the in-app login page, which gets a code from the client.
+    InApp(InAppLogin),
 }
 
-/// What the upstream login page sent back to the callback.
+/// What the in-app login page needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InAppLogin {
+    /// The login's single-use state, posted back with the code.
+    pub state: String,
+    /// `prompt=none`: on failure, report back instead of offering the web login.
+    pub silent: bool,
+    pub method: InApp,
+}
+
+/// What the web login page sent back to the callback.
 #[derive(Debug, Default)]
 pub struct UpstreamReply {
     pub state: Option<String>,
@@ -26,7 +40,18 @@ pub struct UpstreamReply {
     pub error: Option<String>,
 }
 
-/// Where the browser goes after the upstream callback.
+/// What the in-app login page posted back.
+#[derive(Debug, Default)]
+pub struct InAppReply {
+    pub state: Option<String>,
+    pub code: Option<String>,
+    /// `request_auth_code` or `open_auth`: which JSAPI produced the code.
+    pub method: Option<String>,
+    /// Set when the JSAPI failed (only a silent login reports failures).
+    pub error: Option<String>,
+}
+
+/// Where the browser goes after DingTalk.
 #[derive(Debug)]
 pub enum LoginOutcome {
     Redirect(String),
@@ -45,8 +70,8 @@ pub struct Refusal {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RefusalReason {
-    /// The DingTalk account is not a member of the organisation.
-    NotMember,
+    /// The organisation's policy does not let this person in.
+    Denied(identity::Refusal),
     /// The person took longer than the login may last.
     LoginExpired,
     /// DingTalk did not accept the login code (used twice, expired).
@@ -56,7 +81,7 @@ pub enum RefusalReason {
 impl RefusalReason {
     fn description(self) -> &'static str {
         match self {
-            Self::NotMember => "the DingTalk account is not a member of this organisation",
+            Self::Denied(refusal) => refusal.describe(),
             Self::LoginExpired => "the login took too long; start again",
             Self::CodeRejected => "DingTalk did not accept the login; start again",
         }
@@ -64,12 +89,14 @@ impl RefusalReason {
 }
 
 impl Provider {
-    /// Checks an authorization request and, when valid, sends the person to the upstream login,
-    /// remembering the request under a single-use state bound to `browser`.
+    /// Checks an authorization request and, when valid, sends the person to log in with
+    /// DingTalk, remembering the request under a single-use state bound to `browser`.
+    /// `in_dingtalk` is true when the browser is the DingTalk client.
     pub async fn authorize(
         &self,
         params: &Params,
         browser: &str,
+        in_dingtalk: bool,
         upstream: &impl Upstream,
     ) -> AuthorizeOutcome {
         let request = match authorize::check(params, &self.clients, &self.issuer) {
@@ -77,22 +104,193 @@ impl Provider {
             Checked::ErrorRedirect(url) => return AuthorizeOutcome::Redirect(url),
             Checked::Page(page) => return AuthorizeOutcome::Page(page),
         };
+        let in_app = in_dingtalk && self.in_app != InApp::Off;
+        if request.prompt_none && !(in_app && self.in_app == InApp::RequestAuthCode) {
+            // Only password-free login inside the DingTalk client needs no interaction.
+            let e = OidcError::new(
+                ErrorCode::LoginRequired,
+                "the person must log in with DingTalk",
+            );
+            return AuthorizeOutcome::Redirect(self.error_url(&request, &e));
+        }
         let state = random_token();
-        match self.save_pending_login(&request, &state, browser).await {
-            Ok(()) => AuthorizeOutcome::Redirect(
-                upstream.login_url(&self.url(paths::DINGTALK_CALLBACK), &state),
+        if let Err(e) = self.save_pending_login(&request, &state, browser).await {
+            tracing::error!(
+                cause = e.cause.as_deref().unwrap_or_default(),
+                "cannot start a login"
+            );
+            return AuthorizeOutcome::Redirect(self.error_url(&request, &e));
+        }
+        if in_app {
+            AuthorizeOutcome::InApp(InAppLogin {
+                state,
+                silent: request.prompt_none,
+                method: self.in_app,
+            })
+        } else {
+            AuthorizeOutcome::Redirect(upstream.login_url(
+                &self.url(paths::DINGTALK_CALLBACK),
+                &state,
+                in_dingtalk,
+            ))
+        }
+    }
+
+    /// Sends a login that started on the in-app page to DingTalk's web login instead (the
+    /// in-app page's fallback). The state stays the same and is still single use.
+    pub async fn web_fallback(
+        &self,
+        state: &str,
+        browser: Option<&str>,
+        upstream: &impl Upstream,
+    ) -> AuthorizeOutcome {
+        match self.db.find_pending_login(&token_hash(state)).await {
+            Ok(Some(pending)) if same_browser(browser, &pending) => AuthorizeOutcome::Redirect(
+                upstream.login_url(&self.url(paths::DINGTALK_CALLBACK), state, true),
             ),
+            Ok(Some(_)) => AuthorizeOutcome::Page(PageError::LoginStateOtherBrowser),
+            Ok(None) => AuthorizeOutcome::Page(PageError::LoginStateUnknown),
+            Err(e) => {
+                tracing::error!(cause = %e, "cannot read a pending login");
+                AuthorizeOutcome::Page(PageError::Internal)
+            }
+        }
+    }
+
+    /// Completes a login when the person returns from DingTalk's web login page.
+    pub async fn finish_login(
+        &self,
+        reply: UpstreamReply,
+        browser: Option<&str>,
+        upstream: &impl Upstream,
+    ) -> LoginOutcome {
+        let request = match self
+            .take_pending_login(reply.state.as_deref(), browser)
+            .await
+        {
+            Ok(request) => request,
+            Err(outcome) => return outcome,
+        };
+        if reply.error.is_some() {
+            let e = OidcError::new(
+                ErrorCode::AccessDenied,
+                "the person declined the login at DingTalk",
+            );
+            return LoginOutcome::Redirect(self.error_url(&request, &e));
+        }
+        let Some(code) = reply.code else {
+            let e = OidcError::new(ErrorCode::AccessDenied, "DingTalk returned no login code");
+            return LoginOutcome::Redirect(self.error_url(&request, &e));
+        };
+        let code = UpstreamCode {
+            route: upstream.web_route(),
+            code,
+        };
+        self.complete(&request, &code, upstream).await
+    }
+
+    /// Completes a login from the in-app login page.
+    pub async fn finish_in_app(
+        &self,
+        reply: InAppReply,
+        browser: Option<&str>,
+        upstream: &impl Upstream,
+    ) -> LoginOutcome {
+        let request = match self
+            .take_pending_login(reply.state.as_deref(), browser)
+            .await
+        {
+            Ok(request) => request,
+            Err(outcome) => return outcome,
+        };
+        let route = match reply.method.as_deref() {
+            Some("open_auth") if self.in_app == InApp::OpenAuth => LoginRoute::OpenAuth,
+            Some("request_auth_code") if self.in_app == InApp::RequestAuthCode => LoginRoute::InApp,
+            _ => {
+                let e = OidcError::new(
+                    ErrorCode::InvalidRequest,
+                    "the in-app login used an unknown method",
+                );
+                return LoginOutcome::Redirect(self.error_url(&request, &e));
+            }
+        };
+        let code = match (reply.code, reply.error) {
+            (Some(code), None) => code,
+            (_, error) => {
+                tracing::info!(
+                    error = error.as_deref().unwrap_or("no code"),
+                    "in-app login failed"
+                );
+                let e = if request.prompt_none {
+                    OidcError::new(
+                        ErrorCode::LoginRequired,
+                        "the DingTalk client could not log the person in silently",
+                    )
+                } else {
+                    OidcError::new(
+                        ErrorCode::AccessDenied,
+                        "the DingTalk client did not log the person in",
+                    )
+                };
+                return LoginOutcome::Redirect(self.error_url(&request, &e));
+            }
+        };
+        self.complete(&request, &UpstreamCode { route, code }, upstream)
+            .await
+    }
+
+    /// Resolves the code, applies the policy and issues the client's authorization code.
+    async fn complete(
+        &self,
+        request: &AuthorizationRequest,
+        code: &UpstreamCode,
+        upstream: &impl Upstream,
+    ) -> LoginOutcome {
+        let route = code.route.amr();
+        let identity = match upstream.resolve(code).await {
+            Ok(identity) => identity,
+            Err(UpstreamError::NotMember) => {
+                return self.refuse(request, identity::Refusal::NotMember, route);
+            }
+            Err(UpstreamError::NotVisible) => {
+                return self.refuse(request, identity::Refusal::NotVisible, route);
+            }
+            Err(UpstreamError::InvalidCode) => {
+                return self.refusal(request, RefusalReason::CodeRejected);
+            }
+            Err(UpstreamError::Unavailable(why)) => {
+                tracing::warn!(cause = %why, route, "DingTalk unavailable during login");
+                let e = OidcError::new(
+                    ErrorCode::TemporarilyUnavailable,
+                    "DingTalk cannot be reached; try again shortly",
+                );
+                return LoginOutcome::Redirect(self.error_url(request, &e));
+            }
+            Err(refused @ UpstreamError::Refused { .. }) => {
+                tracing::error!(cause = %refused, route, "DingTalk refused a call: check the app's credentials and permissions");
+                return LoginOutcome::Redirect(
+                    self.error_url(request, &OidcError::internal(refused)),
+                );
+            }
+        };
+        let client = self.clients.get(&request.client_id);
+        let policy = client
+            .and_then(|c| c.policy.as_ref())
+            .unwrap_or(&self.policy);
+        if let Err(refusal) = policy.check(&identity) {
+            return self.refuse(request, refusal, route);
+        }
+        match self.issue_code(request, &identity).await {
+            Ok(url) => {
+                tracing::info!(client = %request.client_id, route, "login succeeded");
+                LoginOutcome::Redirect(url)
+            }
             Err(e) => {
                 tracing::error!(
                     cause = e.cause.as_deref().unwrap_or_default(),
-                    "cannot start a login"
+                    "cannot issue a code"
                 );
-                AuthorizeOutcome::Redirect(error_redirect(
-                    &request.redirect_uri,
-                    &e,
-                    request.state.as_deref(),
-                    &self.issuer,
-                ))
+                LoginOutcome::Redirect(self.error_url(request, &e))
             }
         }
     }
@@ -112,86 +310,39 @@ impl Provider {
         Ok(self.db.insert_pending_login(&login).await?)
     }
 
-    /// Completes a login when the person returns from the upstream login page.
-    pub async fn finish_login(
+    /// Consumes the pending login of `state`, checking it belongs to `browser` and is fresh.
+    async fn take_pending_login(
         &self,
-        reply: UpstreamReply,
+        state: Option<&str>,
         browser: Option<&str>,
-        upstream: &impl Upstream,
-    ) -> LoginOutcome {
-        let Some(state) = reply.state.as_deref() else {
-            return LoginOutcome::Page(PageError::LoginStateMissing);
-        };
+    ) -> Result<AuthorizationRequest, LoginOutcome> {
+        let state = state.ok_or(LoginOutcome::Page(PageError::LoginStateMissing))?;
         let pending = match self.db.take_pending_login(&token_hash(state)).await {
             Ok(Some(pending)) => pending,
-            Ok(None) => return LoginOutcome::Page(PageError::LoginStateUnknown),
+            Ok(None) => return Err(LoginOutcome::Page(PageError::LoginStateUnknown)),
             Err(e) => {
                 tracing::error!(cause = %e, "cannot read a pending login");
-                return LoginOutcome::Page(PageError::Internal);
+                return Err(LoginOutcome::Page(PageError::Internal));
             }
         };
-        let same_browser = browser.is_some_and(|b| {
-            constant_time_eq(token_hash(b).as_bytes(), pending.browser_hash.as_bytes())
-        });
-        if !same_browser {
-            return LoginOutcome::Page(PageError::LoginStateOtherBrowser);
+        if !same_browser(browser, &pending) {
+            return Err(LoginOutcome::Page(PageError::LoginStateOtherBrowser));
         }
-        let request: AuthorizationRequest = match serde_json::from_str(&pending.request) {
-            Ok(request) => request,
-            Err(e) => {
+        let request: AuthorizationRequest =
+            serde_json::from_str(&pending.request).map_err(|e| {
                 tracing::error!(cause = %e, "a pending login is unreadable");
-                return LoginOutcome::Page(PageError::Internal);
-            }
-        };
+                LoginOutcome::Page(PageError::Internal)
+            })?;
         if pending.expires_at <= self.clock.now() {
-            return self.refuse(&request, RefusalReason::LoginExpired);
+            return Err(self.refusal(&request, RefusalReason::LoginExpired));
         }
-        if reply.error.is_some() {
-            let e = OidcError::new(
-                ErrorCode::AccessDenied,
-                "the person declined the login at DingTalk",
-            );
-            return self.redirect_error(&request, &e);
-        }
-        let Some(code) = reply.code.as_deref() else {
-            let e = OidcError::new(ErrorCode::AccessDenied, "DingTalk returned no login code");
-            return self.redirect_error(&request, &e);
-        };
-        match upstream.resolve_web_login(code).await {
-            Ok(identity) => match self.issue_code(&request, &identity).await {
-                Ok(url) => LoginOutcome::Redirect(url),
-                Err(e) => {
-                    tracing::error!(
-                        cause = e.cause.as_deref().unwrap_or_default(),
-                        "cannot issue a code"
-                    );
-                    self.redirect_error(&request, &e)
-                }
-            },
-            Err(UpstreamError::NotMember) => {
-                tracing::info!(client = %request.client_id, "login refused: not a member of the organisation");
-                self.refuse(&request, RefusalReason::NotMember)
-            }
-            Err(UpstreamError::InvalidCode) => self.refuse(&request, RefusalReason::CodeRejected),
-            Err(UpstreamError::Unavailable(why)) => {
-                tracing::warn!(cause = %why, "DingTalk unavailable during login");
-                let e = OidcError::new(
-                    ErrorCode::TemporarilyUnavailable,
-                    "DingTalk cannot be reached; try again shortly",
-                );
-                self.redirect_error(&request, &e)
-            }
-            Err(refused @ UpstreamError::Refused { .. }) => {
-                tracing::error!(cause = %refused, "DingTalk refused a call: check the app's credentials and permissions");
-                self.redirect_error(&request, &OidcError::internal(refused))
-            }
-        }
+        Ok(request)
     }
 
     async fn issue_code(
         &self,
         request: &AuthorizationRequest,
-        identity: &crate::identity::Identity,
+        identity: &Identity,
     ) -> Result<String, OidcError> {
         let now = self.clock.now();
         self.db.upsert_user(identity, now).await?;
@@ -217,16 +368,26 @@ impl Provider {
         Ok(with_query(&request.redirect_uri, &pairs))
     }
 
-    fn redirect_error(&self, request: &AuthorizationRequest, e: &OidcError) -> LoginOutcome {
-        LoginOutcome::Redirect(error_redirect(
+    fn error_url(&self, request: &AuthorizationRequest, e: &OidcError) -> String {
+        error_redirect(
             &request.redirect_uri,
             e,
             request.state.as_deref(),
             &self.issuer,
-        ))
+        )
     }
 
-    fn refuse(&self, request: &AuthorizationRequest, reason: RefusalReason) -> LoginOutcome {
+    fn refuse(
+        &self,
+        request: &AuthorizationRequest,
+        refusal: identity::Refusal,
+        route: &str,
+    ) -> LoginOutcome {
+        tracing::info!(client = %request.client_id, route, reason = refusal.describe(), "login refused");
+        self.refusal(request, RefusalReason::Denied(refusal))
+    }
+
+    fn refusal(&self, request: &AuthorizationRequest, reason: RefusalReason) -> LoginOutcome {
         let e = OidcError::new(ErrorCode::AccessDenied, reason.description());
         let client_name = self
             .clients
@@ -236,12 +397,13 @@ impl Provider {
         LoginOutcome::Refused(Refusal {
             reason,
             client_name,
-            return_url: error_redirect(
-                &request.redirect_uri,
-                &e,
-                request.state.as_deref(),
-                &self.issuer,
-            ),
+            return_url: self.error_url(request, &e),
         })
     }
+}
+
+fn same_browser(browser: Option<&str>, pending: &PendingLogin) -> bool {
+    browser.is_some_and(|b| {
+        constant_time_eq(token_hash(b).as_bytes(), pending.browser_hash.as_bytes())
+    })
 }

@@ -15,14 +15,17 @@ mod userinfo;
 use std::sync::Arc;
 
 use crate::clock::SharedClock;
-use crate::config::TokenSettings;
+use crate::config::{IdentitySettings, InApp, Settings, TokenSettings};
 use crate::crypto::KeySet;
+use crate::identity::Policy;
 use crate::store::Db;
 
 pub use authorize::{AuthorizationRequest, PageError};
 pub use clients::{Client, ClientKind, ClientRegistry};
 pub use error::{ErrorCode, OidcError};
-pub use login::{AuthorizeOutcome, LoginOutcome, Refusal, RefusalReason, UpstreamReply};
+pub use login::{
+    AuthorizeOutcome, InAppLogin, InAppReply, LoginOutcome, Refusal, RefusalReason, UpstreamReply,
+};
 pub use params::Params;
 pub use token::TokenResponse;
 pub use userinfo::BearerError;
@@ -35,30 +38,35 @@ pub struct Provider {
     keys: Arc<KeySet>,
     clients: ClientRegistry,
     ttl: TokenSettings,
+    identity: IdentitySettings,
+    /// Who may log in, unless a client has its own policy.
+    policy: Policy,
+    in_app: InApp,
     clock: SharedClock,
     discovery_json: Vec<u8>,
 }
 
 impl Provider {
     pub fn new(
-        issuer: &str,
+        settings: &Settings,
         db: Db,
         keys: Arc<KeySet>,
-        clients: ClientRegistry,
-        ttl: TokenSettings,
         clock: SharedClock,
-    ) -> Self {
-        let issuer = issuer.trim_end_matches('/').to_owned();
-        let discovery_json = discovery::document(&issuer);
-        Self {
+    ) -> Result<Self, String> {
+        let issuer = settings.server.issuer.trim_end_matches('/').to_owned();
+        let discovery_json = discovery::document(&issuer, settings.identity.subject);
+        Ok(Self {
             issuer,
             db,
             keys,
-            clients,
-            ttl,
+            clients: ClientRegistry::from_settings(&settings.clients)?,
+            ttl: settings.tokens.clone(),
+            identity: settings.identity.clone(),
+            policy: Policy::new(settings.policy.clone()),
+            in_app: settings.dingtalk.in_app,
             clock,
             discovery_json,
-        }
+        })
     }
 
     pub fn issuer(&self) -> &str {

@@ -7,3 +7,9 @@ pub const TOKEN: &str = "/token";
 pub const USERINFO: &str = "/userinfo";
 /// Where DingTalk's web login sends the person back.
 pub const DINGTALK_CALLBACK: &str = "/login/dingtalk/callback";
+/// Where the in-app login page posts the code the DingTalk client gave it.
+pub const DINGTALK_IN_APP: &str = "/login/dingtalk/inapp";
+/// The in-app page's way out: the same login through DingTalk's web login page.
+pub const DINGTALK_WEB_FALLBACK: &str = "/login/dingtalk/web";
+/// The in-app login page's script.
+pub const IN_APP_SCRIPT: &str = "/assets/inapp.js";

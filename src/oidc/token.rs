@@ -165,7 +165,7 @@ impl Provider {
             .await?;
 
         let scopes: Vec<&str> = redeemed.scope.split(' ').collect();
-        let mut id_claims = claims::for_scopes(&user, &scopes);
+        let mut id_claims = claims::for_scopes(&user, &scopes, client, &self.identity);
         let mut put = |name: &str, value: Value| {
             id_claims.insert(name.to_owned(), value);
         };

@@ -47,6 +47,12 @@ impl Provider {
         let user = user.ok_or(BearerError::InvalidToken(
             "the access token's person is unknown",
         ))?;
-        Ok(claims::for_scopes(&user, &scopes))
+        let client = self
+            .clients
+            .get(&record.client_id)
+            .ok_or(BearerError::InvalidToken(
+                "the access token's client is no longer registered",
+            ))?;
+        Ok(claims::for_scopes(&user, &scopes, client, &self.identity))
     }
 }

@@ -29,6 +29,20 @@ impl Db {
         Ok(())
     }
 
+    /// The pending login for `state_hash`, left in place.
+    pub async fn find_pending_login(
+        &self,
+        state_hash: &str,
+    ) -> Result<Option<PendingLogin>, StoreError> {
+        let row = sqlx::query(
+            "SELECT state_hash, browser_hash, request, expires_at FROM pending_logins WHERE state_hash = $1",
+        )
+        .bind(state_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| read_pending_login(&r)).transpose()
+    }
+
     /// Removes and returns the pending login for `state_hash`: a state can be used only once.
     /// An expired one is removed too, and returned so the caller can tell "expired" from "unknown".
     pub async fn take_pending_login(
@@ -41,14 +55,15 @@ impl Db {
         .bind(state_hash)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(PendingLogin {
-                state_hash: r.try_get("state_hash")?,
-                browser_hash: r.try_get("browser_hash")?,
-                request: r.try_get("request")?,
-                expires_at: r.try_get("expires_at")?,
-            })
-        })
-        .transpose()
+        row.map(|r| read_pending_login(&r)).transpose()
     }
+}
+
+fn read_pending_login(r: &sqlx::any::AnyRow) -> Result<PendingLogin, StoreError> {
+    Ok(PendingLogin {
+        state_hash: r.try_get("state_hash")?,
+        browser_hash: r.try_get("browser_hash")?,
+        request: r.try_get("request")?,
+        expires_at: r.try_get("expires_at")?,
+    })
 }

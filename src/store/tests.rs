@@ -23,6 +23,8 @@ fn person(userid: &str) -> Identity {
         job_number: None,
         title: None,
         dept_ids: vec![1],
+        departments: vec![],
+        roles: vec![],
         active: true,
         admin: false,
         boss: false,

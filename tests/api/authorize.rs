@@ -118,7 +118,11 @@ async fn the_authorization_request_may_be_posted_as_a_form() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 302);
+    assert_eq!(
+        response.status(),
+        303,
+        "a form post is answered with See Other"
+    );
     assert!(
         response.headers()["location"]
             .to_str()

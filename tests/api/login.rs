@@ -44,25 +44,36 @@ async fn a_member_logs_in_and_an_independent_relying_party_verifies_the_id_token
     assert_eq!(userinfo["preferred_username"], "zhangsan");
 }
 
+/// What one login asked DingTalk, path by path.
+fn calls(app: &TestApp, paths: &[&str]) -> Vec<u64> {
+    paths.iter().map(|p| app.sim.call_count(p)).collect()
+}
+
+const WEB_CHAIN: &[&str] = &[
+    "/v1.0/oauth2/userAccessToken",
+    "/v1.0/contact/users/me",
+    "/v1.0/oauth2/accessToken",
+    "/topapi/user/getbyunionid",
+    "/topapi/v2/user/get",
+    "/topapi/v2/department/get",
+];
+
 #[tokio::test]
-async fn a_login_costs_five_upstream_calls_and_four_once_the_app_token_is_cached() {
+async fn a_returning_person_costs_three_upstream_calls_on_the_web_route() {
     let app = TestApp::spawn().await;
+    // First login: the app token, the unionid mapping and departments 4 → 2 → 1 are fetched.
     app.tokens_for("zhangsan").await;
-    let first = app.sim.total_calls();
-    for path in [
-        "/v1.0/oauth2/userAccessToken",
-        "/v1.0/contact/users/me",
-        "/v1.0/oauth2/accessToken",
-        "/topapi/user/getbyunionid",
-        "/topapi/v2/user/get",
-    ] {
-        assert_eq!(app.sim.call_count(path), 1, "{path}");
-    }
-    assert_eq!(first, 5);
+    assert_eq!(calls(&app, WEB_CHAIN), [1, 1, 1, 1, 1, 3]);
+    assert_eq!(app.sim.total_calls(), 8);
     app.sim.reset_calls();
+    // Returning: only the login code, the person and their profile.
+    app.tokens_for("zhangsan").await;
+    assert_eq!(calls(&app, WEB_CHAIN), [1, 1, 0, 0, 1, 0]);
+    assert_eq!(app.sim.total_calls(), 3);
+    app.sim.reset_calls();
+    // Someone new in another department: only that department is fetched (the root is known).
     app.tokens_for("lisi").await;
-    assert_eq!(app.sim.total_calls(), 4);
-    assert_eq!(app.sim.call_count("/v1.0/oauth2/accessToken"), 0);
+    assert_eq!(calls(&app, WEB_CHAIN), [1, 1, 0, 1, 1, 1]);
 }
 
 #[tokio::test]

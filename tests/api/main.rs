@@ -11,5 +11,6 @@ mod cli;
 mod demo;
 mod discovery;
 mod login;
+mod policy;
 mod token;
 mod userinfo;

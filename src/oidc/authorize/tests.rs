@@ -15,6 +15,8 @@ fn registry() -> ClientRegistry {
         secret_sha256: (!public).then(|| Secret::new(crate::crypto::sha256_hex("s"))),
         secret_env: None,
         secret_file: None,
+        policy: None,
+        claims: None,
     };
     ClientRegistry::from_settings(&[client("web", false), client("spa", true)]).unwrap()
 }
@@ -123,7 +125,6 @@ fn each_malformed_request_gets_its_own_error_code() {
             format!("{}&response_mode=fragment", base("web")),
             "invalid_request",
         ),
-        (format!("{}&prompt=none", base("web")), "login_required"),
         (
             format!("{}&prompt=none+login", base("web")),
             "invalid_request",

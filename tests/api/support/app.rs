@@ -16,6 +16,8 @@ pub const WEB_CLIENT: &str = "web-app";
 pub const WEB_SECRET: &str = "web-app-secret-0123456789";
 pub const WEB_REDIRECT: &str = "http://127.0.0.1:1/callback";
 pub const SPA_CLIENT: &str = "spa";
+/// A confidential client only for 财务部 (department 3), receiving only name, email and groups.
+pub const FINANCE_CLIENT: &str = "finance";
 pub const SPA_REDIRECT: &str = "http://127.0.0.1:1/spa/callback";
 
 #[derive(Default)]
@@ -27,6 +29,12 @@ pub struct TestAppOptions {
     pub dingtalk_silent: bool,
     /// Reuse this directory (database and keys) instead of a fresh one.
     pub dir: Option<Arc<tempfile::TempDir>>,
+    /// `DINGO_*` overrides, e.g. `("DINGO_DINGTALK__WEB_LOGIN", "legacy")`.
+    pub env: Vec<(&'static str, String)>,
+    /// More configuration appended to the file (e.g. a `[policy]` table).
+    pub extra_toml: String,
+    /// The simulator's directory as TOML, instead of the sample.
+    pub directory: Option<String>,
 }
 
 pub struct TestApp {
@@ -84,7 +92,12 @@ impl TestApp {
 
     pub async fn spawn_with(options: TestAppOptions) -> Self {
         let clock = TestClock::new();
-        let sim = Simulator::new(Directory::sample(), clock.clone());
+        let sim_directory = options
+            .directory
+            .as_deref()
+            .map(|text| Directory::from_toml(text).unwrap())
+            .unwrap_or_else(Directory::sample);
+        let sim = Simulator::new(sim_directory, clock.clone());
         let sim_listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let sim_address = format!("http://{}", sim_listener.local_addr().unwrap());
         let sim_server = sim.serve(sim_listener).unwrap();
@@ -111,7 +124,11 @@ impl TestApp {
         } else {
             sim_address.clone()
         };
-        let directory = Directory::sample();
+        let directory = options
+            .directory
+            .as_deref()
+            .map(|text| Directory::from_toml(text).unwrap())
+            .unwrap_or_else(Directory::sample);
         let (app_key, app_secret) = directory.app_credentials();
         let text = format!(
             r#"
@@ -130,25 +147,37 @@ login_base_url = "{sim_address}"
 api_base_url = "{dingtalk}"
 oapi_base_url = "{dingtalk}"
 timeout_ms = {timeout_ms}
+jsapi_url = "{sim_address}/jsapi/dingtalk.open.js"
 [[clients]]
 client_id = "{WEB_CLIENT}"
 name = "测试应用 Test app"
 redirect_uris = ["{WEB_REDIRECT}"]
+scopes = ["openid", "profile", "email", "phone", "groups"]
 secret_sha256 = "{web_hash}"
+[[clients]]
+client_id = "{FINANCE_CLIENT}"
+name = "报销 Expenses"
+redirect_uris = ["{WEB_REDIRECT}"]
+scopes = ["openid", "profile", "email", "groups"]
+claims = ["name", "email", "groups"]
+secret_sha256 = "{web_hash}"
+policy = {{ allow_departments = [3] }}
 [[clients]]
 client_id = "{SPA_CLIENT}"
 redirect_uris = ["{SPA_REDIRECT}"]
 scopes = ["openid", "profile"]
 public = true
+{extra}
 "#,
+            extra = options.extra_toml,
             listen = listener.local_addr().unwrap(),
             db = dir.path().join("dingo.db").display(),
             keys = dir.path().join("keys"),
             corp = directory.corp_id(),
             web_hash = sha256_hex(WEB_SECRET),
         );
-        let settings =
-            config::load_str(&text, std::iter::empty()).unwrap_or_else(|e| panic!("{e}"));
+        let env = options.env.iter().map(|(k, v)| (k.to_string(), v.clone()));
+        let settings = config::load_str(&text, env).unwrap_or_else(|e| panic!("{e}"));
         let app = Application::build_on(&settings, clock.clone(), listener, None)
             .await
             .unwrap();
@@ -177,10 +206,14 @@ public = true
 
     /// An authorization request URL for the confidential test client.
     pub fn authorize_url(&self, extra: &str) -> String {
+        self.authorize_url_for(WEB_CLIENT, extra)
+    }
+
+    pub fn authorize_url_for(&self, client_id: &str, extra: &str) -> String {
         let redirect =
             url::form_urlencoded::byte_serialize(WEB_REDIRECT.as_bytes()).collect::<String>();
         format!(
-            "{}/authorize?client_id={WEB_CLIENT}&redirect_uri={redirect}&response_type=code&scope=openid%20profile%20email%20phone&state=st-1&nonce=n-1{extra}",
+            "{}/authorize?client_id={client_id}&redirect_uri={redirect}&response_type=code&scope=openid%20profile%20email%20phone&state=st-1&nonce=n-1{extra}",
             self.address
         )
     }

@@ -1,7 +1,11 @@
 //! The canonical identity of a person, as resolved from DingTalk. Every login route ends here;
 //! the store keeps it, the OIDC layer turns it into claims.
 
+mod policy;
+
 use serde::{Deserialize, Serialize};
+
+pub use policy::{Policy, Refusal};
 
 /// A member of the organisation, from `topapi/v2/user/get` (plus `users/me` where it says more).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,6 +35,11 @@ pub struct Identity {
     pub title: Option<String>,
     #[serde(default)]
     pub dept_ids: Vec<i64>,
+    /// The departments the person belongs to, with their place in the organisation.
+    #[serde(default)]
+    pub departments: Vec<Department>,
+    #[serde(default)]
+    pub roles: Vec<String>,
     #[serde(default)]
     pub active: bool,
     #[serde(default)]
@@ -39,12 +48,49 @@ pub struct Identity {
     pub boss: bool,
 }
 
-/// Which DingTalk route authenticated the person (reported as `amr`).
+/// A department a person belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Department {
+    pub id: i64,
+    pub name: String,
+    /// Ids from the root (1) down to this department, itself included.
+    pub lineage: Vec<i64>,
+    /// Names along `lineage`, joined with `/`: 示例科技/研发部/平台组.
+    pub path: String,
+}
+
+/// Which DingTalk route authenticated the person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LoginRoute {
     /// DingTalk's web OAuth2 login page (QR code or password).
     Web,
+    /// The legacy scan-login app (sns).
+    Legacy,
+    /// Password-free login inside the DingTalk client (免登, `requestAuthCode`).
+    InApp,
+    /// Delegated authorization inside the client (`openAuth`).
+    OpenAuth,
+}
+
+impl LoginRoute {
+    /// The `amr` value of this route.
+    pub fn amr(self) -> &'static str {
+        match self {
+            Self::Web => "dingtalk_web",
+            Self::Legacy => "dingtalk_sns",
+            Self::InApp => "dingtalk_inapp",
+            Self::OpenAuth => "dingtalk_openauth",
+        }
+    }
+}
+
+/// A login code from DingTalk, tagged with the route that produced it (each is redeemed
+/// differently).
+#[derive(Debug, Clone)]
+pub struct UpstreamCode {
+    pub route: LoginRoute,
+    pub code: String,
 }
 
 /// Why an upstream login did not produce an identity, in the terms the login flow decides on.
@@ -53,6 +99,9 @@ pub enum UpstreamError {
     /// The account is not a member of the configured organisation (DingTalk 60121, external contact).
     #[error("not a member of the organisation")]
     NotMember,
+    /// The member is outside the app's visible range in the contacts (DingTalk 50002).
+    #[error("outside the app's visible range")]
+    NotVisible,
     /// The upstream did not accept the login code (used, expired or forged).
     #[error("the login code was refused")]
     InvalidCode,
@@ -66,12 +115,15 @@ pub enum UpstreamError {
 
 /// Where people authenticate: the login page to send them to, and how to read what comes back.
 pub trait Upstream: Send + Sync {
-    /// The page to send the person to; `callback` is dingo's own callback URL.
-    fn login_url(&self, callback: &str, state: &str) -> String;
+    /// The web login page; `in_client` when the browser is the DingTalk client itself.
+    fn login_url(&self, callback: &str, state: &str, in_client: bool) -> String;
 
-    /// Resolves the code the person came back with into an identity.
-    fn resolve_web_login(
+    /// The route the web login page's callback code belongs to.
+    fn web_route(&self) -> LoginRoute;
+
+    /// Resolves a login code into an identity.
+    fn resolve(
         &self,
-        code: &str,
+        code: &UpstreamCode,
     ) -> impl std::future::Future<Output = Result<Identity, UpstreamError>> + Send;
 }

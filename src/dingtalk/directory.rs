@@ -1,0 +1,197 @@
+//! From a userid to the canonical identity: the member's profile and departments. The
+//! unionid→userid mapping and departments are cached, so a returning person costs one call.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use serde_json::json;
+
+use super::models::{ByUnionId, DepartmentDetail, Me, UserDetail};
+use super::{DingTalk, DingTalkError};
+use crate::identity::{Department, Identity};
+
+/// How many mappings are kept before the cache starts over.
+const UNIONID_CACHE_LIMIT: usize = 50_000;
+/// Deeper than any real organisation chart; stops a malformed parent chain.
+const MAX_DEPARTMENT_DEPTH: usize = 32;
+
+/// unionid → userid. Both are immutable for a member, so entries never expire; a mapping that
+/// stops working (the person left) is dropped when `user/get` says so.
+#[derive(Debug, Default)]
+pub struct UnionIdCache(Mutex<HashMap<String, String>>);
+
+impl UnionIdCache {
+    fn get(&self, unionid: &str) -> Option<String> {
+        self.0.lock().ok()?.get(unionid).cloned()
+    }
+
+    fn put(&self, unionid: &str, userid: &str) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= UNIONID_CACHE_LIMIT {
+                map.clear();
+            }
+            map.insert(unionid.to_owned(), userid.to_owned());
+        }
+    }
+
+    fn forget(&self, unionid: &str) {
+        if let Ok(mut map) = self.0.lock() {
+            map.remove(unionid);
+        }
+    }
+}
+
+/// Department id → (name, parent), each remembered for `ttl` seconds.
+#[derive(Debug)]
+pub struct DepartmentCache {
+    ttl: i64,
+    entries: Mutex<HashMap<i64, (DepartmentDetail, i64)>>,
+}
+
+impl DepartmentCache {
+    pub fn new(ttl: i64) -> Self {
+        Self {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, id: i64, now: i64) -> Option<DepartmentDetail> {
+        let entries = self.entries.lock().ok()?;
+        entries
+            .get(&id)
+            .filter(|(_, fetched)| now < fetched + self.ttl)
+            .map(|(d, _)| d.clone())
+    }
+
+    fn put(&self, detail: &DepartmentDetail, now: i64) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.insert(detail.dept_id, (detail.clone(), now));
+        }
+    }
+}
+
+impl DingTalk {
+    /// The member's userid: `topapi/user/getbyunionid` (§8.1), or the cache.
+    pub(super) async fn userid_by_unionid(&self, unionid: &str) -> Result<String, DingTalkError> {
+        if let Some(userid) = self.unionids.get(unionid) {
+            return Ok(userid);
+        }
+        let found: ByUnionId = self
+            .oapi_call("topapi/user/getbyunionid", &json!({ "unionid": unionid }))
+            .await
+            .map_err(|e| match e.oapi_code() {
+                Some(60121) => DingTalkError::NotMember,
+                _ => e.into_error("topapi/user/getbyunionid"),
+            })?;
+        if found.contact_type != 0 {
+            // An external contact (contact_type 1) is not a member.
+            return Err(DingTalkError::NotMember);
+        }
+        self.unionids.put(unionid, &found.userid);
+        Ok(found.userid)
+    }
+
+    /// The canonical identity of member `userid`: `topapi/v2/user/get` (§9.1) plus departments.
+    pub(super) async fn identity(
+        &self,
+        userid: &str,
+        me: Option<&Me>,
+    ) -> Result<Identity, DingTalkError> {
+        let detail: UserDetail = self
+            .oapi_call(
+                "topapi/v2/user/get",
+                &json!({ "userid": userid, "language": "zh_CN" }),
+            )
+            .await
+            .map_err(|e| match e.oapi_code() {
+                Some(60121 | 60111 | 33012) => DingTalkError::NotMember,
+                Some(50002) => DingTalkError::NotVisible,
+                _ => e.into_error("topapi/v2/user/get"),
+            })
+            .inspect_err(|e| {
+                if let (DingTalkError::NotMember, Some(me)) = (e, me) {
+                    self.unionids.forget(&me.union_id);
+                }
+            })?;
+        let mut departments = Vec::with_capacity(detail.dept_id_list.len());
+        for id in &detail.dept_id_list {
+            departments.push(self.department(*id).await?);
+        }
+        Ok(build_identity(detail, me, departments, &self.corp_id))
+    }
+
+    /// A department with its lineage up to the root, from `topapi/v2/department/get` (§10.1).
+    async fn department(&self, id: i64) -> Result<Department, DingTalkError> {
+        let mut chain = Vec::new();
+        let mut next = Some(id);
+        while let Some(current) = next {
+            if chain.len() >= MAX_DEPARTMENT_DEPTH
+                || chain
+                    .iter()
+                    .any(|d: &DepartmentDetail| d.dept_id == current)
+            {
+                break;
+            }
+            let detail = self.department_detail(current).await?;
+            next = detail.parent_id.filter(|_| current != 1);
+            chain.push(detail);
+        }
+        chain.reverse();
+        Ok(Department {
+            id,
+            name: chain.last().map(|d| d.name.clone()).unwrap_or_default(),
+            lineage: chain.iter().map(|d| d.dept_id).collect(),
+            path: chain
+                .iter()
+                .map(|d| d.name.as_str())
+                .collect::<Vec<_>>()
+                .join("/"),
+        })
+    }
+
+    async fn department_detail(&self, id: i64) -> Result<DepartmentDetail, DingTalkError> {
+        let now = self.clock.now();
+        if let Some(cached) = self.departments.get(id, now) {
+            return Ok(cached);
+        }
+        let detail: DepartmentDetail = self
+            .oapi_call(
+                "topapi/v2/department/get",
+                &json!({ "dept_id": id, "language": "zh_CN" }),
+            )
+            .await
+            .map_err(|e| e.into_error("topapi/v2/department/get"))?;
+        self.departments.put(&detail, now);
+        Ok(detail)
+    }
+}
+
+fn build_identity(
+    d: UserDetail,
+    me: Option<&Me>,
+    departments: Vec<Department>,
+    corp_id: &str,
+) -> Identity {
+    let non_empty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+    let from_me = |f: fn(&Me) -> Option<String>| me.and_then(|m| non_empty(f(m)));
+    Identity {
+        userid: d.userid,
+        unionid: d.unionid,
+        corp_id: corp_id.to_owned(),
+        name: d.name,
+        avatar: non_empty(d.avatar).or_else(|| from_me(|m| m.avatar_url.clone())),
+        mobile: non_empty(d.mobile),
+        state_code: non_empty(d.state_code),
+        org_email: non_empty(d.org_email),
+        email: non_empty(d.email).or_else(|| from_me(|m| m.email.clone())),
+        job_number: non_empty(d.job_number),
+        title: non_empty(d.title),
+        dept_ids: d.dept_id_list,
+        departments,
+        roles: d.role_list.into_iter().map(|r| r.name).collect(),
+        active: d.active,
+        admin: d.admin,
+        boss: d.boss,
+    }
+}
