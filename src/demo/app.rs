@@ -87,6 +87,7 @@ impl DemoApp {
             .add_scope(Scope::new("profile".into()))
             .add_scope(Scope::new("email".into()))
             .add_scope(Scope::new("phone".into()))
+            .add_scope(Scope::new("groups".into()))
             .set_pkce_challenge(challenge)
             .url();
         self.pending()?

@@ -78,10 +78,12 @@ corp_id = "{corp_id}"
 login_base_url = "{issuer}{SIM_PREFIX}"
 api_base_url = "{issuer}{SIM_PREFIX}"
 oapi_base_url = "{issuer}{SIM_PREFIX}"
+jsapi_url = "{issuer}{SIM_PREFIX}/jsapi/dingtalk.open.js"
 [[clients]]
 client_id = "{DEMO_CLIENT_ID}"
 name = "dingo 演示应用 Demo app"
 redirect_uris = ["{redirect_uri}"]
+scopes = ["openid", "profile", "email", "phone", "groups"]
 secret_sha256 = "{hash}"
 "#,
         db = dir.join("dingo.db").display(),

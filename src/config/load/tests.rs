@@ -30,7 +30,10 @@ fn problems(text: &str, vars: &[(&str, &str)]) -> Vec<Problem> {
 #[test]
 fn the_example_configuration_is_valid() {
     let text = include_str!("../../../dingo.example.toml");
-    let vars = [("GRAFANA_CLIENT_SECRET", "s3cret")];
+    let vars = [
+        ("GRAFANA_CLIENT_SECRET", "s3cret"),
+        ("EXPENSES_CLIENT_SECRET", "s3cret"),
+    ];
     let settings = load_str(text, env(&vars)).unwrap_or_else(|e| panic!("{e}"));
     assert!(!settings.clients.is_empty());
 }
@@ -171,4 +174,48 @@ fn a_missing_secret_variable_is_reported() {
     let found = problems(&text, &[]);
     assert_eq!(found[0].path, "clients[0].secret_env");
     assert!(found[0].message.contains("NOT_SET_ANYWHERE"));
+}
+
+#[test]
+fn login_routes_and_subjects_require_their_settings() {
+    let vars = [
+        ("DINGO_DINGTALK__WEB_LOGIN", "legacy"),
+        ("DINGO_DINGTALK__IN_APP", "open_auth"),
+        ("DINGO_IDENTITY__SUBJECT", "pairwise"),
+        ("DINGO_IDENTITY__PAIRWISE_SECRET", "short"),
+    ];
+    let found = problems(MINIMAL, &vars);
+    let paths: Vec<_> = found.iter().map(|p| p.path.as_str()).collect();
+    for expected in [
+        "dingtalk.legacy_app_id",
+        "dingtalk.legacy_app_secret",
+        "dingtalk.open_auth_script_url",
+        "identity.pairwise_secret",
+    ] {
+        assert!(
+            paths.contains(&expected),
+            "{expected} missing from {found:#?}"
+        );
+    }
+    let bad_mode = problems(MINIMAL, &[("DINGO_DINGTALK__IN_APP", "sometimes")]);
+    assert_eq!(bad_mode[0].path, "dingtalk.in_app");
+}
+
+#[test]
+fn client_policies_and_claim_lists_are_checked() {
+    let text = format!(
+        "{MINIMAL}claims = [\"name\", \"salary\"]\npolicy = {{ allow_departments = [0], allow_roles = [\"\"] }}\n"
+    );
+    let found = problems(&text, &[]);
+    let paths: Vec<_> = found.iter().map(|p| p.path.as_str()).collect();
+    for expected in [
+        "clients[0].claims",
+        "clients[0].policy.allow_departments",
+        "clients[0].policy.allow_roles",
+    ] {
+        assert!(
+            paths.contains(&expected),
+            "{expected} missing from {found:#?}"
+        );
+    }
 }
