@@ -8,7 +8,7 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 use dingo::clock::{SharedClock, SystemClock};
 use dingo::config::{self, Settings};
-use dingo::sim::{Directory, Simulator};
+use dingo::sim::{Directory, OpenAuthOutcome, Simulator};
 use dingo::startup::Application;
 use dingo::store::Db;
 
@@ -46,6 +46,16 @@ enum Command {
         /// Skip the person picker and log in as this userid (or unionid) every time.
         #[arg(long)]
         auto_login: Option<String>,
+        /// The person logged in to the simulated DingTalk client (in-app login); by default the
+        /// auto-login person, else the first active member.
+        #[arg(long)]
+        inapp_user: Option<String>,
+        /// Make every in-app requestAuthCode fail with this errorCode (e.g. 3: wrong domain).
+        #[arg(long, allow_hyphen_values = true)]
+        inapp_failure: Option<i64>,
+        /// What openAuth answers: ok, cancel, toAdmin or failed.
+        #[arg(long, default_value = "ok")]
+        open_auth: OpenAuthOutcome,
     },
     /// Create or upgrade the database schema, then exit.
     Migrate(ConfigArgs),
@@ -112,7 +122,24 @@ async fn run(command: Command) -> ExitCode {
             listen,
             users,
             auto_login,
-        } => sim(&listen, users.as_deref(), auto_login, clock).await,
+            inapp_user,
+            inapp_failure,
+            open_auth,
+        } => {
+            let directory = match users.as_deref().map(Directory::load).transpose() {
+                Ok(directory) => directory.unwrap_or_else(Directory::sample),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let simulator = Simulator::new(directory, clock);
+            simulator.set_auto_login(auto_login);
+            simulator.set_inapp_user(inapp_user);
+            simulator.set_inapp_failure(inapp_failure);
+            simulator.set_open_auth_outcome(open_auth);
+            sim(&listen, simulator).await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -154,18 +181,7 @@ async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn sim(
-    listen: &str,
-    users: Option<&Path>,
-    auto_login: Option<String>,
-    clock: SharedClock,
-) -> anyhow::Result<()> {
-    let directory = match users {
-        Some(path) => Directory::load(path)?,
-        None => Directory::sample(),
-    };
-    let simulator = Simulator::new(directory, clock);
-    simulator.set_auto_login(auto_login);
+async fn sim(listen: &str, simulator: Simulator) -> anyhow::Result<()> {
     let listener = TcpListener::bind(listen)?;
     eprintln!("DingTalk simulator on http://{}", listener.local_addr()?);
     simulator.serve(listener)?.await?;

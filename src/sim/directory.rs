@@ -31,6 +31,8 @@ pub struct Directory {
     departments: Vec<Department>,
     members: Vec<Member>,
     outsiders: Vec<Outsider>,
+    legacy_apps: Vec<LegacyApp>,
+    legacy_signature: LegacySignature,
 }
 
 /// An app registered in the developer console (internal app: AppKey = Client ID).
@@ -50,6 +52,36 @@ impl std::fmt::Debug for App {
             .field("redirect_uris", &self.redirect_uris)
             .finish()
     }
+}
+
+/// A legacy scan-login (sns) app: `appid`/`appSecret`, used by `/connect/*` and
+/// `/sns/getuserinfo_bycode` (DINGTALK-API.md §7).
+#[derive(Clone)]
+pub(crate) struct LegacyApp {
+    pub(crate) app_id: String,
+    pub(crate) app_secret: String,
+    /// Empty = any redirect_uri is accepted.
+    pub(crate) redirect_uris: Vec<String>,
+}
+
+impl std::fmt::Debug for LegacyApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LegacyApp")
+            .field("app_id", &self.app_id)
+            .field("app_secret", &"<redacted>")
+            .field("redirect_uris", &self.redirect_uris)
+            .finish()
+    }
+}
+
+/// Which strings `/sns/getuserinfo_bycode` accepts signatures over (DINGTALK-API.md §7.3, §15).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum LegacySignature {
+    /// `HMAC-SHA256(appSecret, timestamp)` only, as in the official worked example.
+    #[default]
+    Timestamp,
+    /// Also `HMAC-SHA256(appSecret, timestamp + "\n" + appSecret)`, as a newer page describes.
+    TimestampNewlineSecret,
 }
 
 #[derive(Clone, Debug)]
@@ -80,6 +112,8 @@ pub(crate) struct Member {
     pub(crate) admin: bool,
     pub(crate) boss: bool,
     pub(crate) active: bool,
+    /// Inside the app's contact scope; `false` makes `topapi/v2/user/get` answer 50002.
+    pub(crate) visible: bool,
     /// Epoch milliseconds.
     pub(crate) hired_date: Option<i64>,
     pub(crate) manager_userid: Option<String>,
@@ -113,6 +147,14 @@ impl Person<'_> {
         match self {
             Person::Member(m) => &m.unionid,
             Person::Outsider(o) => &o.unionid,
+        }
+    }
+
+    /// The member's name, or the outsider's DingTalk nick.
+    pub(crate) fn nick(&self) -> &str {
+        match self {
+            Person::Member(m) => &m.name,
+            Person::Outsider(o) => &o.nick,
         }
     }
 }
@@ -159,12 +201,27 @@ impl Directory {
         })
     }
 
+    /// The first legacy (sns) app's appId and appSecret, if the directory has one.
+    pub fn legacy_app_credentials(&self) -> Option<(&str, &str)> {
+        self.legacy_apps
+            .first()
+            .map(|a| (a.app_id.as_str(), a.app_secret.as_str()))
+    }
+
     pub(crate) fn corp_name(&self) -> &str {
         &self.corp_name
     }
 
     pub(crate) fn app(&self, client_id: &str) -> Option<&App> {
         self.apps.iter().find(|a| a.client_id == client_id)
+    }
+
+    pub(crate) fn legacy_app(&self, app_id: &str) -> Option<&LegacyApp> {
+        self.legacy_apps.iter().find(|a| a.app_id == app_id)
+    }
+
+    pub(crate) fn legacy_signature(&self) -> LegacySignature {
+        self.legacy_signature
     }
 
     /// The app whose credentials match exactly (the secret is case-sensitive).
@@ -256,6 +313,8 @@ impl Directory {
             }],
             members: Vec::new(),
             outsiders: Vec::new(),
+            legacy_apps: Vec::new(),
+            legacy_signature: LegacySignature::default(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The login host: `GET /oauth2/auth` (DINGTALK-API.md §6.1–6.2) and the picker's own
-//! `GET /oauth2/choose`, which issues the single-use auth code and redirects back.
+//! `GET /oauth2/choose`, which issues the single-use auth code and redirects back. The picker,
+//! redirect and error-page helpers also serve the legacy pages in `sns`.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, CacheControl, CacheDirective};
@@ -42,21 +43,26 @@ impl AuthRequest {
     }
 
     fn redirect(&self, pairs: &[(&str, &str)]) -> HttpResponse {
-        let mut target = self.redirect_uri.clone();
-        {
-            let mut query = target.query_pairs_mut();
-            for (k, v) in pairs {
-                query.append_pair(k, v);
-            }
-            if let Some(state) = &self.state {
-                query.append_pair("state", state);
-            }
-        }
-        HttpResponse::Found()
-            .insert_header(no_store())
-            .insert_header((header::LOCATION, target.as_str()))
-            .finish()
+        redirect(&self.redirect_uri, pairs, self.state.as_deref())
     }
+}
+
+/// 302 to `target` with `pairs` and then `state` appended to its query.
+pub(super) fn redirect(target: &Url, pairs: &[(&str, &str)], state: Option<&str>) -> HttpResponse {
+    let mut target = target.clone();
+    {
+        let mut query = target.query_pairs_mut();
+        for (k, v) in pairs {
+            query.append_pair(k, v);
+        }
+        if let Some(state) = state {
+            query.append_pair("state", state);
+        }
+    }
+    HttpResponse::Found()
+        .insert_header(no_store())
+        .insert_header((header::LOCATION, target.as_str()))
+        .finish()
 }
 
 /// `GET /oauth2/auth`: the picker, or straight back when auto-login is set.
@@ -75,10 +81,16 @@ pub(crate) fn authorize(sim: &Simulator, req: &HttpRequest) -> HttpResponse {
                 &format!("auto-login = {key:?} matches no userid or unionid"),
             ),
         },
-        None => html(
-            StatusCode::OK,
-            pages::picker(&picker(sim.directory(), &request)),
-        ),
+        None => {
+            let page = picker(
+                sim.directory(),
+                &request.client_id,
+                &request.redirect_uri,
+                &request.scope,
+                |extra| request.link(extra),
+            );
+            html(StatusCode::OK, pages::picker(&page))
+        }
     }
 }
 
@@ -123,14 +135,14 @@ fn sign_in(sim: &Simulator, request: &AuthRequest, person: Person<'_>) -> HttpRe
 }
 
 /// Why an authorize request was refused: shown as a readable 400 page.
-struct Refusal {
-    zh: &'static str,
-    en: &'static str,
-    detail: String,
+pub(super) struct Refusal {
+    pub(super) zh: &'static str,
+    pub(super) en: &'static str,
+    pub(super) detail: String,
 }
 
 impl Refusal {
-    fn page(&self) -> HttpResponse {
+    pub(super) fn page(&self) -> HttpResponse {
         error_page(StatusCode::BAD_REQUEST, self.zh, self.en, &self.detail)
     }
 }
@@ -155,31 +167,8 @@ fn validate(directory: &Directory, req: &HttpRequest) -> Result<AuthRequest, Ref
             format!("client_id = {client_id:?} is not an app of this simulator"),
         );
     };
-    let Some(raw_redirect) = get("redirect_uri") else {
-        return bad(
-            "缺少参数 redirect_uri",
-            "Missing parameter redirect_uri",
-            String::new(),
-        );
-    };
-    let redirect_uri = match Url::parse(raw_redirect) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => url,
-        _ => {
-            return bad(
-                "redirect_uri 不合法",
-                "redirect_uri is not an absolute http(s) URL",
-                format!("redirect_uri = {raw_redirect:?}"),
-            );
-        }
-    };
-    let registered = |u: &String| Url::parse(u).is_ok_and(|u| u == redirect_uri);
-    if !app.redirect_uris.is_empty() && !app.redirect_uris.iter().any(registered) {
-        return bad(
-            "redirect_uri 与应用配置的回调地址不一致",
-            "redirect_uri does not match the app's registered redirect URLs",
-            format!("redirect_uri = {raw_redirect:?}"),
-        );
-    }
+    let raw_redirect = get("redirect_uri").unwrap_or_default();
+    let redirect_uri = checked_redirect_uri(raw_redirect, &app.redirect_uris)?;
     if get("response_type") != Some("code") {
         return bad(
             "response_type 必须为 code",
@@ -207,7 +196,46 @@ fn validate(directory: &Directory, req: &HttpRequest) -> Result<AuthRequest, Ref
     })
 }
 
-fn picker(directory: &Directory, request: &AuthRequest) -> Picker {
+/// `raw` as an absolute http(s) URL that is one of `registered` (any, when none are).
+pub(super) fn checked_redirect_uri(raw: &str, registered: &[String]) -> Result<Url, Refusal> {
+    let bad = |zh, en, detail| Err(Refusal { zh, en, detail });
+    if raw.is_empty() {
+        return bad(
+            "缺少参数 redirect_uri",
+            "Missing parameter redirect_uri",
+            String::new(),
+        );
+    }
+    let redirect_uri = match Url::parse(raw) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => url,
+        _ => {
+            return bad(
+                "redirect_uri 不合法",
+                "redirect_uri is not an absolute http(s) URL",
+                format!("redirect_uri = {raw:?}"),
+            );
+        }
+    };
+    let matches = |u: &String| Url::parse(u).is_ok_and(|u| u == redirect_uri);
+    if !registered.is_empty() && !registered.iter().any(matches) {
+        return bad(
+            "redirect_uri 与应用配置的回调地址不一致",
+            "redirect_uri does not match the app's registered redirect URLs",
+            format!("redirect_uri = {raw:?}"),
+        );
+    }
+    Ok(redirect_uri)
+}
+
+/// The one-click picker for app `client_id`; `link` turns `("person", unionid)` or
+/// `("action", "deny")` into a relative link that completes the request.
+pub(super) fn picker(
+    directory: &Directory,
+    client_id: &str,
+    redirect_uri: &Url,
+    scope: &str,
+    link: impl Fn((&str, &str)) -> String,
+) -> Picker {
     let members = directory
         .members()
         .iter()
@@ -231,11 +259,14 @@ fn picker(directory: &Directory, request: &AuthRequest) -> Picker {
             if !m.active {
                 badges.push("未激活 inactive");
             }
+            if !m.visible {
+                badges.push("通讯录范围外 outside contact scope");
+            }
             Choice {
                 name: m.name.clone(),
                 detail,
                 badges,
-                href: request.link(("person", &m.unionid)),
+                href: link(("person", &m.unionid)),
             }
         })
         .collect();
@@ -246,29 +277,25 @@ fn picker(directory: &Directory, request: &AuthRequest) -> Picker {
             name: o.nick.clone(),
             detail: format!("非本组织成员 · not a member · unionid {}", o.unionid),
             badges: Vec::new(),
-            href: request.link(("person", &o.unionid)),
+            href: link(("person", &o.unionid)),
         })
         .collect();
     Picker {
         corp_name: directory.corp_name().to_owned(),
-        client_id: request.client_id.clone(),
-        redirect_host: request
-            .redirect_uri
-            .host_str()
-            .unwrap_or_default()
-            .to_owned(),
-        scope: request.scope.clone(),
+        client_id: client_id.to_owned(),
+        redirect_host: redirect_uri.host_str().unwrap_or_default().to_owned(),
+        scope: scope.to_owned(),
         members,
         outsiders,
-        deny_href: request.link(("action", "deny")),
+        deny_href: link(("action", "deny")),
     }
 }
 
-fn error_page(status: StatusCode, zh: &str, en: &str, detail: &str) -> HttpResponse {
+pub(super) fn error_page(status: StatusCode, zh: &str, en: &str, detail: &str) -> HttpResponse {
     html(status, pages::error(zh, en, detail))
 }
 
-fn html(status: StatusCode, body: String) -> HttpResponse {
+pub(super) fn html(status: StatusCode, body: String) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header(no_store())
         .content_type("text/html; charset=utf-8")

@@ -1,19 +1,26 @@
 //! An in-process, stateful DingTalk simulator (`dingo sim`, `dingo demo`, every integration
 //! test). It serves DingTalk's real wire contract (DINGTALK-API.md) for the three hosts —
-//! login (`/oauth2/auth`), api (`/v1.0/...`) and oapi (`/gettoken`, `/topapi/...`) — on one
-//! listener; their paths do not collide.
+//! login (`/oauth2/auth`), api (`/v1.0/...`) and oapi (`/gettoken`, `/topapi/...`, `/sns/...`,
+//! the legacy `/connect/...` login pages) — on one listener; their paths do not collide. It also
+//! serves stand-ins for the DingTalk client's JSAPI (`/jsapi/...`), so in-app login can be tried
+//! from an ordinary browser whose user agent contains `DingTalk`.
 //!
-//! Fault injection: [`Simulator::set_outage`]; observation: [`Simulator::call_count`];
-//! unattended logins: [`Simulator::set_auto_login`]. Time comes only from the given clock.
+//! Fault injection: [`Simulator::set_outage`], [`Simulator::set_inapp_failure`],
+//! [`Simulator::set_open_auth_outcome`]; observation: [`Simulator::call_count`]; unattended
+//! logins: [`Simulator::set_auto_login`], [`Simulator::set_inapp_user`]. Time comes only from
+//! the given clock.
 
 mod api;
 mod bodies;
 mod directory;
 mod envelope;
+mod inapp;
+mod jsapi;
 mod login;
 mod oapi;
 mod pages;
 mod random;
+mod sns;
 mod state;
 
 #[cfg(test)]
@@ -32,6 +39,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
 use crate::clock::SharedClock;
 
 pub use directory::{Directory, DirectoryError};
+pub use jsapi::{OpenAuthOutcome, UnknownOpenAuthOutcome};
 
 /// The simulator; cheap to clone (all clones share one state).
 #[derive(Clone)]
@@ -50,6 +58,9 @@ struct Inner {
 #[derive(Default)]
 struct Controls {
     auto_login: Option<String>,
+    inapp_user: Option<String>,
+    inapp_failure: Option<i64>,
+    open_auth_outcome: OpenAuthOutcome,
     outage: Option<u16>,
     calls: HashMap<String, u64>,
 }
@@ -81,6 +92,15 @@ impl Simulator {
         cfg.route("/oauth2/auth", web::get().to(self.page(login::authorize)));
         cfg.route("/oauth2/choose", web::get().to(self.page(login::choose)));
         cfg.route(
+            "/connect/qrconnect",
+            web::get().to(self.page(sns::qrconnect)),
+        );
+        cfg.route(
+            "/connect/oauth2/sns_authorize",
+            web::get().to(self.page(sns::sns_authorize)),
+        );
+        jsapi::configure(self, cfg);
+        cfg.route(
             "/v1.0/{tail:.*}",
             web::to(self.api_family("/v1.0/", api::handle)),
         );
@@ -106,8 +126,27 @@ impl Simulator {
         self.controls().auto_login = person;
     }
 
-    /// When set, every API endpoint (not the login pages) answers with this HTTP status and a
-    /// plain-text body, as when DingTalk is down.
+    /// The person DingTalk's in-app JSAPIs (`requestAuthCode`, `openAuth`) sign in as: a member's
+    /// userid, else anyone's unionid. When unset, the auto-login person; when that is unset too,
+    /// the first active member. `requestAuthCode` refuses a non-member (errorCode 7); `openAuth`
+    /// accepts an outsider.
+    pub fn set_inapp_user(&self, person: Option<String>) {
+        self.controls().inapp_user = person;
+    }
+
+    /// When set, every JSAPI `requestAuthCode` (and `getAuthCode`) fails with this `errorCode`,
+    /// e.g. 3 (page domain not the app's) or -1 (user cancelled).
+    pub fn set_inapp_failure(&self, error_code: Option<i64>) {
+        self.controls().inapp_failure = error_code;
+    }
+
+    /// What the `openAuth` stand-in answers (default [`OpenAuthOutcome::Ok`]).
+    pub fn set_open_auth_outcome(&self, outcome: OpenAuthOutcome) {
+        self.controls().open_auth_outcome = outcome;
+    }
+
+    /// When set, every API endpoint (not the login pages or the JSAPI stand-ins) answers with
+    /// this HTTP status and a plain-text body, as when DingTalk is down.
     pub fn set_outage(&self, status: Option<u16>) {
         self.controls().outage = status;
     }
@@ -135,6 +174,11 @@ impl Simulator {
         self.inner.clock.now()
     }
 
+    /// Unix milliseconds from the simulator's clock.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.inner.clock.now_ms()
+    }
+
     pub(crate) fn store(&self) -> MutexGuard<'_, state::State> {
         self.inner
             .store
@@ -144,6 +188,23 @@ impl Simulator {
 
     pub(crate) fn auto_login(&self) -> Option<String> {
         self.controls().auto_login.clone()
+    }
+
+    /// The in-app person setting, falling back to the auto-login one.
+    pub(crate) fn inapp_user(&self) -> Option<String> {
+        let controls = self.controls();
+        controls
+            .inapp_user
+            .clone()
+            .or_else(|| controls.auto_login.clone())
+    }
+
+    pub(crate) fn inapp_failure(&self) -> Option<i64> {
+        self.controls().inapp_failure
+    }
+
+    pub(crate) fn open_auth_outcome(&self) -> OpenAuthOutcome {
+        self.controls().open_auth_outcome
     }
 
     fn controls(&self) -> MutexGuard<'_, Controls> {
@@ -160,6 +221,16 @@ impl Simulator {
     ) -> impl Fn(HttpRequest) -> Ready<HttpResponse> + Clone + 'static {
         let sim = self.clone();
         move |req: HttpRequest| ready(handler(&sim, &req))
+    }
+
+    /// A JSAPI bridge handler (the client's side, not a DingTalk server API): given the body,
+    /// not counted, not affected by outages.
+    fn bridge(
+        &self,
+        handler: fn(&Simulator, &HttpRequest, &[u8]) -> HttpResponse,
+    ) -> impl Fn(HttpRequest, Bytes) -> Ready<HttpResponse> + Clone + 'static {
+        let sim = self.clone();
+        move |req: HttpRequest, body: Bytes| ready(handler(&sim, &req, &body))
     }
 
     /// An API-family handler for the paths `prefix{tail}`: counted, then subject to outages.

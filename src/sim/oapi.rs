@@ -1,5 +1,6 @@
 //! The oapi.dingtalk.com family: always HTTP 200 with a numeric `errcode`; the app token comes
-//! from `?access_token=` (or a form/JSON body field `access_token`), never from a header.
+//! from `?access_token=` (or a form body field `access_token`), never from a header.
+//! `/gettoken` and `/sns/getuserinfo_bycode` take no token (credentials and a signature).
 
 use std::collections::HashMap;
 
@@ -7,10 +8,9 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{Map, Value, json};
 
-use super::bodies;
 use super::envelope::{oapi_gateway, oapi_plain, oapi_unknown_api, topapi_error, topapi_result};
 use super::state::{TOKEN_TTL, TokenStatus};
-use super::{Simulator, query_pairs};
+use super::{Simulator, bodies, inapp, query_pairs, sns};
 
 const NOT_FOUND_USER: (i64, &str) = (60121, "找不到该用户");
 
@@ -18,7 +18,11 @@ const NOT_FOUND_USER: (i64, &str) = (60121, "找不到该用户");
 pub(crate) fn handle(sim: &Simulator, req: &HttpRequest, tail: &str, body: &[u8]) -> HttpResponse {
     let topapi: fn(&Simulator, &Params) -> HttpResponse = match tail {
         "gettoken" => return gettoken(sim, req),
+        "sns/getuserinfo_bycode" => return sns::getuserinfo_bycode(sim, req, body),
+        "topapi/v2/user/getuserinfo" => inapp::getuserinfo,
+        "user/getuserinfo" => inapp::legacy_getuserinfo,
         "topapi/user/getbyunionid" => getbyunionid,
+        "user/getUseridByUnionid" => get_userid_by_unionid,
         "topapi/v2/user/get" => user_get,
         "topapi/v2/department/listparentbyuser" => listparentbyuser,
         "topapi/v2/department/get" => department_get,
@@ -71,12 +75,30 @@ fn getbyunionid(sim: &Simulator, params: &Params) -> HttpResponse {
     }
 }
 
-/// `POST /topapi/v2/user/get` {userid, language}.
+/// Legacy `GET /user/getUseridByUnionid?unionid=` → flat {contactType, userid}, no `request_id`.
+fn get_userid_by_unionid(sim: &Simulator, params: &Params) -> HttpResponse {
+    let Some(unionid) = params.text("unionid") else {
+        return oapi_plain(json!({ "errcode": 40035, "errmsg": "缺少参数 unionid" }));
+    };
+    match sim.directory().member_by_unionid(&unionid) {
+        Some(m) => oapi_plain(json!({
+            "errcode": 0,
+            "errmsg": "ok",
+            "contactType": 0,
+            "userid": m.userid,
+        })),
+        None => oapi_plain(json!({ "errcode": NOT_FOUND_USER.0, "errmsg": NOT_FOUND_USER.1 })),
+    }
+}
+
+/// `POST /topapi/v2/user/get` {userid, language}. A member outside the app's contact scope
+/// (`visible = false`) is 50002.
 fn user_get(sim: &Simulator, params: &Params) -> HttpResponse {
     let Some(userid) = params.text("userid") else {
         return missing("userid");
     };
     match sim.directory().member_by_userid(&userid) {
+        Some(m) if !m.visible => topapi_error(50002, "企业员工不在授权范围"),
         Some(m) => topapi_result(bodies::user_get(sim.directory(), m)),
         None => topapi_error(NOT_FOUND_USER.0, NOT_FOUND_USER.1),
     }
@@ -121,7 +143,7 @@ fn api_name(tail: &str) -> String {
 
 /// Request parameters: the body (JSON object, or form when declared so) first, then the query
 /// string. Form and query values are strings, so numbers are also read from numeric strings.
-struct Params {
+pub(super) struct Params {
     body: Map<String, Value>,
     is_form: bool,
     query: HashMap<String, String>,
@@ -169,7 +191,7 @@ impl Params {
             .or_else(|| self.query.get(key).cloned().map(Value::String))
     }
 
-    fn text(&self, key: &str) -> Option<String> {
+    pub(super) fn text(&self, key: &str) -> Option<String> {
         match self.value(key)? {
             Value::String(s) if !s.is_empty() => Some(s),
             Value::Number(n) => Some(n.to_string()),

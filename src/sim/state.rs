@@ -1,5 +1,6 @@
-//! What the simulator remembers between calls: auth codes, app tokens, user tokens and refresh
-//! tokens. Every method takes `now` (unix seconds) from the caller's clock.
+//! What the simulator remembers between calls: auth codes (web login and openAuth, in-app,
+//! legacy sns — three separate books), app tokens, user tokens and refresh tokens. Every method
+//! takes `now` (unix seconds) from the caller's clock.
 
 use std::collections::HashMap;
 
@@ -7,7 +8,7 @@ use aws_lc_rs::error::Unspecified;
 
 use super::random;
 
-/// Auth codes are single use and live 5 minutes.
+/// Auth codes of every kind are single use and live 5 minutes.
 pub(crate) const CODE_TTL: i64 = 300;
 /// App and user access tokens live 2 hours (`expires_in`/`expireIn` = 7200).
 pub(crate) const TOKEN_TTL: i64 = 7200;
@@ -43,6 +44,50 @@ impl<T> Expiring<T> {
     }
 }
 
+/// Single-use codes of one kind, each living [`CODE_TTL`].
+#[derive(Debug)]
+struct Codes<T> {
+    live: HashMap<String, Expiring<T>>,
+}
+
+impl<T> Default for Codes<T> {
+    fn default() -> Self {
+        Self {
+            live: HashMap::new(),
+        }
+    }
+}
+
+impl<T> Codes<T> {
+    fn issue(&mut self, value: T, now: i64) -> Result<String, Unspecified> {
+        self.prune(now);
+        let code = random::token()?;
+        self.live.insert(
+            code.clone(),
+            Expiring {
+                value,
+                expires_at: now + CODE_TTL,
+            },
+        );
+        Ok(code)
+    }
+
+    /// Consumes `code` if it is live and `fits`. A live code that does not fit (presented by
+    /// another app) is left in place.
+    fn take(&mut self, code: &str, now: i64, fits: impl FnOnce(&T) -> bool) -> Option<T> {
+        let entry = self.live.get(code)?;
+        if entry.live(now) && !fits(&entry.value) {
+            return None;
+        }
+        let entry = self.live.remove(code)?;
+        entry.live(now).then_some(entry.value)
+    }
+
+    fn prune(&mut self, now: i64) {
+        self.live.retain(|_, e| e.live(now));
+    }
+}
+
 /// How an access token presented to an API looks to the simulator.
 #[derive(Debug)]
 pub(crate) enum TokenStatus<T> {
@@ -61,7 +106,12 @@ pub(crate) struct UserTokens {
 
 #[derive(Debug, Default)]
 pub(crate) struct State {
-    codes: HashMap<String, Expiring<Grant>>,
+    /// Web-login and openAuth codes, exchanged at `userAccessToken`.
+    codes: Codes<Grant>,
+    /// In-app (免登) codes → the member's userid, read by `getuserinfo`.
+    inapp_codes: Codes<String>,
+    /// Legacy sns tmp codes (`client_id` = the legacy appId), read by `getuserinfo_bycode`.
+    sns_codes: Codes<Grant>,
     /// token → client_id
     app_tokens: HashMap<String, Expiring<String>>,
     /// client_id → its current token
@@ -73,26 +123,37 @@ pub(crate) struct State {
 impl State {
     pub(crate) fn issue_code(&mut self, grant: Grant, now: i64) -> Result<String, Unspecified> {
         self.prune(now);
-        let code = random::token()?;
-        self.codes.insert(
-            code.clone(),
-            Expiring {
-                value: grant,
-                expires_at: now + CODE_TTL,
-            },
-        );
-        Ok(code)
+        self.codes.issue(grant, now)
     }
 
     /// Consumes `code` if it is live and was issued to `client_id`. A live code presented by
     /// another app is left in place.
     pub(crate) fn take_code(&mut self, code: &str, client_id: &str, now: i64) -> Option<Grant> {
-        let entry = self.codes.get(code)?;
-        if entry.live(now) && entry.value.client_id != client_id {
-            return None;
-        }
-        let entry = self.codes.remove(code)?;
-        entry.live(now).then_some(entry.value)
+        self.codes.take(code, now, |g| g.client_id == client_id)
+    }
+
+    /// An in-app code for the member `userid`, good for any app of the corp.
+    pub(crate) fn issue_inapp_code(
+        &mut self,
+        userid: &str,
+        now: i64,
+    ) -> Result<String, Unspecified> {
+        self.inapp_codes.issue(userid.to_owned(), now)
+    }
+
+    /// Consumes a live in-app code; the member's userid.
+    pub(crate) fn take_inapp_code(&mut self, code: &str, now: i64) -> Option<String> {
+        self.inapp_codes.take(code, now, |_| true)
+    }
+
+    /// A legacy sns tmp code; `grant.client_id` is the legacy appId.
+    pub(crate) fn issue_sns_code(&mut self, grant: Grant, now: i64) -> Result<String, Unspecified> {
+        self.sns_codes.issue(grant, now)
+    }
+
+    /// Consumes `code` if it is live and was issued to legacy app `app_id`.
+    pub(crate) fn take_sns_code(&mut self, code: &str, app_id: &str, now: i64) -> Option<Grant> {
+        self.sns_codes.take(code, now, |g| g.client_id == app_id)
     }
 
     /// The app's token: the current one while it is live (its expiry pushed to now + 7200),
@@ -188,7 +249,9 @@ impl State {
     /// Forgets dead codes and long-expired tokens so a long-running simulator stays small.
     fn prune(&mut self, now: i64) {
         let horizon = now - EXPIRED_MEMORY;
-        self.codes.retain(|_, e| e.live(now));
+        self.codes.prune(now);
+        self.inapp_codes.prune(now);
+        self.sns_codes.prune(now);
         self.app_tokens.retain(|_, e| e.expires_at > horizon);
         let app_tokens = &self.app_tokens;
         self.current_app_token
@@ -231,6 +294,32 @@ mod tests {
         let mut state = State::default();
         let code = state.issue_code(grant("app"), 1000).unwrap();
         assert!(state.take_code(&code, "app", 1000 + CODE_TTL).is_none());
+    }
+
+    #[test]
+    fn the_three_code_books_are_separate() {
+        let mut state = State::default();
+        let web = state.issue_code(grant("app"), 1000).unwrap();
+        let inapp = state.issue_inapp_code("zhangsan", 1000).unwrap();
+        let sns = state.issue_sns_code(grant("legacy"), 1000).unwrap();
+        assert!(state.take_inapp_code(&web, 1001).is_none());
+        assert!(state.take_sns_code(&inapp, "legacy", 1001).is_none());
+        assert!(state.take_code(&sns, "legacy", 1001).is_none());
+        assert!(state.take_sns_code(&sns, "other", 1001).is_none());
+        assert_eq!(
+            state.take_inapp_code(&inapp, 1001).as_deref(),
+            Some("zhangsan")
+        );
+        assert!(state.take_inapp_code(&inapp, 1002).is_none());
+        assert!(state.take_sns_code(&sns, "legacy", 1002).is_some());
+        assert!(state.take_code(&web, "app", 1002).is_some());
+    }
+
+    #[test]
+    fn an_in_app_code_dies_after_five_minutes() {
+        let mut state = State::default();
+        let code = state.issue_inapp_code("zhangsan", 1000).unwrap();
+        assert!(state.take_inapp_code(&code, 1000 + CODE_TTL).is_none());
     }
 
     #[test]

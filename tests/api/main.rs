@@ -10,6 +10,7 @@ mod authorize;
 mod cli;
 mod demo;
 mod discovery;
+mod in_app;
 mod login;
 mod policy;
 mod token;

@@ -1,7 +1,11 @@
 //! The directory TOML schema: which keys each table may hold and how each is read.
 
 use super::reader::Fields;
-use super::{App, Department, Directory, DirectoryError, Member, Outsider, ROOT_DEPT, Role};
+use super::reader::field_error;
+use super::{
+    App, Department, Directory, DirectoryError, LegacyApp, LegacySignature, Member, Outsider,
+    ROOT_DEPT, Role,
+};
 
 const TOP_KEYS: &[&str] = &[
     "corp_id",
@@ -10,8 +14,11 @@ const TOP_KEYS: &[&str] = &[
     "departments",
     "users",
     "outsiders",
+    "legacy_apps",
+    "legacy_signature",
 ];
 const APP_KEYS: &[&str] = &["client_id", "client_secret", "redirect_uris"];
+const LEGACY_APP_KEYS: &[&str] = &["app_id", "app_secret", "redirect_uris"];
 const DEPT_KEYS: &[&str] = &["dept_id", "name", "parent_id"];
 const USER_KEYS: &[&str] = &[
     "userid",
@@ -29,6 +36,7 @@ const USER_KEYS: &[&str] = &[
     "admin",
     "boss",
     "active",
+    "visible",
     "hired_date",
     "manager_userid",
 ];
@@ -61,6 +69,21 @@ pub(super) fn parse(text: &str) -> Result<Directory, DirectoryError> {
         .into_iter()
         .map(read_outsider)
         .collect::<Result<Vec<_>, _>>()?;
+    let legacy_apps = top
+        .table_list("legacy_apps", LEGACY_APP_KEYS)?
+        .into_iter()
+        .map(read_legacy_app)
+        .collect::<Result<Vec<_>, _>>()?;
+    let legacy_signature = match top.optional_str("legacy_signature")?.as_deref() {
+        None | Some("timestamp") => LegacySignature::Timestamp,
+        Some("timestamp_newline_secret") => LegacySignature::TimestampNewlineSecret,
+        Some(other) => {
+            return Err(field_error(
+                "legacy_signature",
+                format!("must be \"timestamp\" or \"timestamp_newline_secret\", not {other:?}"),
+            ));
+        }
+    };
     Ok(Directory {
         corp_id,
         corp_name,
@@ -68,6 +91,8 @@ pub(super) fn parse(text: &str) -> Result<Directory, DirectoryError> {
         departments,
         members,
         outsiders,
+        legacy_apps,
+        legacy_signature,
     })
 }
 
@@ -75,6 +100,14 @@ fn read_app(mut f: Fields) -> Result<App, DirectoryError> {
     Ok(App {
         client_id: f.required_str("client_id")?,
         client_secret: f.required_str("client_secret")?,
+        redirect_uris: f.str_list("redirect_uris")?,
+    })
+}
+
+fn read_legacy_app(mut f: Fields) -> Result<LegacyApp, DirectoryError> {
+    Ok(LegacyApp {
+        app_id: f.required_str("app_id")?,
+        app_secret: f.required_str("app_secret")?,
         redirect_uris: f.str_list("redirect_uris")?,
     })
 }
@@ -129,6 +162,7 @@ fn read_member(mut f: Fields) -> Result<Member, DirectoryError> {
         admin: f.optional_bool("admin")?.unwrap_or(false),
         boss: f.optional_bool("boss")?.unwrap_or(false),
         active: f.optional_bool("active")?.unwrap_or(true),
+        visible: f.optional_bool("visible")?.unwrap_or(true),
         hired_date: f.optional_int("hired_date")?,
         manager_userid: f.optional_str("manager_userid")?,
     })

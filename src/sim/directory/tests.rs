@@ -41,9 +41,11 @@ fn sample_directory_parses_with_the_documented_people() {
             (1, "示例科技", None),
             (2, "研发部", Some(1)),
             (3, "财务部", Some(1)),
-            (4, "平台组", Some(2))
+            (4, "平台组", Some(2)),
+            (5, "应收组", Some(3))
         ]
     );
+    assert_eq!(dir.department_chain(5), [5, 3, 1]);
 
     let zhangsan = dir.member_by_userid("zhangsan").unwrap();
     assert_eq!(zhangsan.name, "张三");
@@ -58,6 +60,29 @@ fn sample_directory_parses_with_the_documented_people() {
     assert!(lisi.org_email.is_none() && lisi.email.is_some());
 
     assert!(!dir.member_by_userid("wangwu").unwrap().active);
+
+    let zhouqi = dir.member_by_userid("zhouqi").unwrap();
+    assert_eq!(
+        (zhouqi.name.as_str(), zhouqi.dept_id_list.as_slice()),
+        ("周七", &[5][..])
+    );
+    let roles: Vec<&str> = zhouqi.roles.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(roles, ["会计", "出纳"]);
+    let roles: std::collections::HashSet<&str> = dir
+        .members()
+        .iter()
+        .flat_map(|m| m.roles.iter().map(|r| r.name.as_str()))
+        .collect();
+    for role in ["负责人", "主管理员", "会计", "出纳"] {
+        assert!(roles.contains(role), "{role} missing from {roles:?}");
+    }
+    assert!(dir.members().iter().all(|m| m.visible));
+
+    assert_eq!(
+        dir.legacy_app_credentials(),
+        Some(("dingoa_sample_legacy", "sample-legacy-secret"))
+    );
+    assert_eq!(dir.legacy_signature(), LegacySignature::Timestamp);
 
     let zhaoliu = &dir.outsiders()[0];
     assert_eq!(zhaoliu.nick, "赵六");
@@ -178,6 +203,64 @@ fn unknown_manager_and_bad_redirect_uri_are_refused() {
         "client_secret = \"secret\"\nredirect_uris = [\"https://ok.example/cb\", \"/relative\"]",
     );
     assert_eq!(field_error_of(&text).0, "apps[0].redirect_uris[1]");
+}
+
+#[test]
+fn legacy_apps_and_their_signature_mode_are_read() {
+    let text = format!(
+        "legacy_signature = \"timestamp_newline_secret\"\n{MINIMAL}\n\
+         [[legacy_apps]]\napp_id = \"old\"\napp_secret = \"old-secret\"\n\
+         redirect_uris = [\"https://rp.example/cb\"]\n"
+    );
+    let dir = Directory::from_toml(&text).unwrap();
+    assert_eq!(
+        dir.legacy_signature(),
+        LegacySignature::TimestampNewlineSecret
+    );
+    let app = dir.legacy_app("old").unwrap();
+    assert_eq!(app.redirect_uris, ["https://rp.example/cb"]);
+    assert!(!format!("{dir:?}").contains("old-secret"));
+    assert!(
+        Directory::from_toml(MINIMAL)
+            .unwrap()
+            .legacy_app_credentials()
+            .is_none()
+    );
+}
+
+#[test]
+fn bad_legacy_apps_and_signature_modes_are_refused_with_their_paths() {
+    let app = "[[legacy_apps]]\napp_id = \"old\"\napp_secret = \"s\"\n";
+    let (path, message) = field_error_of(&format!("{MINIMAL}\n{app}{app}"));
+    assert_eq!(path, "legacy_apps[1].app_id");
+    assert!(message.contains("duplicate"), "{message}");
+
+    let no_secret = format!("{MINIMAL}\n[[legacy_apps]]\napp_id = \"old\"\n");
+    assert_eq!(field_error_of(&no_secret).0, "legacy_apps[0].app_secret");
+
+    let bad_uri = format!("{MINIMAL}\n{app}redirect_uris = [\"ftp://x\"]\n");
+    assert_eq!(
+        field_error_of(&bad_uri).0,
+        "legacy_apps[0].redirect_uris[0]"
+    );
+
+    let unknown = format!("{MINIMAL}\n{app}appsecret = \"x\"\n");
+    assert_eq!(field_error_of(&unknown).0, "legacy_apps[0].appsecret");
+
+    let (path, message) = field_error_of(&format!("legacy_signature = \"hmac\"\n{MINIMAL}"));
+    assert_eq!(path, "legacy_signature");
+    assert!(message.contains("timestamp_newline_secret"), "{message}");
+}
+
+#[test]
+fn visible_must_be_a_boolean() {
+    let text = format!(
+        "{MINIMAL}\n[[users]]\nuserid = \"a\"\nunionid = \"ua\"\nname = \"A\"\nvisible = \"no\"\n"
+    );
+    assert_eq!(field_error_of(&text).0, "users[0].visible");
+    let text = text.replace("\"no\"", "false");
+    let dir = Directory::from_toml(&text).unwrap();
+    assert!(!dir.member_by_userid("a").unwrap().visible);
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! Cross-references a parsed directory: unique ids, existing departments and managers, a
-//! department tree rooted at 1, usable redirect URIs.
+//! department tree rooted at 1, unique legacy app ids, usable redirect URIs.
 
 use std::collections::HashSet;
 
@@ -22,17 +22,25 @@ impl Directory {
                     "is a duplicate".to_owned(),
                 ));
             }
-            for (j, uri) in app.redirect_uris.iter().enumerate() {
-                if !is_web_url(uri) {
-                    return Err(field_error(
-                        &format!("apps[{i}].redirect_uris[{j}]"),
-                        "must be an absolute http(s) URL".to_owned(),
-                    ));
-                }
-            }
+            check_redirect_uris(&format!("apps[{i}]"), &app.redirect_uris)?;
         }
+        self.validate_legacy_apps()?;
         self.validate_departments()?;
         self.validate_people()
+    }
+
+    fn validate_legacy_apps(&self) -> Result<(), DirectoryError> {
+        let mut app_ids = HashSet::new();
+        for (i, app) in self.legacy_apps.iter().enumerate() {
+            if !app_ids.insert(app.app_id.as_str()) {
+                return Err(field_error(
+                    &format!("legacy_apps[{i}].app_id"),
+                    "is a duplicate".to_owned(),
+                ));
+            }
+            check_redirect_uris(&format!("legacy_apps[{i}]"), &app.redirect_uris)?;
+        }
+        Ok(())
     }
 
     fn validate_departments(&mut self) -> Result<(), DirectoryError> {
@@ -134,6 +142,16 @@ impl Directory {
             }
         }
         Ok(())
+    }
+}
+
+fn check_redirect_uris(path: &str, uris: &[String]) -> Result<(), DirectoryError> {
+    match uris.iter().position(|uri| !is_web_url(uri)) {
+        Some(j) => Err(field_error(
+            &format!("{path}.redirect_uris[{j}]"),
+            "must be an absolute http(s) URL".to_owned(),
+        )),
+        None => Ok(()),
     }
 }
 

@@ -3,6 +3,9 @@
 
 mod api_family;
 mod controls;
+mod in_app;
+mod legacy_login;
 mod oapi_family;
+mod open_auth;
 mod support;
 mod web_login;

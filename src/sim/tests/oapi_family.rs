@@ -4,6 +4,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::support::*;
+use crate::sim::Directory;
 
 fn assert_gateway_error(body: &Value, sub_code: &str) {
     assert_eq!(body["errcode"], json!(88), "{body}");
@@ -212,4 +213,42 @@ async fn unknown_department_and_path_have_their_errcodes() {
             .contains("dingtalk.oapi.v2.user.notexist")
     );
     assert!(unknown["request_id"].is_string());
+}
+
+#[tokio::test]
+async fn a_member_outside_the_contact_scope_is_50002_on_user_get_only() {
+    let directory = Directory::from_toml(
+        "corp_id = \"dingx\"\ncorp_name = \"X\"\n\
+         [[apps]]\nclient_id = \"k\"\nclient_secret = \"s\"\n\
+         [[users]]\nuserid = \"hidden\"\nunionid = \"uh\"\nname = \"H\"\nvisible = false\n\
+         [[users]]\nuserid = \"shown\"\nunionid = \"us\"\nname = \"S\"\n",
+    )
+    .unwrap();
+    let t = spawn_with(directory).await;
+    let token = t.gettoken("k", "s").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let hidden = t
+        .topapi(
+            "/topapi/v2/user/get",
+            &token,
+            &json!({ "userid": "hidden" }),
+        )
+        .await;
+    assert_eq!(hidden["errcode"], json!(50002), "{hidden}");
+    assert_eq!(hidden["errmsg"], json!("企业员工不在授权范围"));
+    assert!(hidden["request_id"].is_string() && hidden.get("result").is_none());
+    let shown = t
+        .topapi("/topapi/v2/user/get", &token, &json!({ "userid": "shown" }))
+        .await;
+    assert_eq!(shown["errcode"], json!(0), "{shown}");
+    let found = t
+        .topapi(
+            "/topapi/user/getbyunionid",
+            &token,
+            &json!({ "unionid": "uh" }),
+        )
+        .await;
+    assert_eq!(found["result"]["userid"], json!("hidden"), "{found}");
 }

@@ -1,6 +1,7 @@
 use std::net::TcpListener;
 use std::sync::Arc;
 
+use actix_web::{App, HttpServer, web};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use url::Url;
@@ -13,6 +14,9 @@ pub(super) const CLIENT_SECRET: &str = "sample-app-secret";
 pub(super) const ZHANGSAN_UNIONID: &str = "iPzYl6CnAhbjj3QxQiS5fhgiEiE";
 pub(super) const ZHAOLIU_UNIONID: &str = "m9RtC4pWdYjE2uAaS6kQhZgiEiE";
 pub(super) const CALLBACK: &str = "https://rp.example/callback";
+pub(super) const CORP_ID: &str = "dingsampleorg";
+pub(super) const LEGACY_APP_ID: &str = "dingoa_sample_legacy";
+pub(super) const LEGACY_APP_SECRET: &str = "sample-legacy-secret";
 
 /// A running simulator, its clock and a client that does not follow redirects.
 pub(super) struct TestSim {
@@ -38,6 +42,28 @@ pub(super) async fn spawn_with(directory: Directory) -> TestSim {
         base: Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap(),
         http: client(),
     }
+}
+
+/// A sample simulator mounted under `prefix` inside an app, as the demo mounts it, and the
+/// app's base URL.
+pub(super) async fn spawn_under_prefix(prefix: &'static str) -> (Simulator, Url) {
+    let sim = Simulator::new(Directory::sample(), TestClock::new() as SharedClock);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mounted = sim.clone();
+    let server = HttpServer::new(move || {
+        let sim = mounted.clone();
+        App::new().service(web::scope(prefix).configure(move |cfg| sim.configure(cfg)))
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    tokio::spawn(server);
+    (
+        sim,
+        Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap(),
+    )
 }
 
 pub(super) fn client() -> reqwest::Client {
@@ -81,6 +107,32 @@ impl TestSim {
         assert_eq!(response.status(), StatusCode::FOUND);
         let location = location(&response);
         query_value(&location, "authCode").unwrap()
+    }
+
+    /// `POST /jsapi/requestAuthCode`, as the `dd` stand-in script does.
+    pub(super) async fn mint(&self, body: &Value) -> Value {
+        let (status, answer) = self.post_json("/jsapi/requestAuthCode", body).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        answer
+    }
+
+    /// An in-app code for the current in-app person.
+    pub(super) async fn inapp_code(&self) -> String {
+        let answer = self.mint(&json!({ "corpId": CORP_ID })).await;
+        answer["code"].as_str().unwrap().to_owned()
+    }
+
+    /// `GET {path}?{query}` on oapi, which always answers HTTP 200.
+    pub(super) async fn oapi_get(&self, path: &str, query: &[(&str, &str)]) -> Value {
+        let response = self
+            .http
+            .get(self.url(path))
+            .query(query)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
     }
 
     pub(super) async fn post_json(&self, path: &str, body: &Value) -> (StatusCode, Value) {
