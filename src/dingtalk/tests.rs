@@ -203,3 +203,80 @@ fn login_urls_carry_every_required_parameter() {
     );
     assert_eq!(query(&in_client)["scope"], "snsapi_auth");
 }
+
+#[test]
+fn in_app_getuserinfo_success_and_unknown_code() {
+    let body = r#"{"errcode":0,"errmsg":"ok","request_id":"e8krly4vyiln","result":{"userid":"userid123","unionid":"gliiW0piiii02zBUjUxxxx","associated_unionid":"N2o5U3axxxx","device_id":"12drtfxxxxx","sys":true,"sys_level":1,"name":"张xx"}}"#;
+    let user: OapiResult<InAppUser> = parse_oapi(body.as_bytes()).unwrap();
+    assert_eq!(user.result.userid, "userid123");
+    let unknown = parse_oapi::<OapiResult<InAppUser>>(
+        r#"{"errcode":40078,"errmsg":"不存在的临时授权码","request_id":"R"}"#.as_bytes(),
+    )
+    .unwrap_err();
+    assert!(matches!(unknown, Failure::Oapi { code: 40078, .. }));
+}
+
+#[test]
+fn sns_getuserinfo_bycode_success_and_signature_error() {
+    let body = r#"{"errcode":0,"errmsg":"ok","user_info":{"nick":"名字","unionid":"N","openid":"O","main_org_auth_high_level":false}}"#;
+    let info: SnsUserInfo = parse_oapi(body.as_bytes()).unwrap();
+    assert_eq!(info.user_info.unionid, "N");
+    let real = r#"{"errcode":0,"errmsg":"ok","user_info":{"nick":"n","unionid":"U","dingId":"$:LWCP_v1:$abc","openid":"O","main_org_auth_high_level":true}}"#;
+    assert_eq!(
+        parse_oapi::<SnsUserInfo>(real.as_bytes())
+            .unwrap()
+            .user_info
+            .unionid,
+        "U"
+    );
+    let bad = parse_oapi::<SnsUserInfo>(br#"{"errcode":853004,"errmsg":"signature mismatch"}"#)
+        .unwrap_err();
+    assert!(matches!(bad, Failure::Oapi { code: 853004, .. }));
+}
+
+#[test]
+fn department_get_success_root_and_not_found() {
+    let body = r#"{"errcode":0,"errmsg":"ok","result":{"auto_add_user":true,"brief":"","create_dept_group":true,"dept_group_chat_id":"chat3b","dept_id":376,"dept_manager_userid_list":["0761"],"dept_permits":[],"group_contain_sub_dept":false,"hide_dept":false,"name":"****部","order":12,"org_dept_owner":"0","outer_dept":false,"outer_permit_depts":[],"outer_permit_users":[],"parent_id":1,"user_permits":[]},"request_id":"ijm"}"#;
+    let dept: OapiResult<DepartmentDetail> = parse_oapi(body.as_bytes()).unwrap();
+    assert_eq!((dept.result.dept_id, dept.result.parent_id), (376, Some(1)));
+    let root: OapiResult<DepartmentDetail> =
+        parse_oapi(r#"{"errcode":0,"errmsg":"ok","result":{"dept_id":1,"name":"示例科技","order":0},"request_id":"R"}"#.as_bytes())
+            .unwrap();
+    assert_eq!(root.result.parent_id, None);
+    let missing = parse_oapi::<OapiResult<DepartmentDetail>>(
+        br#"{"errcode":60003,"errmsg":"x","request_id":"R"}"#,
+    )
+    .unwrap_err();
+    assert!(matches!(missing, Failure::Oapi { code: 60003, .. }));
+}
+
+/// Bodies of Appendix A that dingo does not read field by field still go through the envelope.
+#[test]
+fn the_remaining_appendix_a_bodies_pass_through_their_envelopes() {
+    use serde_json::Value;
+    let oapi_ok = [
+        r#"{"errcode":0,"access_token":"96fc7a7axxx","errmsg":"ok","expires_in":7200}"#,
+        r#"{"errcode":0,"errmsg":"ok","userid":"user456","name":"张xx","deviceId":"12drtfxxxxx","is_sys":true,"sys_level":1}"#,
+        r#"{"errcode":0,"errmsg":"ok","contactType":0,"userid":"1"}"#,
+        r#"{"errcode":0,"errmsg":"ok","result":{"parent_list":[{"parent_dept_id_list":[37,1]}]},"request_id":"R"}"#,
+    ];
+    for body in oapi_ok {
+        assert!(parse_oapi::<Value>(body.as_bytes()).is_ok(), "{body}");
+    }
+    let api_ok = [
+        r#"{"access_token":"2bf","expires_in":7200}"#,
+        r#"{"accessToken":"t","expireIn":7200}"#,
+    ];
+    for body in api_ok {
+        assert!(parse_api::<Value>(200, body.as_bytes()).is_ok(), "{body}");
+    }
+    let invalid_auth = parse_api::<Me>(
+        400,
+        r#"{"code":"InvalidAuthentication","message":"不合法的access_token","requestid":"r"}"#
+            .as_bytes(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(invalid_auth, Failure::Api { status: 400, ref code, .. } if code == "InvalidAuthentication")
+    );
+}

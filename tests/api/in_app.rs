@@ -426,6 +426,16 @@ async fn the_legacy_scan_login_signs_its_calls_and_resolves_the_person() {
     assert_eq!(subject_of(&app, &q["code"]).await["sub"], "zhangsan");
     assert_eq!(app.sim.call_count("/sns/getuserinfo_bycode"), 1);
     assert_eq!(app.sim.call_count("/topapi/user/getbyunionid"), 1);
+    assert_eq!(
+        app.sim.total_calls(),
+        7,
+        "bycode, app token, getbyunionid, user/get, 3 departments"
+    );
+    // A returning person: the signed code exchange and the profile.
+    app.sim.reset_calls();
+    let q = app.follow(&app.authorize_url("")).await.query();
+    assert!(q.contains_key("code"));
+    assert_eq!(app.sim.total_calls(), 2);
 
     // Inside the DingTalk client (with 免登 off) the silent snsapi_auth page is used.
     let app = TestApp::spawn_with(TestAppOptions {
