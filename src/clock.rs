@@ -69,9 +69,6 @@ mod tests {
         let before = clock.now();
         clock.advance(3600);
         let after = clock.now();
-        assert!(
-            (3600..=3601).contains(&(after - before)),
-            "{before} -> {after}"
-        );
+        assert!((3600..=3601).contains(&(after - before)), "{before} -> {after}");
     }
 }

@@ -2,6 +2,7 @@
 //!
 //! Module map and dependency rules: README.md, "How dingo is built".
 
+pub mod backchannel;
 pub mod clock;
 pub mod config;
 pub mod crypto;
@@ -14,3 +15,4 @@ pub mod sim;
 pub mod startup;
 mod state;
 pub mod store;
+pub mod telemetry;

@@ -11,6 +11,7 @@ use dingo::config::{self, Settings};
 use dingo::sim::{Directory, OpenAuthOutcome, Simulator};
 use dingo::startup::Application;
 use dingo::store::Db;
+use dingo::telemetry::logging;
 
 /// dingo: OpenID Connect for apps whose people log in with DingTalk (钉钉).
 #[derive(Parser)]
@@ -82,11 +83,7 @@ impl ConfigArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -96,25 +93,30 @@ fn main() -> ExitCode {
     runtime.block_on(run(cli.command))
 }
 
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+/// Logging as `[log]` says (commands without a configuration use the defaults).
+fn init_logging(settings: &config::LogSettings) {
+    logging::init(settings, std::env::var("RUST_LOG").ok().as_deref());
 }
 
 async fn run(command: Command) -> ExitCode {
     let clock: SharedClock = Arc::new(SystemClock);
+    if !matches!(command, Command::Serve(_) | Command::Migrate(_)) {
+        init_logging(&config::LogSettings::default());
+    }
     let result = match command {
         Command::CheckConfig(args) => return check_config(&args),
         Command::Serve(args) => match args.load() {
-            Ok(settings) => serve(&settings, clock).await,
+            Ok(settings) => {
+                init_logging(&settings.log);
+                serve(&settings, clock).await
+            }
             Err(e) => return config_error(&e),
         },
         Command::Migrate(args) => match args.load() {
-            Ok(settings) => migrate(&settings).await,
+            Ok(settings) => {
+                init_logging(&settings.log);
+                migrate(&settings).await
+            }
             Err(e) => return config_error(&e),
         },
         Command::Demo { listen, data_dir } => dingo::demo::run(&listen, data_dir, clock).await,

@@ -1,11 +1,12 @@
 //! Building and running the service: `Application::build` binds the listener and wires
-//! everything; `run_until_stopped` serves until a signal arrives.
+//! everything; `run_until_stopped` serves until SIGTERM or SIGINT, then shuts down gracefully.
 
 use std::net::TcpListener;
 use std::sync::Arc;
 
-use actix_web::dev::Server;
+use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::clock::SharedClock;
 use crate::config::{Settings, is_loopback_url};
@@ -15,14 +16,12 @@ use crate::identity::UpstreamError;
 use crate::oidc::Provider;
 use crate::state::{AppState, InAppPage};
 use crate::store::{Db, StoreError};
+use crate::telemetry::Metrics;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error("cannot bind {address}: {source}")]
-    Bind {
-        address: String,
-        source: std::io::Error,
-    },
+    Bind { address: String, source: std::io::Error },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -41,15 +40,18 @@ pub type ExtraRoutes = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
 pub struct Application {
     port: u16,
     server: Server,
+    /// The separate `/metrics` server (`metrics.listen`) and its port.
+    metrics_server: Option<(Server, u16)>,
     db: Db,
+    shutdown_timeout: u64,
+    signals: StopSignals,
 }
 
 impl Application {
     /// Binds `settings.server.listen` and builds the service.
     pub async fn build(settings: &Settings, clock: SharedClock) -> Result<Self, StartupError> {
         let address = settings.server.listen.clone();
-        let listener =
-            TcpListener::bind(&address).map_err(|source| StartupError::Bind { address, source })?;
+        let listener = TcpListener::bind(&address).map_err(|source| StartupError::Bind { address, source })?;
         Self::build_on(settings, clock, listener, None).await
     }
 
@@ -63,13 +65,14 @@ impl Application {
         let db = Db::connect(&settings.database.url, settings.database.max_connections).await?;
         db.migrate().await?;
         let keys = Arc::new(KeySet::load_or_generate(&settings.keys.dir)?);
+        let metrics = Arc::new(Metrics::new());
         let dingtalk = DingTalk::new(
             &settings.dingtalk,
             settings.identity.department_cache_ttl,
             clock.clone(),
+            metrics.clone(),
         )?;
-        let provider =
-            Provider::new(settings, db.clone(), keys, clock).map_err(StartupError::Clients)?;
+        let provider = Provider::new(settings, db.clone(), keys, clock).map_err(StartupError::Clients)?;
         let secure_cookies = url::Url::parse(&settings.server.issuer)
             .map(|u| !(u.scheme() == "http" && is_loopback_url(&u)))
             .unwrap_or(true);
@@ -86,33 +89,151 @@ impl Application {
             dingtalk,
             secure_cookies,
             in_app_page,
+            metrics: metrics.clone(),
         });
+        let metrics = web::Data::from(metrics);
+        let shutdown_timeout = settings.server.shutdown_timeout;
+        let metrics_server = match settings.metrics.separate_listen() {
+            Some(address) => Some(metrics_server(address, metrics.clone(), shutdown_timeout)?),
+            None => None,
+        };
+        let metrics_here = metrics_server.is_none();
+        let signals = StopSignals::listen()?;
         let port = listener.local_addr()?.port();
+        crate::backchannel::spawn(
+            db.clone(),
+            state.provider.clock().clone(),
+            state.provider.logout_deliveries(),
+        );
         let server = HttpServer::new(move || {
             let extra = extra.clone();
             App::new()
                 .wrap(actix_web::middleware::from_fn(crate::http::log_request))
                 .app_data(state.clone())
+                .app_data(metrics.clone())
                 .configure(crate::http::configure)
+                .configure(crate::http::ops::configure)
+                .configure(move |cfg| {
+                    if metrics_here {
+                        crate::http::ops::configure_metrics(cfg);
+                    }
+                })
                 .configure(move |cfg| {
                     if let Some(extra) = &extra {
                         extra(cfg);
                     }
                 })
         })
+        .shutdown_timeout(shutdown_timeout)
+        .disable_signals()
         .listen(listener)?
         .run();
-        Ok(Self { port, server, db })
+        Ok(Self {
+            port,
+            server,
+            metrics_server,
+            db,
+            shutdown_timeout,
+            signals,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Serves until SIGINT/SIGTERM, then lets in-flight requests finish and closes the database.
+    /// The port of the separate `/metrics` server, when `metrics.listen` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(_, port)| *port)
+    }
+
+    /// The database this application uses.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Serves until SIGTERM or SIGINT; then accepts no more connections, gives in-flight
+    /// requests `server.shutdown_timeout` seconds to finish and closes the database.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let mut handles = vec![self.server.handle()];
+        let metrics_server = self.metrics_server.map(|(server, _)| {
+            handles.push(server.handle());
+            tokio::spawn(server)
+        });
+        let stopper = tokio::spawn(stop_on_signal(self.signals, handles.clone(), self.shutdown_timeout));
         let result = self.server.await;
+        // The main server may also stop by itself: the metrics server goes with it.
+        for handle in handles {
+            handle.stop(true).await;
+        }
+        if let Some(task) = metrics_server {
+            let _ = task.await;
+        }
+        stopper.abort();
         self.db.close().await;
+        if result.is_ok() {
+            tracing::info!("dingo stopped cleanly");
+        }
         result
+    }
+}
+
+/// A server for `/metrics` alone, on `address`.
+fn metrics_server(
+    address: &str,
+    metrics: web::Data<Metrics>,
+    shutdown_timeout: u64,
+) -> Result<(Server, u16), StartupError> {
+    let listener = TcpListener::bind(address).map_err(|source| StartupError::Bind {
+        address: address.to_owned(),
+        source,
+    })?;
+    let port = listener.local_addr()?.port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(metrics.clone())
+            .configure(crate::http::ops::configure_metrics)
+    })
+    .workers(1)
+    .shutdown_timeout(shutdown_timeout)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    Ok((server, port))
+}
+
+/// SIGTERM and SIGINT, listened for from start-up on: from then on neither kills the process.
+struct StopSignals {
+    terminate: Signal,
+    interrupt: Signal,
+}
+
+impl StopSignals {
+    fn listen() -> std::io::Result<Self> {
+        Ok(Self {
+            terminate: signal(SignalKind::terminate())?,
+            interrupt: signal(SignalKind::interrupt())?,
+        })
+    }
+
+    /// The name of the first of the two signals to arrive.
+    async fn first(mut self) -> &'static str {
+        tokio::select! {
+            _ = self.terminate.recv() => "SIGTERM",
+            _ = self.interrupt.recv() => "SIGINT",
+        }
+    }
+}
+
+/// Waits for SIGTERM or SIGINT, then stops every server gracefully.
+async fn stop_on_signal(signals: StopSignals, handles: Vec<ServerHandle>, shutdown_timeout: u64) {
+    let name = signals.first().await;
+    tracing::info!(
+        signal = name,
+        shutdown_timeout,
+        "stopping: no new connections, in-flight requests may finish"
+    );
+    for handle in handles {
+        handle.stop(true).await;
     }
 }

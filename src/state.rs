@@ -1,7 +1,10 @@
 //! AppState: the one place where the running service's dependencies are held.
 
+use std::sync::Arc;
+
 use crate::dingtalk::DingTalk;
 use crate::oidc::Provider;
+use crate::telemetry::Metrics;
 
 #[derive(Debug)]
 pub struct AppState {
@@ -10,6 +13,8 @@ pub struct AppState {
     /// Whether cookies get the `Secure` attribute (false only for an http loopback issuer).
     pub secure_cookies: bool,
     pub in_app_page: InAppPage,
+    /// The Prometheus series (also held by the DingTalk client and the request middleware).
+    pub metrics: Arc<Metrics>,
 }
 
 /// What the in-app login page tells the DingTalk client.

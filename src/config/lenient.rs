@@ -27,12 +27,10 @@ pub fn i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
 
 pub fn u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     let n = integer(d)?;
-    u64::try_from(n)
-        .map_err(|_| D::Error::custom(format!("expected a non-negative integer, found {n}")))
+    u64::try_from(n).map_err(|_| D::Error::custom(format!("expected a non-negative integer, found {n}")))
 }
 
 pub fn u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     let n = integer(d)?;
-    u32::try_from(n)
-        .map_err(|_| D::Error::custom(format!("expected a small non-negative integer, found {n}")))
+    u32::try_from(n).map_err(|_| D::Error::custom(format!("expected a small non-negative integer, found {n}")))
 }

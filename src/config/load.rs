@@ -31,11 +31,7 @@ pub struct ConfigError {
 
 impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(
-            f,
-            "the configuration has {} problem(s):",
-            self.problems.len()
-        )?;
+        writeln!(f, "the configuration has {} problem(s):", self.problems.len())?;
         for p in &self.problems {
             writeln!(f, "  - {}: {}", p.path, p.message)?;
         }
@@ -54,10 +50,7 @@ pub fn load(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => String::new(),
         Err(e) => {
             return Err(ConfigError {
-                problems: vec![Problem::new(
-                    path.display().to_string(),
-                    format!("cannot read: {e}"),
-                )],
+                problems: vec![Problem::new(path.display().to_string(), format!("cannot read: {e}"))],
             });
         }
     };
@@ -65,40 +58,30 @@ pub fn load(
 }
 
 /// Loads settings from TOML text plus the `DINGO_*` variables of `env`.
-pub fn load_str(
-    text: &str,
-    env: impl IntoIterator<Item = (String, String)>,
-) -> Result<Settings, ConfigError> {
+pub fn load_str(text: &str, env: impl IntoIterator<Item = (String, String)>) -> Result<Settings, ConfigError> {
     let env: BTreeMap<String, String> = env.into_iter().collect();
     let mut problems = Vec::new();
     let mut table: toml::Table = match text.parse() {
         Ok(table) => table,
         Err(e) => {
             return Err(ConfigError {
-                problems: vec![Problem::new(
-                    "(file)",
-                    format!("not valid TOML: {}", e.message()),
-                )],
+                problems: vec![Problem::new("(file)", format!("not valid TOML: {}", e.message()))],
             });
         }
     };
     let from_env = apply_env(&mut table, &env, &mut problems);
 
     let mut unknown = Vec::new();
-    let parsed: Result<Settings, _> =
-        serde_path_to_error::deserialize(serde_ignored::Deserializer::new(
-            toml::Value::Table(table),
-            &mut |path: serde_ignored::Path<'_>| unknown.push(path.to_string()),
-        ));
+    let parsed: Result<Settings, _> = serde_path_to_error::deserialize(serde_ignored::Deserializer::new(
+        toml::Value::Table(table),
+        &mut |path: serde_ignored::Path<'_>| unknown.push(path.to_string()),
+    ));
     for key in unknown {
         let origin = from_env
             .get(&key)
             .map(|var| format!(" (set by {var})"))
             .unwrap_or_default();
-        problems.push(Problem::new(
-            bracket_indices(&key),
-            format!("unknown key{origin}"),
-        ));
+        problems.push(Problem::new(bracket_indices(&key), format!("unknown key{origin}")));
     }
     let mut settings = match parsed {
         Ok(settings) => settings,
@@ -171,11 +154,7 @@ fn apply_env(
 }
 
 /// Reads secrets given by file or environment variable; client secrets become their hash.
-fn resolve_secrets(
-    settings: &mut Settings,
-    env: &BTreeMap<String, String>,
-    problems: &mut Vec<Problem>,
-) {
+fn resolve_secrets(settings: &mut Settings, env: &BTreeMap<String, String>, problems: &mut Vec<Problem>) {
     let d = &mut settings.dingtalk;
     secret_from_file(
         &mut d.client_secret,
@@ -234,12 +213,7 @@ fn resolve_secrets(
 }
 
 /// Fills `secret` from `file` when one is named (`key` and `key_file` may not both be set).
-fn secret_from_file(
-    secret: &mut Secret,
-    file: &Option<std::path::PathBuf>,
-    key: &str,
-    problems: &mut Vec<Problem>,
-) {
+fn secret_from_file(secret: &mut Secret, file: &Option<std::path::PathBuf>, key: &str, problems: &mut Vec<Problem>) {
     let Some(path) = file else { return };
     let file_key = format!("{key}_file");
     if !secret.is_empty() {

@@ -36,6 +36,10 @@ pub struct Settings {
     #[serde(default)]
     pub policy: PolicySettings,
     #[serde(default)]
+    pub log: LogSettings,
+    #[serde(default)]
+    pub metrics: MetricsSettings,
+    #[serde(default)]
     pub clients: Vec<ClientSettings>,
 }
 
@@ -46,6 +50,9 @@ pub struct ServerSettings {
     pub issuer: String,
     /// The address the HTTP server binds.
     pub listen: String,
+    /// Seconds in-flight requests get to finish after SIGTERM or SIGINT.
+    #[serde(deserialize_with = "lenient::u64")]
+    pub shutdown_timeout: u64,
 }
 
 impl Default for ServerSettings {
@@ -53,7 +60,54 @@ impl Default for ServerSettings {
         Self {
             issuer: "http://127.0.0.1:8080".into(),
             listen: "127.0.0.1:8080".into(),
+            shutdown_timeout: 10,
         }
+    }
+}
+
+/// The filter used when neither `log.filter` nor `RUST_LOG` says otherwise.
+pub const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn";
+
+/// What is logged, and how.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    /// Which events are logged (`RUST_LOG` syntax); the `RUST_LOG` variable takes precedence.
+    pub filter: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Human,
+            filter: DEFAULT_LOG_FILTER.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// One readable line per event.
+    Human,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// The Prometheus endpoint.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct MetricsSettings {
+    /// Serve `/metrics` only on this address; on `server.listen` when absent or empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+}
+
+impl MetricsSettings {
+    /// The separate metrics address, if one is configured.
+    pub fn separate_listen(&self) -> Option<&str> {
+        self.listen.as_deref().filter(|l| !l.trim().is_empty())
     }
 }
 
@@ -187,6 +241,19 @@ pub struct TokenSettings {
     /// How long a person may take on DingTalk's login page.
     #[serde(deserialize_with = "lenient::i64")]
     pub login_ttl: i64,
+    /// How long a dingo session lets a person into further apps without DingTalk.
+    #[serde(deserialize_with = "lenient::i64")]
+    pub session_ttl: i64,
+    /// A refresh token unused this long expires (clients may set their own).
+    #[serde(deserialize_with = "lenient::i64")]
+    pub refresh_token_idle_ttl: i64,
+    /// No refresh token of a login outlives this (clients may set their own).
+    #[serde(deserialize_with = "lenient::i64")]
+    pub refresh_token_absolute_ttl: i64,
+    /// A refresh token presented again this soon after its rotation, by the same client, gets
+    /// the same successor instead of revoking the family (concurrent refreshes).
+    #[serde(deserialize_with = "lenient::i64")]
+    pub refresh_token_reuse_grace: i64,
 }
 
 impl Default for TokenSettings {
@@ -196,6 +263,10 @@ impl Default for TokenSettings {
             access_token_ttl: 3600,
             id_token_ttl: 3600,
             login_ttl: 600,
+            session_ttl: 28_800,
+            refresh_token_idle_ttl: 1_209_600,
+            refresh_token_absolute_ttl: 2_592_000,
+            refresh_token_reuse_grace: 10,
         }
     }
 }
@@ -261,7 +332,7 @@ pub struct PolicySettings {
 }
 
 /// A relying party registered in the configuration file.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct ClientSettings {
     pub client_id: String,
     /// Shown to people on dingo's pages.
@@ -282,6 +353,23 @@ pub struct ClientSettings {
     /// The only claims this app receives (besides the protocol's own); all when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claims: Option<Vec<String>>,
+    /// Where the app may ask to be sent after logging out (exact match).
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Where the app receives back-channel logout tokens when a session ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// The app needs `sid` in logout tokens (it is always sent; this is advertised to it).
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
+    /// Issue refresh tokens even when `offline_access` is not requested.
+    #[serde(default)]
+    pub refresh_tokens: bool,
+    /// This client's own refresh-token lifetimes (seconds); the `[tokens]` ones when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_idle_ttl: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_absolute_ttl: Option<i64>,
     /// Name of an environment variable holding the secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_env: Option<String>,
@@ -291,9 +379,7 @@ pub struct ClientSettings {
 }
 
 fn default_client_scopes() -> Vec<String> {
-    ["openid", "profile", "email", "phone"]
-        .map(String::from)
-        .to_vec()
+    ["openid", "profile", "email", "phone"].map(String::from).to_vec()
 }
 
 impl Settings {

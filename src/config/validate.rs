@@ -10,7 +10,7 @@ use super::{Problem, Settings};
 use super::{InApp, SubjectKind, WebLogin};
 
 /// Scopes a client may be allowed.
-pub const KNOWN_SCOPES: &[&str] = &["openid", "profile", "email", "phone", "groups"];
+pub const KNOWN_SCOPES: &[&str] = &["openid", "profile", "email", "phone", "groups", "offline_access"];
 
 /// Claims about a person that an app can be allowed (`clients[].claims`).
 pub const RELEASABLE_CLAIMS: &[&str] = &[
@@ -55,6 +55,22 @@ pub fn validate(s: &Settings) -> Vec<Problem> {
             format!("not an IP address and port: {:?}", s.server.listen),
         );
     }
+    if s.server.shutdown_timeout > 3600 {
+        problem("server.shutdown_timeout", "must be between 0 and 3600 seconds".into());
+    }
+    if let Err(e) = tracing_subscriber::EnvFilter::try_new(&s.log.filter) {
+        problem("log.filter", format!("not a valid filter: {e}"));
+    }
+    if let Some(listen) = s.metrics.separate_listen() {
+        match listen.parse::<SocketAddr>() {
+            Err(_) => problem("metrics.listen", format!("not an IP address and port: {listen:?}")),
+            Ok(addr) if addr.port() != 0 && s.server.listen.parse() == Ok(addr) => problem(
+                "metrics.listen",
+                "must differ from server.listen (leave it empty to serve /metrics there)".into(),
+            ),
+            Ok(_) => {}
+        }
+    }
 
     if !s.database.url.starts_with("sqlite:") {
         problem(
@@ -96,16 +112,10 @@ pub fn validate(s: &Settings) -> Vec<Problem> {
         }
     }
     if !matches!(d.login_scope.as_str(), "openid" | "openid corpid") {
-        problem(
-            "dingtalk.login_scope",
-            "must be \"openid\" or \"openid corpid\"".into(),
-        );
+        problem("dingtalk.login_scope", "must be \"openid\" or \"openid corpid\"".into());
     }
     if !(100..=60_000).contains(&d.timeout_ms) {
-        problem(
-            "dingtalk.timeout_ms",
-            "must be between 100 and 60000".into(),
-        );
+        problem("dingtalk.timeout_ms", "must be between 100 and 60000".into());
     }
     if d.web_login == WebLogin::Legacy {
         if d.legacy_app_id.trim().is_empty() {
@@ -138,8 +148,7 @@ pub fn validate(s: &Settings) -> Vec<Problem> {
     if id.subject == SubjectKind::Pairwise && id.pairwise_secret.expose().len() < 16 {
         problem(
             "identity.pairwise_secret",
-            "required for subject = \"pairwise\": at least 16 characters (or pairwise_secret_file)"
-                .into(),
+            "required for subject = \"pairwise\": at least 16 characters (or pairwise_secret_file)".into(),
         );
     }
     if !(0..=86_400).contains(&id.department_cache_ttl) {
@@ -152,14 +161,18 @@ pub fn validate(s: &Settings) -> Vec<Problem> {
 
     let t = &s.tokens;
     for (key, value, max) in [
-        (
-            "tokens.authorization_code_ttl",
-            t.authorization_code_ttl,
-            600,
-        ),
+        ("tokens.authorization_code_ttl", t.authorization_code_ttl, 600),
         ("tokens.access_token_ttl", t.access_token_ttl, 86_400),
         ("tokens.id_token_ttl", t.id_token_ttl, 86_400),
         ("tokens.login_ttl", t.login_ttl, 3600),
+        ("tokens.session_ttl", t.session_ttl, 2_592_000),
+        ("tokens.refresh_token_idle_ttl", t.refresh_token_idle_ttl, 31_536_000),
+        (
+            "tokens.refresh_token_absolute_ttl",
+            t.refresh_token_absolute_ttl,
+            31_536_000,
+        ),
+        ("tokens.refresh_token_reuse_grace", t.refresh_token_reuse_grace, 300),
     ] {
         if !(1..=max).contains(&value) {
             problem(key, format!("must be between 1 and {max} seconds"));
@@ -172,16 +185,10 @@ pub fn validate(s: &Settings) -> Vec<Problem> {
         if c.client_id.trim().is_empty() {
             problem(&at("client_id"), "missing".into());
         } else if !seen.insert(c.client_id.as_str()) {
-            problem(
-                &at("client_id"),
-                format!("duplicate client_id {:?}", c.client_id),
-            );
+            problem(&at("client_id"), format!("duplicate client_id {:?}", c.client_id));
         }
         if c.redirect_uris.is_empty() {
-            problem(
-                &at("redirect_uris"),
-                "at least one redirect URI is required".into(),
-            );
+            problem(&at("redirect_uris"), "at least one redirect URI is required".into());
         }
         for (j, uri) in c.redirect_uris.iter().enumerate() {
             if let Err(message) = check_redirect_uri(uri) {
@@ -191,21 +198,13 @@ pub fn validate(s: &Settings) -> Vec<Problem> {
         if !c.scopes.iter().any(|x| x == "openid") {
             problem(&at("scopes"), "must include \"openid\"".into());
         }
-        for scope in c
-            .scopes
-            .iter()
-            .filter(|x| !KNOWN_SCOPES.contains(&x.as_str()))
-        {
+        for scope in c.scopes.iter().filter(|x| !KNOWN_SCOPES.contains(&x.as_str())) {
             problem(
                 &at("scopes"),
-                format!(
-                    "unknown scope {scope:?} (known: {})",
-                    KNOWN_SCOPES.join(", ")
-                ),
+                format!("unknown scope {scope:?} (known: {})", KNOWN_SCOPES.join(", ")),
             );
         }
-        let has_secret =
-            c.secret_sha256.is_some() || c.secret_env.is_some() || c.secret_file.is_some();
+        let has_secret = c.secret_sha256.is_some() || c.secret_env.is_some() || c.secret_file.is_some();
         match (c.public, has_secret) {
             (true, true) => problem(&at("public"), "a public client has no secret".into()),
             (false, false) => problem(
@@ -213,6 +212,27 @@ pub fn validate(s: &Settings) -> Vec<Problem> {
                 "a confidential client needs secret_sha256, secret_env or secret_file (or set public = true)".into(),
             ),
             _ => {}
+        }
+        for (j, uri) in c.post_logout_redirect_uris.iter().enumerate() {
+            if let Err(message) = check_redirect_uri(uri) {
+                problem(&format!("clients[{i}].post_logout_redirect_uris[{j}]"), message);
+            }
+        }
+        if let Some(uri) = &c.backchannel_logout_uri
+            && !is_http_url(uri)
+        {
+            problem(
+                &at("backchannel_logout_uri"),
+                format!("not an absolute http(s) URL: {uri:?}"),
+            );
+        }
+        for (key, ttl) in [
+            ("refresh_token_idle_ttl", c.refresh_token_idle_ttl),
+            ("refresh_token_absolute_ttl", c.refresh_token_absolute_ttl),
+        ] {
+            if ttl.is_some_and(|t| !(1..=31_536_000).contains(&t)) {
+                problem(&at(key), "must be between 1 and 31536000 seconds".into());
+            }
         }
         if let Some(policy) = &c.policy {
             check_policy(&at("policy"), policy, &mut problem);
@@ -225,10 +245,7 @@ pub fn validate(s: &Settings) -> Vec<Problem> {
         {
             problem(
                 &at("claims"),
-                format!(
-                    "unknown claim {claim:?} (known: {})",
-                    RELEASABLE_CLAIMS.join(", ")
-                ),
+                format!("unknown claim {claim:?} (known: {})", RELEASABLE_CLAIMS.join(", ")),
             );
         }
         if let Some(hash) = &c.secret_sha256 {
@@ -256,10 +273,7 @@ fn check_policy(at: &str, policy: &super::PolicySettings, problem: &mut impl FnM
             );
         }
     }
-    for (key, roles) in [
-        ("allow_roles", &policy.allow_roles),
-        ("deny_roles", &policy.deny_roles),
-    ] {
+    for (key, roles) in [("allow_roles", &policy.allow_roles), ("deny_roles", &policy.deny_roles)] {
         if roles.iter().any(|r| r.trim().is_empty()) {
             problem(&format!("{at}.{key}"), "role names cannot be empty".into());
         }

@@ -18,6 +18,25 @@ pub fn sign<C: Serialize>(claims: &C, key: &SigningKey, typ: &str) -> Result<Str
     Ok(token)
 }
 
+/// Verifies a JWT this provider signed (with any key of `keys`) and returns its claims. Expiry
+/// is not checked: an ID token used as a hint may have expired (OIDC Core 3.1.2.1).
+pub fn verify_own(token: &str, keys: &super::KeySet, issuer: &str) -> Option<serde_json::Value> {
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+    let header = decode_header(token).ok()?;
+    let kid = header.kid?;
+    let key = keys.keys().iter().find(|k| k.kid() == kid)?;
+    let jwk = key.public_jwk();
+    let decoding = DecodingKey::from_rsa_components(jwk["n"].as_str()?, jwk["e"].as_str()?).ok()?;
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.validate_exp = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    validation.set_issuer(&[issuer]);
+    decode::<serde_json::Value>(token, &decoding, &validation)
+        .ok()
+        .map(|d| d.claims)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -29,19 +48,13 @@ mod tests {
         let claims = serde_json::json!({"sub": "zhangsan", "aud": "app", "exp": 4_000_000_000u64});
         let token = sign(&claims, &key, "JWT").unwrap();
         let jwk = key.public_jwk();
-        let decoding = DecodingKey::from_rsa_components(
-            jwk["n"].as_str().unwrap(),
-            jwk["e"].as_str().unwrap(),
-        )
-        .unwrap();
+        let decoding =
+            DecodingKey::from_rsa_components(jwk["n"].as_str().unwrap(), jwk["e"].as_str().unwrap()).unwrap();
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_audience(&["app"]);
         let decoded = decode::<serde_json::Value>(&token, &decoding, &validation).unwrap();
         assert_eq!(decoded.claims["sub"], "zhangsan");
-        assert_eq!(
-            decode_header(&token).unwrap().kid.as_deref(),
-            Some(key.kid())
-        );
+        assert_eq!(decode_header(&token).unwrap().kid.as_deref(), Some(key.kid()));
 
         let tampered = token.replacen('.', ".e30", 1);
         assert!(decode::<serde_json::Value>(&tampered, &decoding, &validation).is_err());

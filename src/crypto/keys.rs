@@ -14,10 +14,7 @@ use super::{b64url, pem, sha256};
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("cannot use key directory {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("{path} is not a usable key: {reason}")]
     Invalid { path: PathBuf, reason: String },
     #[error("RSA key generation failed")]
@@ -49,8 +46,7 @@ impl SigningKey {
     }
 
     pub fn from_pkcs8(der: &[u8]) -> Result<Self, String> {
-        let pair =
-            RsaKeyPair::from_pkcs8(der).map_err(|e| format!("not an RSA PKCS#8 key: {e}"))?;
+        let pair = RsaKeyPair::from_pkcs8(der).map_err(|e| format!("not an RSA PKCS#8 key: {e}"))?;
         if pair.public_modulus_len() < 256 {
             return Err("RSA keys must have at least 2048 bits".into());
         }
@@ -62,8 +58,7 @@ impl SigningKey {
         let n = b64url(public.modulus().big_endian_without_leading_zero());
         let e = b64url(public.exponent().big_endian_without_leading_zero());
         let kid = rsa_thumbprint(&n, &e);
-        let public_jwk =
-            json!({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": e});
+        let public_jwk = json!({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid, "n": n, "e": e});
         Self {
             kid,
             pair,
@@ -140,8 +135,7 @@ impl KeySet {
         if keys.is_empty() {
             let key = SigningKey::generate()?;
             let path = dir.join(format!("signing-{}.pem", &key.kid()[..12]));
-            write_private_file(&path, &key.to_pem()?)
-                .map_err(|source| KeyError::Io { path, source })?;
+            write_private_file(&path, &key.to_pem()?).map_err(|source| KeyError::Io { path, source })?;
             keys.push(key);
         }
         Ok(Self::from_keys(keys))
@@ -179,10 +173,7 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
 }
 
 /// Writes `contents` to `path` with mode 0600, through a temporary file and a rename so that a
@@ -207,10 +198,7 @@ mod tests {
     #[test]
     fn thumbprint_matches_the_rfc_7638_example() {
         let n = "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
-        assert_eq!(
-            rsa_thumbprint(n, "AQAB"),
-            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
-        );
+        assert_eq!(rsa_thumbprint(n, "AQAB"), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
     }
 
     #[test]
@@ -237,9 +225,7 @@ mod tests {
     fn a_broken_key_file_is_named_in_the_error() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("bad.pem"), "not a key").unwrap();
-        let err = KeySet::load_or_generate(dir.path())
-            .unwrap_err()
-            .to_string();
+        let err = KeySet::load_or_generate(dir.path()).unwrap_err().to_string();
         assert!(err.contains("bad.pem"), "{err}");
     }
 }

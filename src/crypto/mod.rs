@@ -85,10 +85,7 @@ mod tests {
     fn random_tokens_are_43_url_safe_characters_and_differ() {
         let (a, b) = (random_token(), random_token());
         assert_eq!(a.len(), 43);
-        assert!(
-            a.bytes()
-                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
-        );
+        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_'));
         assert_ne!(a, b);
     }
 

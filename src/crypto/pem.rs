@@ -25,10 +25,7 @@ pub fn decode_private_key(text: &str) -> Result<Vec<u8>, String> {
         .ok_or_else(|| format!("no `{begin}` block (keys must be unencrypted PKCS#8 PEM)"))?;
     let body = &text[start + begin.len()..];
     let stop = body.find(&end).ok_or_else(|| format!("no `{end}` line"))?;
-    let b64: String = body[..stop]
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
+    let b64: String = body[..stop].chars().filter(|c| !c.is_whitespace()).collect();
     STANDARD
         .decode(b64)
         .map_err(|e| format!("invalid base64 in PEM body: {e}"))
@@ -48,10 +45,8 @@ mod tests {
 
     #[test]
     fn an_rsa_private_key_block_is_refused_with_a_hint() {
-        let err = decode_private_key(
-            "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n",
-        )
-        .unwrap_err();
+        let err =
+            decode_private_key("-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n").unwrap_err();
         assert!(err.contains("PKCS#8"), "{err}");
     }
 }

@@ -10,8 +10,8 @@ use actix_web::{HttpResponse, web};
 use anyhow::{Context, anyhow};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
-    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 
 use crate::crypto::b64url_decode;
@@ -71,12 +71,8 @@ impl DemoApp {
     }
 
     async fn authorization_url(&self) -> anyhow::Result<String> {
-        let client = CoreClient::from_provider_metadata(
-            self.metadata().await?,
-            self.client_id(),
-            self.client_secret(),
-        )
-        .set_redirect_uri(RedirectUrl::new(self.inner.redirect_uri.clone())?);
+        let client = CoreClient::from_provider_metadata(self.metadata().await?, self.client_id(), self.client_secret())
+            .set_redirect_uri(RedirectUrl::new(self.inner.redirect_uri.clone())?);
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let (url, state, nonce) = client
             .authorize_url(
@@ -97,30 +93,19 @@ impl DemoApp {
 
     /// Redeems the code, verifies the ID token and fetches userinfo; returns both as JSON text.
     async fn complete(&self, code: &str, state: &str) -> anyhow::Result<(String, String)> {
-        let pending = self
-            .pending()?
-            .remove(state)
-            .context("unknown or already used state")?;
-        let client = CoreClient::from_provider_metadata(
-            self.metadata().await?,
-            self.client_id(),
-            self.client_secret(),
-        )
-        .set_redirect_uri(RedirectUrl::new(self.inner.redirect_uri.clone())?);
+        let pending = self.pending()?.remove(state).context("unknown or already used state")?;
+        let client = CoreClient::from_provider_metadata(self.metadata().await?, self.client_id(), self.client_secret())
+            .set_redirect_uri(RedirectUrl::new(self.inner.redirect_uri.clone())?);
         let tokens = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))?
             .set_pkce_verifier(pending.verifier)
             .request_async(&self.inner.http)
             .await
             .map_err(|e| anyhow!("token request failed: {e}"))?;
-        let id_token = tokens
-            .id_token()
-            .context("the token response has no id_token")?;
+        let id_token = tokens.id_token().context("the token response has no id_token")?;
         let verifier = client.id_token_verifier();
         let claims = id_token.claims(&verifier, &pending.nonce)?;
-        let expected_hash = claims
-            .access_token_hash()
-            .context("the ID token has no at_hash")?;
+        let expected_hash = claims.access_token_hash().context("the ID token has no at_hash")?;
         let actual_hash = AccessTokenHash::from_token(
             tokens.access_token(),
             id_token.signing_alg()?,
@@ -158,10 +143,7 @@ impl DemoApp {
     }
 
     fn pending(&self) -> anyhow::Result<std::sync::MutexGuard<'_, HashMap<String, Pending>>> {
-        self.inner
-            .pending
-            .lock()
-            .map_err(|_| anyhow!("demo state poisoned"))
+        self.inner.pending.lock().map_err(|_| anyhow!("demo state poisoned"))
     }
 
     fn client_id(&self) -> ClientId {
@@ -186,22 +168,14 @@ async fn home() -> HttpResponse {
 
 async fn login(app: web::Data<DemoApp>) -> HttpResponse {
     match app.authorization_url().await {
-        Ok(url) => HttpResponse::Found()
-            .insert_header((LOCATION, url))
-            .finish(),
+        Ok(url) => HttpResponse::Found().insert_header((LOCATION, url)).finish(),
         Err(e) => failure(&e),
     }
 }
 
-async fn callback(
-    app: web::Data<DemoApp>,
-    query: web::Query<HashMap<String, String>>,
-) -> HttpResponse {
+async fn callback(app: web::Data<DemoApp>, query: web::Query<HashMap<String, String>>) -> HttpResponse {
     if let Some(error) = query.get("error") {
-        let description = query
-            .get("error_description")
-            .map(String::as_str)
-            .unwrap_or_default();
+        let description = query.get("error_description").map(String::as_str).unwrap_or_default();
         return failure(&anyhow!("dingo answered {error}: {description}"));
     }
     let (Some(code), Some(state)) = (query.get("code"), query.get("state")) else {

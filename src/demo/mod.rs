@@ -31,11 +31,7 @@ pub struct Demo {
 }
 
 /// Runs the demo on `listen` until stopped.
-pub async fn run(
-    listen: &str,
-    data_dir: Option<PathBuf>,
-    clock: SharedClock,
-) -> anyhow::Result<()> {
+pub async fn run(listen: &str, data_dir: Option<PathBuf>, clock: SharedClock) -> anyhow::Result<()> {
     let listener = TcpListener::bind(listen)?;
     let temporary = match &data_dir {
         Some(_) => None,

@@ -17,7 +17,8 @@ pub struct AppTokenCache {
 impl AppTokenCache {
     /// The cached token while it is fresh at `now`; otherwise the result of `fetch`, which returns
     /// the token and its expiry. The lock is held across the fetch: that is the single flight.
-    pub async fn get_or_fetch<F, Fut>(&self, now: i64, fetch: F) -> Result<String, DingTalkError>
+    /// The flag tells whether the token came from the cache.
+    pub async fn get_or_fetch<F, Fut>(&self, now: i64, fetch: F) -> Result<(String, bool), DingTalkError>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<(String, i64), DingTalkError>>,
@@ -26,11 +27,11 @@ impl AppTokenCache {
         if let Some((token, expires_at)) = slot.as_ref()
             && now < expires_at - RENEW_EARLY
         {
-            return Ok(token.clone());
+            return Ok((token.clone(), true));
         }
         let (token, expires_at) = fetch().await?;
         *slot = Some((token.clone(), expires_at));
-        Ok(token)
+        Ok((token, false))
     }
 
     /// Forgets `token` if it is still the cached one (another caller may have replaced it already).

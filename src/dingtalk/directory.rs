@@ -93,16 +93,9 @@ impl DingTalk {
     }
 
     /// The canonical identity of member `userid`: `topapi/v2/user/get` (§9.1) plus departments.
-    pub(super) async fn identity(
-        &self,
-        userid: &str,
-        me: Option<&Me>,
-    ) -> Result<Identity, DingTalkError> {
+    pub(super) async fn identity(&self, userid: &str, me: Option<&Me>) -> Result<Identity, DingTalkError> {
         let detail: UserDetail = self
-            .oapi_call(
-                "topapi/v2/user/get",
-                &json!({ "userid": userid, "language": "zh_CN" }),
-            )
+            .oapi_call("topapi/v2/user/get", &json!({ "userid": userid, "language": "zh_CN" }))
             .await
             .map_err(|e| match e.oapi_code() {
                 Some(60121 | 60111 | 33012) => DingTalkError::NotMember,
@@ -126,11 +119,7 @@ impl DingTalk {
         let mut chain = Vec::new();
         let mut next = Some(id);
         while let Some(current) = next {
-            if chain.len() >= MAX_DEPARTMENT_DEPTH
-                || chain
-                    .iter()
-                    .any(|d: &DepartmentDetail| d.dept_id == current)
-            {
+            if chain.len() >= MAX_DEPARTMENT_DEPTH || chain.iter().any(|d: &DepartmentDetail| d.dept_id == current) {
                 break;
             }
             let detail = self.department_detail(current).await?;
@@ -142,11 +131,7 @@ impl DingTalk {
             id,
             name: chain.last().map(|d| d.name.clone()).unwrap_or_default(),
             lineage: chain.iter().map(|d| d.dept_id).collect(),
-            path: chain
-                .iter()
-                .map(|d| d.name.as_str())
-                .collect::<Vec<_>>()
-                .join("/"),
+            path: chain.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join("/"),
         })
     }
 
@@ -167,12 +152,7 @@ impl DingTalk {
     }
 }
 
-fn build_identity(
-    d: UserDetail,
-    me: Option<&Me>,
-    departments: Vec<Department>,
-    corp_id: &str,
-) -> Identity {
+fn build_identity(d: UserDetail, me: Option<&Me>, departments: Vec<Department>, corp_id: &str) -> Identity {
     let non_empty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
     let from_me = |f: fn(&Me) -> Option<String>| me.and_then(|m| non_empty(f(m)));
     Identity {

@@ -10,11 +10,7 @@ pub enum Failure {
     /// An oapi error: `errcode`, or `sub_code` when errcode is 88 and sub_code is present.
     Oapi { code: i64, message: String },
     /// An api error: HTTP status and `code`.
-    Api {
-        status: u16,
-        code: String,
-        message: String,
-    },
+    Api { status: u16, code: String, message: String },
     /// Not a body either family would send.
     Malformed(String),
 }
@@ -24,11 +20,7 @@ impl Failure {
     pub fn describe(&self) -> String {
         match self {
             Failure::Oapi { code, message } => format!("errcode {code} ({message})"),
-            Failure::Api {
-                status,
-                code,
-                message,
-            } => format!("HTTP {status} {code} ({message})"),
+            Failure::Api { status, code, message } => format!("HTTP {status} {code} ({message})"),
             Failure::Malformed(why) => format!("malformed response: {why}"),
         }
     }
@@ -36,8 +28,7 @@ impl Failure {
 
 /// Reads an oapi body. `errcode` may be a number or (in some documented examples) a string.
 pub fn parse_oapi<T: DeserializeOwned>(body: &[u8]) -> Result<T, Failure> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| Failure::Malformed(e.to_string()))?;
+    let value: Value = serde_json::from_slice(body).map_err(|e| Failure::Malformed(e.to_string()))?;
     let errcode = value.get("errcode").and_then(number_or_string).unwrap_or(0);
     if errcode != 0 {
         let sub_code = value.get("sub_code").and_then(number_or_string);

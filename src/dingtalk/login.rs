@@ -50,27 +50,21 @@ impl DingTalk {
             .http
             .post(format!("{}/v1.0/oauth2/userAccessToken", self.api_base))
             .json(&body);
-        let token: UserAccessToken =
-            self.send(request, envelope::parse_api)
-                .await
-                .map_err(|e| match e.api_code() {
-                    Some("invalidParameter.authCode.notFound" | "invalidCode") => {
-                        DingTalkError::InvalidCode
-                    }
-                    _ => e.into_error("oauth2/userAccessToken"),
-                })?;
-        if token
-            .corp_id
-            .as_ref()
-            .is_some_and(|corp| corp != &self.corp_id)
-        {
+        let token: UserAccessToken = self
+            .send("oauth2/userAccessToken", request, envelope::parse_api)
+            .await
+            .map_err(|e| match e.api_code() {
+                Some("invalidParameter.authCode.notFound" | "invalidCode") => DingTalkError::InvalidCode,
+                _ => e.into_error("oauth2/userAccessToken"),
+            })?;
+        if token.corp_id.as_ref().is_some_and(|corp| corp != &self.corp_id) {
             return Err(DingTalkError::NotMember);
         }
         let request = self
             .http
             .get(format!("{}/v1.0/contact/users/me", self.api_base))
             .header("x-acs-dingtalk-access-token", token.access_token);
-        self.send(request, envelope::parse_api)
+        self.send("contact/users/me", request, envelope::parse_api)
             .await
             .map_err(|e| e.into_error("contact/users/me"))
     }
@@ -89,7 +83,7 @@ impl DingTalk {
             ])
             .json(&json!({ "tmp_auth_code": code }));
         let info: SnsUserInfo = self
-            .send(request, |_, body| envelope::parse_oapi(body))
+            .send("sns/getuserinfo_bycode", request, |_, body| envelope::parse_oapi(body))
             .await
             .map_err(|e| match e.oapi_code() {
                 Some(40078 | 40029) => DingTalkError::InvalidCode,

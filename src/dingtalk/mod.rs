@@ -6,9 +6,11 @@ mod directory;
 mod envelope;
 mod login;
 mod models;
+mod outcome;
 mod sns;
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -16,9 +18,8 @@ use url::Url;
 
 use crate::clock::SharedClock;
 use crate::config::{DingTalkSettings, Secret, WebLogin};
-use crate::identity::{
-    Identity, LoginRoute, Upstream, UpstreamCode, UpstreamError as DingTalkError,
-};
+use crate::identity::{Identity, LoginRoute, Upstream, UpstreamCode, UpstreamError as DingTalkError};
+use crate::telemetry::Metrics;
 use app_token::AppTokenCache;
 use directory::{DepartmentCache, UnionIdCache};
 pub use envelope::Failure;
@@ -48,6 +49,7 @@ pub struct DingTalk {
     unionids: UnionIdCache,
     departments: DepartmentCache,
     clock: SharedClock,
+    metrics: Arc<Metrics>,
 }
 
 impl Upstream for DingTalk {
@@ -63,6 +65,10 @@ impl Upstream for DingTalk {
             WebLogin::Oauth2 => LoginRoute::Web,
             WebLogin::Legacy => LoginRoute::Legacy,
         }
+    }
+
+    async fn identity_of(&self, userid: &str) -> Result<Identity, DingTalkError> {
+        self.identity(userid, None).await
     }
 
     async fn resolve(&self, code: &UpstreamCode) -> Result<Identity, DingTalkError> {
@@ -86,6 +92,7 @@ impl DingTalk {
         settings: &DingTalkSettings,
         department_cache_ttl: i64,
         clock: SharedClock,
+        metrics: Arc<Metrics>,
     ) -> Result<Self, DingTalkError> {
         let timeout = Duration::from_millis(settings.timeout_ms);
         let http = reqwest::Client::builder()
@@ -94,11 +101,10 @@ impl DingTalk {
             .user_agent(concat!("dingo/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| DingTalkError::Unavailable(e.without_url().to_string()))?;
-        let login_base =
-            Url::parse(&settings.login_base_url).map_err(|e| DingTalkError::Refused {
-                api: "login_base_url",
-                detail: e.to_string(),
-            })?;
+        let login_base = Url::parse(&settings.login_base_url).map_err(|e| DingTalkError::Refused {
+            api: "login_base_url",
+            detail: e.to_string(),
+        })?;
         Ok(Self {
             http,
             client_id: settings.client_id.clone(),
@@ -115,6 +121,7 @@ impl DingTalk {
             unionids: UnionIdCache::default(),
             departments: DepartmentCache::new(department_cache_ttl),
             clock,
+            metrics,
         })
     }
 
@@ -131,26 +138,28 @@ impl DingTalk {
     /// An app access token, from the cache or freshly fetched by one request (§3.2, §3.5).
     async fn app_token(&self) -> Result<String, DingTalkError> {
         let now = self.clock.now();
-        self.app_token
+        let lookup = self
+            .app_token
             .get_or_fetch(now, || async {
                 let body = serde_json::json!({"appKey": self.client_id, "appSecret": self.client_secret.expose()});
-                let request = self.http.post(format!("{}/v1.0/oauth2/accessToken", self.api_base)).json(&body);
+                let request = self
+                    .http
+                    .post(format!("{}/v1.0/oauth2/accessToken", self.api_base))
+                    .json(&body);
                 let token: models::AppAccessToken = self
-                    .send(request, envelope::parse_api)
+                    .send("oauth2/accessToken", request, envelope::parse_api)
                     .await
                     .map_err(|e| e.into_error("oauth2/accessToken"))?;
                 Ok((token.access_token, now + token.expire_in))
             })
-            .await
+            .await;
+        self.metrics.record_app_token_cache(matches!(lookup, Ok((_, true))));
+        lookup.map(|(token, _)| token)
     }
 
     /// A `topapi` POST with the app token; a stale token is replaced and the call retried once.
     /// Errors come back unmapped so each caller can give codes like 60121 their meaning.
-    async fn oapi_call<T: DeserializeOwned>(
-        &self,
-        api: &'static str,
-        body: &impl Serialize,
-    ) -> Result<T, CallError> {
+    async fn oapi_call<T: DeserializeOwned>(&self, api: &'static str, body: &impl Serialize) -> Result<T, CallError> {
         let mut retried = false;
         loop {
             let token = self.app_token().await.map_err(CallError::Upstream)?;
@@ -160,15 +169,11 @@ impl DingTalk {
                 .query(&[("access_token", token.as_str())])
                 .json(body);
             match self
-                .send(request, |_, bytes| {
-                    envelope::parse_oapi::<OapiResult<T>>(bytes)
-                })
+                .send(api, request, |_, bytes| envelope::parse_oapi::<OapiResult<T>>(bytes))
                 .await
             {
                 Ok(ok) => return Ok(ok.result),
-                Err(CallError::Failed(Failure::Oapi { code, .. }))
-                    if STALE_TOKEN_CODES.contains(&code) && !retried =>
-                {
+                Err(CallError::Failed(Failure::Oapi { code, .. })) if STALE_TOKEN_CODES.contains(&code) && !retried => {
                     self.app_token.invalidate(&token).await;
                     retried = true;
                 }
@@ -177,19 +182,44 @@ impl DingTalk {
         }
     }
 
+    /// Every DingTalk call goes through here: it is timed and counted under `api` (a path such
+    /// as `topapi/v2/user/get`, never a URL: those may carry tokens).
     async fn send<T>(
         &self,
+        api: &'static str,
         request: reqwest::RequestBuilder,
         parse: impl FnOnce(u16, &[u8]) -> Result<T, Failure>,
     ) -> Result<T, CallError> {
-        let response = request.send().await.map_err(CallError::transport)?;
-        let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(CallError::transport)?;
-        if status >= 500 {
-            return Err(CallError::Unavailable(format!("HTTP {status}")));
-        }
-        parse(status, &body).map_err(CallError::Failed)
+        let started = Instant::now();
+        let (result, label): (Result<T, CallError>, String) = match exchange(request).await {
+            Err(e) => {
+                let label = outcome::of_transport(&e);
+                (Err(CallError::transport(e)), label.into())
+            }
+            Ok((status, _)) if status >= 500 => (
+                Err(CallError::Unavailable(format!("HTTP {status}"))),
+                outcome::HTTP_5XX.into(),
+            ),
+            Ok((status, body)) => match parse(status, &body) {
+                Ok(value) => (Ok(value), outcome::OK.into()),
+                Err(failure) => {
+                    let label = outcome::of_failure(&failure);
+                    (Err(CallError::Failed(failure)), label)
+                }
+            },
+        };
+        let took = started.elapsed();
+        self.metrics.record_dingtalk_call(api, &label, took);
+        tracing::debug!(api, result = %label, ms = took.as_millis() as u64, "DingTalk call");
+        result
     }
+}
+
+/// Sends `request` and reads the whole body.
+async fn exchange(request: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>), reqwest::Error> {
+    let response = request.send().await?;
+    let status = response.status().as_u16();
+    Ok((status, response.bytes().await?.to_vec()))
 }
 
 /// One call's failure, before it is given a meaning.
@@ -237,9 +267,7 @@ impl CallError {
             CallError::Failed(Failure::Oapi { code, .. }) if BUSY_CODES.contains(&code) => {
                 DingTalkError::Unavailable(format!("{api}: busy (errcode {code})"))
             }
-            CallError::Failed(Failure::Api { code, .. })
-                if code.starts_with("Forbidden.AccessDenied.Qp") =>
-            {
+            CallError::Failed(Failure::Api { code, .. }) if code.starts_with("Forbidden.AccessDenied.Qp") => {
                 DingTalkError::Unavailable(format!("{api}: throttled ({code})"))
             }
             CallError::Failed(Failure::Malformed(why)) => {

@@ -5,11 +5,7 @@ use super::models::*;
 
 #[test]
 fn app_token_success_and_bad_credentials() {
-    let ok: AppAccessToken = parse_api(
-        200,
-        br#"{"accessToken":"fw8ef8we8f76e6f7s8dxxxx","expireIn":7200}"#,
-    )
-    .unwrap();
+    let ok: AppAccessToken = parse_api(200, br#"{"accessToken":"fw8ef8we8f76e6f7s8dxxxx","expireIn":7200}"#).unwrap();
     assert_eq!(
         (ok.access_token.as_str(), ok.expire_in),
         ("fw8ef8we8f76e6f7s8dxxxx", 7200)
@@ -19,9 +15,7 @@ fn app_token_success_and_bad_credentials() {
         r#"{"requestid":"1","code":"invalidClientIdOrSecret","message":"无效的clientId或者clientSecret"}"#.as_bytes(),
     )
     .unwrap_err();
-    assert!(
-        matches!(err, Failure::Api { status: 400, ref code, .. } if code == "invalidClientIdOrSecret")
-    );
+    assert!(matches!(err, Failure::Api { status: 400, ref code, .. } if code == "invalidClientIdOrSecret"));
 }
 
 #[test]
@@ -32,36 +26,27 @@ fn user_access_token_with_and_without_corp_id() {
     )
     .unwrap();
     assert_eq!(with.corp_id.as_deref(), Some("dingcorp"));
-    let without: UserAccessToken = parse_api(
-        200,
-        br#"{"expireIn":7200,"accessToken":"abcd","refreshToken":"efgh"}"#,
-    )
-    .unwrap();
-    assert_eq!(
-        (without.access_token.as_str(), without.corp_id),
-        ("abcd", None)
-    );
+    let without: UserAccessToken =
+        parse_api(200, br#"{"expireIn":7200,"accessToken":"abcd","refreshToken":"efgh"}"#).unwrap();
+    assert_eq!((without.access_token.as_str(), without.corp_id), ("abcd", None));
     let used = parse_api::<UserAccessToken>(
         400,
-        r#"{"requestid":"F340FF76","code":"invalidParameter.authCode.notFound","message":"不合法的临时授权码"}"#.as_bytes(),
+        r#"{"requestid":"F340FF76","code":"invalidParameter.authCode.notFound","message":"不合法的临时授权码"}"#
+            .as_bytes(),
     )
     .unwrap_err();
-    assert!(
-        matches!(used, Failure::Api { ref code, .. } if code == "invalidParameter.authCode.notFound")
-    );
+    assert!(matches!(used, Failure::Api { ref code, .. } if code == "invalidParameter.authCode.notFound"));
 }
 
 #[test]
 fn users_me_with_missing_optional_fields() {
     let me: Me = parse_api(
         200,
-        r#"{"nick":"张三","unionId":"N","openId":"O","mobile":"18900000000","stateCode":"86","visitor":false}"#.as_bytes(),
+        r#"{"nick":"张三","unionId":"N","openId":"O","mobile":"18900000000","stateCode":"86","visitor":false}"#
+            .as_bytes(),
     )
     .unwrap();
-    assert_eq!(
-        (me.union_id.as_str(), me.avatar_url, me.email),
-        ("N", None, None)
-    );
+    assert_eq!((me.union_id.as_str(), me.avatar_url, me.email), ("N", None, None));
     let denied = parse_api::<Me>(
         403,
         r#"{"code":"Forbidden.AccessDenied.AccessTokenPermissionDenied","requestid":"e64a","message":"没有调用该接口的权限","accessdenieddetail":{"requiredScopes":["Contact.User.Read"]}}"#.as_bytes(),
@@ -121,20 +106,16 @@ fn errcode_88_carries_the_reason_in_sub_code() {
 
 #[test]
 fn a_string_errcode_is_tolerated() {
-    let err =
-        parse_oapi::<OapiResult<ByUnionId>>(br#"{"errcode":"60121","errmsg":"x"}"#).unwrap_err();
+    let err = parse_oapi::<OapiResult<ByUnionId>>(br#"{"errcode":"60121","errmsg":"x"}"#).unwrap_err();
     assert!(matches!(err, Failure::Oapi { code: 60121, .. }));
-    let ok: OapiResult<ByUnionId> =
-        parse_oapi(br#"{"errcode":"0","result":{"userid":"u"}}"#).unwrap();
+    let ok: OapiResult<ByUnionId> = parse_oapi(br#"{"errcode":"0","result":{"userid":"u"}}"#).unwrap();
     assert_eq!(ok.result.userid, "u");
 }
 
 #[test]
 fn gettoken_bad_credentials_is_not_wrapped() {
-    let err = parse_oapi::<serde_json::Value>(
-        r#"{"errcode":40096,"errmsg":"不合法的appKey或appSecret"}"#.as_bytes(),
-    )
-    .unwrap_err();
+    let err = parse_oapi::<serde_json::Value>(r#"{"errcode":40096,"errmsg":"不合法的appKey或appSecret"}"#.as_bytes())
+        .unwrap_err();
     assert!(matches!(err, Failure::Oapi { code: 40096, .. }));
 }
 
@@ -163,15 +144,12 @@ fn login_urls_carry_every_required_parameter() {
         &settings,
         600,
         std::sync::Arc::new(crate::clock::SystemClock),
+        std::sync::Arc::default(),
     )
     .unwrap();
     let (oauth2, qr, in_client) = client.test_login_urls();
     let query = |u: &str| -> std::collections::HashMap<String, String> {
-        url::Url::parse(u)
-            .unwrap()
-            .query_pairs()
-            .into_owned()
-            .collect()
+        url::Url::parse(u).unwrap().query_pairs().into_owned().collect()
     };
 
     let url = url::Url::parse(&oauth2).unwrap();
@@ -184,10 +162,7 @@ fn login_urls_carry_every_required_parameter() {
     assert_eq!(q["state"], "st");
     assert_eq!(q["prompt"], "consent");
 
-    assert!(
-        qr.starts_with("http://127.0.0.1:9/oapi/connect/qrconnect?"),
-        "{qr}"
-    );
+    assert!(qr.starts_with("http://127.0.0.1:9/oapi/connect/qrconnect?"), "{qr}");
     let q = query(&qr);
     assert_eq!(
         (q["appid"].as_str(), q["scope"].as_str()),
@@ -223,14 +198,10 @@ fn sns_getuserinfo_bycode_success_and_signature_error() {
     assert_eq!(info.user_info.unionid, "N");
     let real = r#"{"errcode":0,"errmsg":"ok","user_info":{"nick":"n","unionid":"U","dingId":"$:LWCP_v1:$abc","openid":"O","main_org_auth_high_level":true}}"#;
     assert_eq!(
-        parse_oapi::<SnsUserInfo>(real.as_bytes())
-            .unwrap()
-            .user_info
-            .unionid,
+        parse_oapi::<SnsUserInfo>(real.as_bytes()).unwrap().user_info.unionid,
         "U"
     );
-    let bad = parse_oapi::<SnsUserInfo>(br#"{"errcode":853004,"errmsg":"signature mismatch"}"#)
-        .unwrap_err();
+    let bad = parse_oapi::<SnsUserInfo>(br#"{"errcode":853004,"errmsg":"signature mismatch"}"#).unwrap_err();
     assert!(matches!(bad, Failure::Oapi { code: 853004, .. }));
 }
 
@@ -239,14 +210,13 @@ fn department_get_success_root_and_not_found() {
     let body = r#"{"errcode":0,"errmsg":"ok","result":{"auto_add_user":true,"brief":"","create_dept_group":true,"dept_group_chat_id":"chat3b","dept_id":376,"dept_manager_userid_list":["0761"],"dept_permits":[],"group_contain_sub_dept":false,"hide_dept":false,"name":"****部","order":12,"org_dept_owner":"0","outer_dept":false,"outer_permit_depts":[],"outer_permit_users":[],"parent_id":1,"user_permits":[]},"request_id":"ijm"}"#;
     let dept: OapiResult<DepartmentDetail> = parse_oapi(body.as_bytes()).unwrap();
     assert_eq!((dept.result.dept_id, dept.result.parent_id), (376, Some(1)));
-    let root: OapiResult<DepartmentDetail> =
-        parse_oapi(r#"{"errcode":0,"errmsg":"ok","result":{"dept_id":1,"name":"示例科技","order":0},"request_id":"R"}"#.as_bytes())
-            .unwrap();
-    assert_eq!(root.result.parent_id, None);
-    let missing = parse_oapi::<OapiResult<DepartmentDetail>>(
-        br#"{"errcode":60003,"errmsg":"x","request_id":"R"}"#,
+    let root: OapiResult<DepartmentDetail> = parse_oapi(
+        r#"{"errcode":0,"errmsg":"ok","result":{"dept_id":1,"name":"示例科技","order":0},"request_id":"R"}"#.as_bytes(),
     )
-    .unwrap_err();
+    .unwrap();
+    assert_eq!(root.result.parent_id, None);
+    let missing =
+        parse_oapi::<OapiResult<DepartmentDetail>>(br#"{"errcode":60003,"errmsg":"x","request_id":"R"}"#).unwrap_err();
     assert!(matches!(missing, Failure::Oapi { code: 60003, .. }));
 }
 
@@ -272,11 +242,8 @@ fn the_remaining_appendix_a_bodies_pass_through_their_envelopes() {
     }
     let invalid_auth = parse_api::<Me>(
         400,
-        r#"{"code":"InvalidAuthentication","message":"不合法的access_token","requestid":"r"}"#
-            .as_bytes(),
+        r#"{"code":"InvalidAuthentication","message":"不合法的access_token","requestid":"r"}"#.as_bytes(),
     )
     .unwrap_err();
-    assert!(
-        matches!(invalid_auth, Failure::Api { status: 400, ref code, .. } if code == "InvalidAuthentication")
-    );
+    assert!(matches!(invalid_auth, Failure::Api { status: 400, ref code, .. } if code == "InvalidAuthentication"));
 }

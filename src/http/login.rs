@@ -13,11 +13,7 @@ pub async fn authorize_get(state: web::Data<AppState>, request: HttpRequest) -> 
 }
 
 /// OIDC Core 3.1.2.1: the request may also be a form POST.
-pub async fn authorize_post(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
+pub async fn authorize_post(state: web::Data<AppState>, request: HttpRequest, body: web::Bytes) -> HttpResponse {
     let params = Params::parse(&String::from_utf8_lossy(&body));
     see_other(authorize(&state, &request, params).await)
 }
@@ -33,9 +29,16 @@ fn in_dingtalk(request: &HttpRequest) -> bool {
 
 async fn authorize(state: &AppState, request: &HttpRequest, params: Params) -> HttpResponse {
     let (browser, cookie) = browser::id_or_new(request, state.secure_cookies);
+    let session = browser::session(request);
     let outcome = state
         .provider
-        .authorize(&params, &browser, in_dingtalk(request), &state.dingtalk)
+        .authorize(
+            &params,
+            &browser,
+            session.as_deref(),
+            in_dingtalk(request),
+            &state.dingtalk,
+        )
         .await;
     let mut response = authorize_response(state, outcome);
     if let Some(cookie) = cookie {
@@ -49,6 +52,7 @@ fn authorize_response(state: &AppState, outcome: AuthorizeOutcome) -> HttpRespon
     match outcome {
         AuthorizeOutcome::Redirect(url) => redirect(&url),
         AuthorizeOutcome::Page(error) => pages::error_page(&error),
+        AuthorizeOutcome::Refused(refusal) => pages::refusal_page(&refusal),
         AuthorizeOutcome::InApp(login) => {
             let urls = pages::InAppUrls {
                 post: state.provider.url(paths::DINGTALK_IN_APP),
@@ -65,10 +69,7 @@ pub async fn dingtalk_callback(state: web::Data<AppState>, request: HttpRequest)
     let params = Params::parse(request.query_string());
     let reply = UpstreamReply {
         state: params.get("state").map(str::to_owned),
-        code: params
-            .get("authCode")
-            .or_else(|| params.get("code"))
-            .map(str::to_owned),
+        code: params.get("authCode").or_else(|| params.get("code")).map(str::to_owned),
         error: params.get("error").map(str::to_owned),
     };
     let browser = browser::id(&request);
@@ -76,15 +77,11 @@ pub async fn dingtalk_callback(state: web::Data<AppState>, request: HttpRequest)
         .provider
         .finish_login(reply, browser.as_deref(), &state.dingtalk)
         .await;
-    login_response(outcome)
+    login_response(&state, outcome)
 }
 
 /// The in-app login page posts the code from the DingTalk client (or, when silent, its failure).
-pub async fn dingtalk_in_app(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
+pub async fn dingtalk_in_app(state: web::Data<AppState>, request: HttpRequest, body: web::Bytes) -> HttpResponse {
     let form = Params::parse(&String::from_utf8_lossy(&body));
     let reply = InAppReply {
         state: form.get("state").map(str::to_owned),
@@ -97,14 +94,11 @@ pub async fn dingtalk_in_app(
         .provider
         .finish_in_app(reply, browser.as_deref(), &state.dingtalk)
         .await;
-    see_other(login_response(outcome))
+    see_other(login_response(&state, outcome))
 }
 
 /// The in-app page's fallback to DingTalk's web login, for the same pending login.
-pub async fn dingtalk_web_fallback(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-) -> HttpResponse {
+pub async fn dingtalk_web_fallback(state: web::Data<AppState>, request: HttpRequest) -> HttpResponse {
     let params = Params::parse(request.query_string());
     let Some(login_state) = params.get("state") else {
         return pages::error_page(&crate::oidc::PageError::LoginStateMissing);
@@ -117,9 +111,16 @@ pub async fn dingtalk_web_fallback(
     authorize_response(&state, outcome)
 }
 
-fn login_response(outcome: LoginOutcome) -> HttpResponse {
+fn login_response(state: &AppState, outcome: LoginOutcome) -> HttpResponse {
     match outcome {
         LoginOutcome::Redirect(url) => redirect(&url),
+        LoginOutcome::LoggedIn { url, session_cookie } => {
+            let mut response = redirect(&url);
+            let cookie = browser::session_cookie(session_cookie, state.secure_cookies, state.provider.session_ttl());
+            // A freshly built cookie always encodes to a valid header.
+            let _ = response.add_cookie(&cookie);
+            response
+        }
         LoginOutcome::Refused(refusal) => pages::refusal_page(&refusal),
         LoginOutcome::Page(error) => pages::error_page(&error),
     }

@@ -3,12 +3,17 @@
 
 mod browser;
 mod login;
+mod logout;
 mod metadata;
+mod observe;
+pub mod ops;
 pub mod pages;
 mod token;
 mod userinfo;
 
 use actix_web::web;
+
+pub use observe::log_request;
 
 use crate::oidc::paths;
 
@@ -19,20 +24,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(paths::JWKS, web::get().to(metadata::jwks))
         .route(paths::AUTHORIZE, web::get().to(login::authorize_get))
         .route(paths::AUTHORIZE, web::post().to(login::authorize_post))
-        .route(
-            paths::DINGTALK_CALLBACK,
-            web::get().to(login::dingtalk_callback),
-        )
-        .route(
-            paths::DINGTALK_IN_APP,
-            web::post().to(login::dingtalk_in_app),
-        )
+        .route(paths::DINGTALK_CALLBACK, web::get().to(login::dingtalk_callback))
+        .route(paths::DINGTALK_IN_APP, web::post().to(login::dingtalk_in_app))
         .route(
             paths::DINGTALK_WEB_FALLBACK,
             web::get().to(login::dingtalk_web_fallback),
         )
         .route(paths::IN_APP_SCRIPT, web::get().to(pages::in_app_script))
         .route(paths::TOKEN, web::post().to(token::token))
+        .route(paths::REVOKE, web::post().to(token::revoke))
+        .route(paths::INTROSPECT, web::post().to(token::introspect))
+        .route(paths::LOGOUT, web::get().to(logout::logout_get))
+        .route(paths::LOGOUT, web::post().to(logout::logout_post))
         .route(paths::USERINFO, web::get().to(userinfo::userinfo))
         .route(paths::USERINFO, web::post().to(userinfo::userinfo));
 }
@@ -43,23 +46,4 @@ fn no_store(builder: &mut actix_web::HttpResponseBuilder) -> &mut actix_web::Htt
     builder
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .insert_header((actix_web::http::header::PRAGMA, "no-cache"))
-}
-
-/// One log line per request: method, path (never the query, which can hold codes), status, time.
-pub async fn log_request(
-    request: actix_web::dev::ServiceRequest,
-    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
-) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
-    let started = std::time::Instant::now();
-    let method = request.method().clone();
-    let path = request.path().to_owned();
-    let response = next.call(request).await?;
-    tracing::info!(
-        %method,
-        %path,
-        status = response.status().as_u16(),
-        ms = started.elapsed().as_millis() as u64,
-        "request"
-    );
-    Ok(response)
 }

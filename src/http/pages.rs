@@ -6,7 +6,7 @@ use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 
 use crate::config::InApp;
 use crate::identity::Refusal as Denied;
-use crate::oidc::{InAppLogin, PageError, Refusal, RefusalReason};
+use crate::oidc::{InAppLogin, LogoutError, PageError, Refusal, RefusalReason};
 use crate::state::InAppPage;
 
 /// Escapes text for HTML element content and attribute values.
@@ -25,11 +25,14 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-const STYLE: &str = "body{margin:0;font:16px/1.6 system-ui,-apple-system,'PingFang SC','Microsoft YaHei',sans-serif;\
-background:#f5f6f8;color:#1f2329}main{max-width:32rem;margin:12vh auto;padding:1.5rem;background:#fff;\
-border-radius:12px;box-shadow:0 1px 4px rgba(0,0,0,.08)}h1{font-size:1.25rem;margin:0 0 .25rem}\
-.en{color:#646a73;margin-top:0}a.button{display:inline-block;margin-top:1rem;padding:.6rem 1.2rem;\
-background:#3370ff;color:#fff;border-radius:8px;text-decoration:none}";
+const STYLE: &str = "body{margin:0;padding:0 1rem;font:16px/1.6 system-ui,-apple-system,'PingFang SC',\
+'Microsoft YaHei',sans-serif;background:#f5f6f8;color:#1f2329}main{max-width:32rem;margin:12vh auto;\
+padding:1.5rem;background:#fff;border-radius:12px;box-shadow:0 1px 4px rgba(0,0,0,.08)}\
+h1{font-size:1.25rem;margin:0 0 .25rem}h2{font-size:1rem;margin:1.25rem 0 .25rem}\
+.en{color:#646a73;margin-top:0}pre{white-space:pre-wrap;overflow-wrap:anywhere;font-size:.8rem;\
+background:#f5f6f8;padding:.75rem;border-radius:8px}a.button,button.button{display:inline-block;\
+margin-top:1rem;padding:.6rem 1.2rem;background:#3370ff;color:#fff;border:0;border-radius:8px;\
+font-size:1rem;text-decoration:none;cursor:pointer}";
 
 /// A complete page; `body` is trusted HTML built from escaped parts.
 pub fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
@@ -63,10 +66,7 @@ pub fn error_page(error: &PageError) -> HttpResponse {
             "该应用未在 dingo 注册，请联系管理员。",
             "This application is not registered with dingo. Please contact your administrator.",
         ),
-        PageError::MissingRedirectUri => (
-            "请求缺少 redirect_uri。",
-            "The request has no redirect_uri.",
-        ),
+        PageError::MissingRedirectUri => ("请求缺少 redirect_uri。", "The request has no redirect_uri."),
         PageError::UnregisteredRedirectUri => (
             "应用提供的回调地址（redirect_uri）未注册，为安全起见登录已停止。",
             "The application's redirect_uri is not registered, so the login was stopped for your safety.",
@@ -126,10 +126,9 @@ pub fn refusal_page(refusal: &Refusal) -> HttpResponse {
             "你的角色无权使用此应用。如需访问，请联系管理员。",
             "Your role is not allowed to use this application. Ask your administrator if you need access.",
         ),
-        RefusalReason::Denied(Denied::AdminsOnly) => (
-            "此应用仅限管理员使用。",
-            "This application is for administrators only.",
-        ),
+        RefusalReason::Denied(Denied::AdminsOnly) => {
+            ("此应用仅限管理员使用。", "This application is for administrators only.")
+        }
         RefusalReason::LoginExpired => (
             "登录超时，请回到应用重新登录。",
             "The login took too long. Please go back to the application and log in again.",
@@ -194,6 +193,73 @@ pub async fn in_app_script() -> HttpResponse {
         .insert_header((CONTENT_TYPE, "application/javascript; charset=utf-8"))
         .insert_header((CACHE_CONTROL, "public, max-age=300"))
         .body(include_str!("assets/inapp.js"))
+}
+
+/// Asks the person to confirm a logout the client could not prove it asked for.
+pub fn logout_confirmation_page(action: &str, carried: &[(&str, &str)], csrf: &str) -> HttpResponse {
+    let hidden: String = carried
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape(name),
+                escape(value)
+            )
+        })
+        .collect();
+    let body = format!(
+        "{}<form method=\"post\" action=\"{}\">{hidden}<input type=\"hidden\" name=\"confirmation\" value=\"{}\">\
+         <button class=\"button\" type=\"submit\" id=\"confirm-logout\">退出登录 · Log out</button></form>",
+        message(
+            "退出登录？",
+            "Log out?",
+            "确认后，你将退出 dingo 的登录，各应用需要重新登录。",
+            "You will be logged out of dingo; apps will ask you to log in again.",
+        ),
+        escape(action),
+        escape(csrf),
+    );
+    page(StatusCode::OK, "退出登录 · Log out", &body)
+}
+
+pub fn logged_out_page() -> HttpResponse {
+    let body = message(
+        "已退出登录",
+        "You are logged out",
+        "你已退出 dingo 的登录。",
+        "You have been logged out of dingo.",
+    );
+    page(StatusCode::OK, "已退出登录 · Logged out", &body)
+}
+
+pub fn logout_error_page(error: LogoutError) -> HttpResponse {
+    let (zh, en) = match error {
+        LogoutError::DuplicateParameter => (
+            "请求中有重复的参数。",
+            "A parameter appears more than once in the request.",
+        ),
+        LogoutError::UnknownClient => (
+            "该应用未在 dingo 注册。",
+            "This application is not registered with dingo.",
+        ),
+        LogoutError::InvalidIdTokenHint => (
+            "退出请求中的 id_token_hint 不是 dingo 签发的 ID 令牌。",
+            "The logout request's id_token_hint is not an ID token issued by dingo.",
+        ),
+        LogoutError::ClientMismatch => (
+            "退出请求中的 client_id 与 id_token_hint 不一致。",
+            "The logout request's client_id does not match its id_token_hint.",
+        ),
+        LogoutError::UnregisteredRedirectUri => (
+            "应用提供的退出后跳转地址未注册，为安全起见没有跳转。",
+            "The application's post_logout_redirect_uri is not registered, so you were not sent there.",
+        ),
+    };
+    page(
+        StatusCode::BAD_REQUEST,
+        "无法退出 · Cannot log out",
+        &message("无法退出登录", "Cannot log out", zh, en),
+    )
 }
 
 #[cfg(test)]

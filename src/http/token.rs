@@ -10,36 +10,64 @@ use super::no_store;
 use crate::oidc::{ErrorCode, OidcError, Params};
 use crate::state::AppState;
 
-pub async fn token(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
+pub async fn token(state: web::Data<AppState>, request: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let (form, basic) = match client_request(&request, &body) {
+        Ok(parts) => parts,
+        Err(response) => return *response,
+    };
+    let used_basic = basic.is_some();
+    match state.provider.token(&form, basic, &state.dingtalk).await {
+        Ok(tokens) => no_store(&mut HttpResponse::Ok()).json(tokens),
+        Err(e) => error_response(&e, used_basic),
+    }
+}
+
+/// `POST /revoke` (RFC 7009): 200 with an empty body whenever the client is authenticated.
+pub async fn revoke(state: web::Data<AppState>, request: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let (form, basic) = match client_request(&request, &body) {
+        Ok(parts) => parts,
+        Err(response) => return *response,
+    };
+    let used_basic = basic.is_some();
+    match state.provider.revoke(&form, basic).await {
+        Ok(()) => no_store(&mut HttpResponse::Ok()).finish(),
+        Err(e) => error_response(&e, used_basic),
+    }
+}
+
+/// `POST /introspect` (RFC 7662).
+pub async fn introspect(state: web::Data<AppState>, request: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let (form, basic) = match client_request(&request, &body) {
+        Ok(parts) => parts,
+        Err(response) => return *response,
+    };
+    let used_basic = basic.is_some();
+    match state.provider.introspect(&form, basic).await {
+        Ok(answer) => no_store(&mut HttpResponse::Ok()).json(answer),
+        Err(e) => error_response(&e, used_basic),
+    }
+}
+
+/// A client id and secret from `Authorization: Basic`.
+type BasicCredentials = (String, String);
+
+/// The form and the `Authorization: Basic` credentials of a client's request, or the error
+/// response when the body is not a form or the header is malformed.
+fn client_request(request: &HttpRequest, body: &[u8]) -> Result<(Params, Option<BasicCredentials>), Box<HttpResponse>> {
     let is_form = request
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        });
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
     if !is_form {
         let e = OidcError::new(
             ErrorCode::InvalidRequest,
             "the body must be application/x-www-form-urlencoded",
         );
-        return error_response(&e, false);
+        return Err(Box::new(error_response(&e, false)));
     }
-    let basic = match basic_credentials(&request) {
-        Ok(basic) => basic,
-        Err(e) => return error_response(&e, true),
-    };
-    let used_basic = basic.is_some();
-    let form = Params::parse(&String::from_utf8_lossy(&body));
-    match state.provider.token(&form, basic).await {
-        Ok(tokens) => no_store(&mut HttpResponse::Ok()).json(tokens),
-        Err(e) => error_response(&e, used_basic),
-    }
+    let basic = basic_credentials(request).map_err(|e| Box::new(error_response(&e, true)))?;
+    Ok((Params::parse(&String::from_utf8_lossy(body)), basic))
 }
 
 /// RFC 6749 §2.3.1: `Basic base64(urlencode(id) ":" urlencode(secret))`.
@@ -47,12 +75,7 @@ fn basic_credentials(request: &HttpRequest) -> Result<Option<(String, String)>, 
     let Some(header) = request.headers().get(AUTHORIZATION) else {
         return Ok(None);
     };
-    let malformed = || {
-        OidcError::new(
-            ErrorCode::InvalidClient,
-            "malformed Basic authorization header",
-        )
-    };
+    let malformed = || OidcError::new(ErrorCode::InvalidClient, "malformed Basic authorization header");
     let value = header.to_str().map_err(|_| malformed())?;
     let Some((scheme, encoded)) = value.split_once(' ') else {
         return Err(malformed());

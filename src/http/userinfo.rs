@@ -8,11 +8,7 @@ use super::no_store;
 use crate::oidc::{BearerError, Params};
 use crate::state::AppState;
 
-pub async fn userinfo(
-    state: web::Data<AppState>,
-    request: HttpRequest,
-    body: web::Bytes,
-) -> HttpResponse {
+pub async fn userinfo(state: web::Data<AppState>, request: HttpRequest, body: web::Bytes) -> HttpResponse {
     match bearer_token(&request, &body) {
         Ok(token) => match state.provider.userinfo(&token).await {
             Ok(claims) => no_store(&mut HttpResponse::Ok()).json(claims),
@@ -31,9 +27,7 @@ fn bearer_token(request: &HttpRequest, body: &[u8]) -> Result<String, BearerErro
                 .to_str()
                 .map_err(|_| BearerError::InvalidRequest("malformed Authorization header"))?;
             match value.split_once(' ') {
-                Some((scheme, token))
-                    if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
-                {
+                Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
                     Some(token.trim().to_owned())
                 }
                 _ => {
@@ -48,10 +42,7 @@ fn bearer_token(request: &HttpRequest, body: &[u8]) -> Result<String, BearerErro
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        });
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
     let from_body = if is_form {
         Params::parse(&String::from_utf8_lossy(body))
             .get("access_token")
@@ -60,9 +51,7 @@ fn bearer_token(request: &HttpRequest, body: &[u8]) -> Result<String, BearerErro
         None
     };
     match (from_header, from_body) {
-        (Some(_), Some(_)) => Err(BearerError::InvalidRequest(
-            "send the access token one way only",
-        )),
+        (Some(_), Some(_)) => Err(BearerError::InvalidRequest("send the access token one way only")),
         (Some(token), None) | (None, Some(token)) => Ok(token),
         (None, None) => Err(BearerError::Missing),
     }
@@ -73,9 +62,7 @@ fn challenge(e: &BearerError) -> HttpResponse {
         BearerError::Missing => (StatusCode::UNAUTHORIZED, None),
         BearerError::InvalidRequest(d) => (StatusCode::BAD_REQUEST, Some(("invalid_request", *d))),
         BearerError::InvalidToken(d) => (StatusCode::UNAUTHORIZED, Some(("invalid_token", *d))),
-        BearerError::InsufficientScope(d) => {
-            (StatusCode::FORBIDDEN, Some(("insufficient_scope", *d)))
-        }
+        BearerError::InsufficientScope(d) => (StatusCode::FORBIDDEN, Some(("insufficient_scope", *d))),
         BearerError::Internal => {
             return no_store(&mut HttpResponse::InternalServerError())
                 .json(serde_json::json!({"error": "server_error"}));
@@ -91,8 +78,6 @@ fn challenge(e: &BearerError) -> HttpResponse {
     no_store(&mut builder).insert_header((WWW_AUTHENTICATE, header));
     match error {
         None => builder.finish(),
-        Some((code, description)) => {
-            builder.json(serde_json::json!({"error": code, "error_description": description}))
-        }
+        Some((code, description)) => builder.json(serde_json::json!({"error": code, "error_description": description})),
     }
 }

@@ -121,9 +121,10 @@ pub trait Upstream: Send + Sync {
     /// The route the web login page's callback code belongs to.
     fn web_route(&self) -> LoginRoute;
 
+    /// The identity of member `userid` as DingTalk knows it now (to re-check on refresh).
+    fn identity_of(&self, userid: &str) -> impl std::future::Future<Output = Result<Identity, UpstreamError>> + Send;
+
     /// Resolves a login code into an identity.
-    fn resolve(
-        &self,
-        code: &UpstreamCode,
-    ) -> impl std::future::Future<Output = Result<Identity, UpstreamError>> + Send;
+    fn resolve(&self, code: &UpstreamCode)
+    -> impl std::future::Future<Output = Result<Identity, UpstreamError>> + Send;
 }

@@ -55,9 +55,7 @@ impl Policy {
                 .iter()
                 .any(|d| d.lineage.iter().any(|id| ids.contains(id)))
         };
-        if in_any(&p.deny_departments)
-            || (!p.allow_departments.is_empty() && !in_any(&p.allow_departments))
-        {
+        if in_any(&p.deny_departments) || (!p.allow_departments.is_empty() && !in_any(&p.allow_departments)) {
             return Err(Refusal::Department);
         }
         let holds_any = |roles: &[String]| person.roles.iter().any(|r| roles.contains(r));
@@ -89,10 +87,7 @@ mod tests {
             email: None,
             job_number: None,
             title: None,
-            dept_ids: departments
-                .iter()
-                .filter_map(|l| l.last().copied())
-                .collect(),
+            dept_ids: departments.iter().filter_map(|l| l.last().copied()).collect(),
             departments: departments
                 .iter()
                 .map(|lineage| Department {
@@ -128,10 +123,7 @@ mod tests {
         let finance = policy(|p| p.allow_departments = vec![3]);
         assert_eq!(finance.check(&person(&[&[1, 3]], &[])), Ok(()));
         assert_eq!(finance.check(&person(&[&[1, 3, 5]], &[])), Ok(()));
-        assert_eq!(
-            finance.check(&person(&[&[1, 2, 4]], &[])),
-            Err(Refusal::Department)
-        );
+        assert_eq!(finance.check(&person(&[&[1, 2, 4]], &[])), Err(Refusal::Department));
         // One allowed department among several is enough.
         assert_eq!(finance.check(&person(&[&[1, 2], &[1, 3]], &[])), Ok(()));
     }
@@ -143,10 +135,7 @@ mod tests {
             p.deny_departments = vec![4];
         });
         assert_eq!(p.check(&person(&[&[1, 2]], &[])), Ok(()));
-        assert_eq!(
-            p.check(&person(&[&[1, 2, 4]], &[])),
-            Err(Refusal::Department)
-        );
+        assert_eq!(p.check(&person(&[&[1, 2, 4]], &[])), Err(Refusal::Department));
     }
 
     #[test]
@@ -155,10 +144,7 @@ mod tests {
         assert_eq!(p.check(&person(&[&[1]], &["财务"])), Ok(()));
         assert_eq!(p.check(&person(&[&[1]], &["研发"])), Err(Refusal::Role));
         let deny = policy(|p| p.deny_roles = vec!["外包".into()]);
-        assert_eq!(
-            deny.check(&person(&[&[1]], &["研发", "外包"])),
-            Err(Refusal::Role)
-        );
+        assert_eq!(deny.check(&person(&[&[1]], &["研发", "外包"])), Err(Refusal::Role));
     }
 
     #[test]

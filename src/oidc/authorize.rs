@@ -41,6 +41,15 @@ pub struct AuthorizationRequest {
     /// `prompt=none`: the login must complete without any interaction, or fail.
     #[serde(default)]
     pub prompt_none: bool,
+    /// `prompt=login`: authenticate again with DingTalk even with a live session.
+    #[serde(default)]
+    pub prompt_login: bool,
+    /// `login_hint`: the userid the client expects.
+    #[serde(default)]
+    pub login_hint: Option<String>,
+    /// `id_token_hint`, once verified: the `sub` the client expects.
+    #[serde(default)]
+    pub hinted_subject: Option<String>,
 }
 
 /// Where an authorization request goes next.
@@ -74,18 +83,14 @@ pub fn check(params: &Params, clients: &ClientRegistry, issuer: &str) -> Checked
     let state = params.get("state").map(str::to_owned);
     match validate(params, client) {
         Ok(request) => Checked::Valid(AuthorizationRequest { state, ..request }),
-        Err(e) => {
-            Checked::ErrorRedirect(error_redirect(redirect_uri, &e, state.as_deref(), issuer))
-        }
+        Err(e) => Checked::ErrorRedirect(error_redirect(redirect_uri, &e, state.as_deref(), issuer)),
     }
 }
 
 fn validate(params: &Params, client: &Client) -> Result<AuthorizationRequest, OidcError> {
     let invalid = |description: String| OidcError::new(ErrorCode::InvalidRequest, description);
     if let Some(name) = params.duplicate() {
-        return Err(invalid(format!(
-            "parameter `{name}` appears more than once"
-        )));
+        return Err(invalid(format!("parameter `{name}` appears more than once")));
     }
     if params.get("request").is_some() {
         return Err(OidcError::new(
@@ -109,10 +114,7 @@ fn validate(params: &Params, client: &Client) -> Result<AuthorizationRequest, Oi
             ));
         }
     }
-    if params
-        .get("response_mode")
-        .is_some_and(|mode| mode != "query")
-    {
+    if params.get("response_mode").is_some_and(|mode| mode != "query") {
         return Err(invalid("only response_mode=query is supported".into()));
     }
     let requested: Vec<&str> = params
@@ -122,17 +124,11 @@ fn validate(params: &Params, client: &Client) -> Result<AuthorizationRequest, Oi
         .filter(|s| !s.is_empty())
         .collect();
     if !requested.contains(&"openid") {
-        return Err(OidcError::new(
-            ErrorCode::InvalidScope,
-            "scope must include openid",
-        ));
+        return Err(OidcError::new(ErrorCode::InvalidScope, "scope must include openid"));
     }
     let mut scope = vec!["openid".to_owned()];
     for s in requested {
-        if s != "openid"
-            && client.scopes.iter().any(|allowed| allowed == s)
-            && !scope.iter().any(|x| x == s)
-        {
+        if s != "openid" && client.scopes.iter().any(|allowed| allowed == s) && !scope.iter().any(|x| x == s) {
             scope.push(s.to_owned());
         }
     }
@@ -145,9 +141,7 @@ fn validate(params: &Params, client: &Client) -> Result<AuthorizationRequest, Oi
         .collect();
     let prompt_none = prompts.contains(&"none");
     if prompt_none && prompts.len() > 1 {
-        return Err(invalid(
-            "prompt=none cannot be combined with other values".into(),
-        ));
+        return Err(invalid("prompt=none cannot be combined with other values".into()));
     }
     let max_age = match params.get("max_age") {
         None => None,
@@ -167,6 +161,9 @@ fn validate(params: &Params, client: &Client) -> Result<AuthorizationRequest, Oi
         code_challenge,
         max_age,
         prompt_none,
+        prompt_login: prompts.contains(&"login"),
+        login_hint: params.get("login_hint").map(str::to_owned),
+        hinted_subject: None,
     })
 }
 
@@ -175,38 +172,25 @@ fn check_pkce(params: &Params, client: &Client) -> Result<Option<String>, OidcEr
     let invalid = |d: &str| OidcError::new(ErrorCode::InvalidRequest, d);
     let challenge = params.get("code_challenge");
     match (challenge, params.get("code_challenge_method")) {
-        (None, Some(_)) => Err(invalid(
-            "code_challenge_method given without code_challenge",
-        )),
-        (None, None) if client.is_public() => {
-            Err(invalid("PKCE is required: send code_challenge with S256"))
-        }
+        (None, Some(_)) => Err(invalid("code_challenge_method given without code_challenge")),
+        (None, None) if client.is_public() => Err(invalid("PKCE is required: send code_challenge with S256")),
         (None, None) => Ok(None),
-        (Some(_), method) if method != Some("S256") => Err(invalid(
-            "code_challenge_method must be S256 (plain is not accepted)",
-        )),
+        (Some(_), method) if method != Some("S256") => {
+            Err(invalid("code_challenge_method must be S256 (plain is not accepted)"))
+        }
         (Some(c), _) => {
-            let well_formed = c.len() == 43
-                && c.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            let well_formed = c.len() == 43 && c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if well_formed {
                 Ok(Some(c.to_owned()))
             } else {
-                Err(invalid(
-                    "code_challenge must be a base64url SHA-256 (43 characters)",
-                ))
+                Err(invalid("code_challenge must be a base64url SHA-256 (43 characters)"))
             }
         }
     }
 }
 
 /// `redirect_uri` with the error, `state` and `iss` (RFC 9207) appended to its query.
-pub fn error_redirect(
-    redirect_uri: &str,
-    e: &OidcError,
-    state: Option<&str>,
-    issuer: &str,
-) -> String {
+pub fn error_redirect(redirect_uri: &str, e: &OidcError, state: Option<&str>, issuer: &str) -> String {
     let mut pairs = vec![
         ("error", e.code.as_str()),
         ("error_description", e.description.as_str()),

@@ -18,6 +18,8 @@ pub const PROTOCOL_CLAIMS: &[&str] = &[
     "auth_time",
     "nonce",
     "at_hash",
+    "amr",
+    "sid",
 ];
 
 /// `sub` for `client`: the userid (default), the unionid, or a pairwise value that differs per
@@ -90,11 +92,7 @@ pub fn for_scopes(
     if let Some(allowed) = &client.claims {
         claims.retain(|name, _| allowed.iter().any(|a| a == name));
     }
-    debug_assert!(
-        claims
-            .keys()
-            .all(|k| RELEASABLE_CLAIMS.contains(&k.as_str()))
-    );
+    debug_assert!(claims.keys().all(|k| RELEASABLE_CLAIMS.contains(&k.as_str())));
     claims.insert("sub".to_owned(), json!(subject(id, settings, &client.id)));
     claims
 }
@@ -140,11 +138,7 @@ fn e164(id: &Identity) -> Option<String> {
         .chars()
         .filter(char::is_ascii_digit)
         .collect();
-    let country = if country.is_empty() {
-        "86".to_owned()
-    } else {
-        country
-    };
+    let country = if country.is_empty() { "86".to_owned() } else { country };
     Some(format!("+{country}{digits}"))
 }
 

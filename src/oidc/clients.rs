@@ -6,15 +6,16 @@ use crate::config::ClientSettings;
 use crate::crypto::{constant_time_eq, sha256};
 use crate::identity::Policy;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub enum ClientKind {
     /// No secret; PKCE is required.
+    #[default]
     Public,
     /// Authenticates with a secret, of which only the SHA-256 is held.
     Confidential { secret_sha256: [u8; 32] },
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Client {
     pub id: String,
     pub name: String,
@@ -25,6 +26,12 @@ pub struct Client {
     pub policy: Option<Policy>,
     /// The only person claims released to this client; all when `None`.
     pub claims: Option<Vec<String>>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+    /// Refresh tokens without `offline_access`.
+    pub refresh_tokens: bool,
+    pub refresh_token_idle_ttl: Option<i64>,
+    pub refresh_token_absolute_ttl: Option<i64>,
 }
 
 impl Client {
@@ -34,28 +41,20 @@ impl Client {
 
     /// Exact string comparison, as OIDC Core 3.1.2.1 requires.
     pub fn has_redirect_uri(&self, uri: &str) -> bool {
-        self.redirect_uris
-            .iter()
-            .any(|registered| registered == uri)
+        self.redirect_uris.iter().any(|registered| registered == uri)
     }
 
     /// True when `secret` is this client's secret; compared in constant time.
     pub fn secret_matches(&self, secret: &str) -> bool {
         match &self.kind {
-            ClientKind::Confidential { secret_sha256 } => {
-                constant_time_eq(&sha256(secret), secret_sha256)
-            }
+            ClientKind::Confidential { secret_sha256 } => constant_time_eq(&sha256(secret), secret_sha256),
             ClientKind::Public => false,
         }
     }
 
     /// The name to show people: the display name, else the id.
     pub fn display_name(&self) -> &str {
-        if self.name.is_empty() {
-            &self.id
-        } else {
-            &self.name
-        }
+        if self.name.is_empty() { &self.id } else { &self.name }
     }
 }
 
@@ -77,12 +76,8 @@ impl ClientRegistry {
                     .as_ref()
                     .ok_or_else(|| format!("client {} has no secret", c.client_id))?;
                 ClientKind::Confidential {
-                    secret_sha256: parse_hex32(hex.expose()).ok_or_else(|| {
-                        format!(
-                            "client {}: secret_sha256 is not 64 hex characters",
-                            c.client_id
-                        )
-                    })?,
+                    secret_sha256: parse_hex32(hex.expose())
+                        .ok_or_else(|| format!("client {}: secret_sha256 is not 64 hex characters", c.client_id))?,
                 }
             };
             let client = Client {
@@ -93,6 +88,11 @@ impl ClientRegistry {
                 kind,
                 policy: c.policy.clone().map(Policy::new),
                 claims: c.claims.clone(),
+                post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+                backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+                refresh_tokens: c.refresh_tokens,
+                refresh_token_idle_ttl: c.refresh_token_idle_ttl,
+                refresh_token_absolute_ttl: c.refresh_token_absolute_ttl,
             };
             clients.insert(client.id.clone(), client);
         }
@@ -128,10 +128,7 @@ mod tests {
             scopes: vec!["openid".into()],
             public,
             secret_sha256: secret_sha256.map(Secret::new),
-            secret_env: None,
-            secret_file: None,
-            policy: None,
-            claims: None,
+            ..Default::default()
         }
     }
 

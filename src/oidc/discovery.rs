@@ -8,11 +8,7 @@ use crate::config::{KNOWN_SCOPES, RELEASABLE_CLAIMS, SubjectKind};
 
 pub fn document(issuer: &str, subject: SubjectKind) -> Vec<u8> {
     let url = |path: &str| format!("{issuer}{path}");
-    let claims: Vec<&str> = PROTOCOL_CLAIMS
-        .iter()
-        .chain(RELEASABLE_CLAIMS)
-        .copied()
-        .collect();
+    let claims: Vec<&str> = PROTOCOL_CLAIMS.iter().chain(RELEASABLE_CLAIMS).copied().collect();
     let subject_type = if subject == SubjectKind::Pairwise {
         "pairwise"
     } else {
@@ -24,14 +20,21 @@ pub fn document(issuer: &str, subject: SubjectKind) -> Vec<u8> {
         "token_endpoint": url(paths::TOKEN),
         "userinfo_endpoint": url(paths::USERINFO),
         "jwks_uri": url(paths::JWKS),
+        "revocation_endpoint": url(paths::REVOKE),
+        "introspection_endpoint": url(paths::INTROSPECT),
+        "end_session_endpoint": url(paths::LOGOUT),
         "scopes_supported": KNOWN_SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
         "subject_types_supported": [subject_type],
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
         "claims_supported": claims,
         "claims_parameter_supported": false,
         "request_parameter_supported": false,

@@ -2,16 +2,14 @@
 //! in-app login page inside the DingTalk client), and the person's return becomes an
 //! authorization code for the client.
 
-use super::authorize::{
-    self, AuthorizationRequest, Checked, PageError, error_redirect, with_query,
-};
+use super::authorize::{self, AuthorizationRequest, Checked, PageError, error_redirect, with_query};
 use super::error::{ErrorCode, OidcError};
 use super::params::Params;
 use super::{Provider, paths};
 use crate::config::InApp;
 use crate::crypto::{constant_time_eq, random_token, token_hash};
 use crate::identity::{self, Identity, LoginRoute, Upstream, UpstreamCode, UpstreamError};
-use crate::store::{NewAuthorizationCode, PendingLogin};
+use crate::store::{NewAuthorizationCode, PendingLogin, Session};
 
 /// Where the browser goes after `/authorize`.
 #[derive(Debug)]
@@ -20,6 +18,8 @@ pub enum AuthorizeOutcome {
     Page(PageError),
     /// Inside the DingTalk client: the in-app login page, which gets a code from the client.
     InApp(InAppLogin),
+    /// The session's person may not use this client.
+    Refused(Refusal),
 }
 
 /// What the in-app login page needs.
@@ -55,6 +55,11 @@ pub struct InAppReply {
 #[derive(Debug)]
 pub enum LoginOutcome {
     Redirect(String),
+    /// Logged in: a new dingo session (its cookie value) and the way back to the client.
+    LoggedIn {
+        url: String,
+        session_cookie: String,
+    },
     /// The person may not continue: show why, with a way back to the app.
     Refused(Refusal),
     Page(PageError),
@@ -96,29 +101,39 @@ impl Provider {
         &self,
         params: &Params,
         browser: &str,
+        session_cookie: Option<&str>,
         in_dingtalk: bool,
         upstream: &impl Upstream,
     ) -> AuthorizeOutcome {
-        let request = match authorize::check(params, &self.clients, &self.issuer) {
+        let mut request = match authorize::check(params, &self.clients, &self.issuer) {
             Checked::Valid(request) => request,
             Checked::ErrorRedirect(url) => return AuthorizeOutcome::Redirect(url),
             Checked::Page(page) => return AuthorizeOutcome::Page(page),
         };
+        if let Some(hint) = params.get("id_token_hint") {
+            match crate::crypto::jwt::verify_own(hint, &self.keys, &self.issuer) {
+                Some(claims) => request.hinted_subject = claims["sub"].as_str().map(str::to_owned),
+                None => {
+                    let e = OidcError::new(
+                        ErrorCode::InvalidRequest,
+                        "id_token_hint is not an ID token of this provider",
+                    );
+                    return AuthorizeOutcome::Redirect(self.error_url(&request, &e));
+                }
+            }
+        }
+        if let Some(outcome) = self.reuse_session(&request, session_cookie).await {
+            return outcome;
+        }
         let in_app = in_dingtalk && self.in_app != InApp::Off;
         if request.prompt_none && !(in_app && self.in_app == InApp::RequestAuthCode) {
             // Only password-free login inside the DingTalk client needs no interaction.
-            let e = OidcError::new(
-                ErrorCode::LoginRequired,
-                "the person must log in with DingTalk",
-            );
+            let e = OidcError::new(ErrorCode::LoginRequired, "the person must log in with DingTalk");
             return AuthorizeOutcome::Redirect(self.error_url(&request, &e));
         }
         let state = random_token();
         if let Err(e) = self.save_pending_login(&request, &state, browser).await {
-            tracing::error!(
-                cause = e.cause.as_deref().unwrap_or_default(),
-                "cannot start a login"
-            );
+            tracing::error!(cause = e.cause.as_deref().unwrap_or_default(), "cannot start a login");
             return AuthorizeOutcome::Redirect(self.error_url(&request, &e));
         }
         if in_app {
@@ -128,26 +143,53 @@ impl Provider {
                 method: self.in_app,
             })
         } else {
-            AuthorizeOutcome::Redirect(upstream.login_url(
-                &self.url(paths::DINGTALK_CALLBACK),
-                &state,
-                in_dingtalk,
-            ))
+            AuthorizeOutcome::Redirect(upstream.login_url(&self.url(paths::DINGTALK_CALLBACK), &state, in_dingtalk))
         }
+    }
+
+    /// Answers from the browser's dingo session when it may be used for this request.
+    async fn reuse_session(&self, request: &AuthorizationRequest, cookie: Option<&str>) -> Option<AuthorizeOutcome> {
+        let session = self.current_session(cookie).await?;
+        let now = self.clock.now();
+        let user = match self.db.find_user(&session.userid).await {
+            Ok(Some(user)) => user,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::error!(cause = %e, "cannot read the user of a session");
+                return None;
+            }
+        };
+        let client = self.clients.get(&request.client_id)?;
+        let subject = super::claims::subject(&user.identity, &self.identity, &client.id);
+        let fresh_enough = request.max_age.is_none_or(|max_age| now - session.auth_time <= max_age);
+        let same_person = request
+            .login_hint
+            .as_ref()
+            .is_none_or(|hint| hint == &user.identity.userid)
+            && request.hinted_subject.as_ref().is_none_or(|hinted| hinted == &subject);
+        if request.prompt_login || !fresh_enough || !same_person {
+            return None;
+        }
+        let policy = client.policy.as_ref().unwrap_or(&self.policy);
+        if let Err(refusal) = policy.check(&user.identity) {
+            return Some(match self.refuse(request, refusal, &session.route) {
+                LoginOutcome::Refused(r) => AuthorizeOutcome::Refused(r),
+                _ => AuthorizeOutcome::Page(PageError::Internal),
+            });
+        }
+        Some(match self.issue_code(request, &user.identity, &session).await {
+            Ok(url) => AuthorizeOutcome::Redirect(url),
+            Err(e) => AuthorizeOutcome::Redirect(self.error_url(request, &e)),
+        })
     }
 
     /// Sends a login that started on the in-app page to DingTalk's web login instead (the
     /// in-app page's fallback). The state stays the same and is still single use.
-    pub async fn web_fallback(
-        &self,
-        state: &str,
-        browser: Option<&str>,
-        upstream: &impl Upstream,
-    ) -> AuthorizeOutcome {
+    pub async fn web_fallback(&self, state: &str, browser: Option<&str>, upstream: &impl Upstream) -> AuthorizeOutcome {
         match self.db.find_pending_login(&token_hash(state)).await {
-            Ok(Some(pending)) if same_browser(browser, &pending) => AuthorizeOutcome::Redirect(
-                upstream.login_url(&self.url(paths::DINGTALK_CALLBACK), state, true),
-            ),
+            Ok(Some(pending)) if same_browser(browser, &pending) => {
+                AuthorizeOutcome::Redirect(upstream.login_url(&self.url(paths::DINGTALK_CALLBACK), state, true))
+            }
             Ok(Some(_)) => AuthorizeOutcome::Page(PageError::LoginStateOtherBrowser),
             Ok(None) => AuthorizeOutcome::Page(PageError::LoginStateUnknown),
             Err(e) => {
@@ -164,18 +206,12 @@ impl Provider {
         browser: Option<&str>,
         upstream: &impl Upstream,
     ) -> LoginOutcome {
-        let request = match self
-            .take_pending_login(reply.state.as_deref(), browser)
-            .await
-        {
+        let request = match self.take_pending_login(reply.state.as_deref(), browser).await {
             Ok(request) => request,
             Err(outcome) => return outcome,
         };
         if reply.error.is_some() {
-            let e = OidcError::new(
-                ErrorCode::AccessDenied,
-                "the person declined the login at DingTalk",
-            );
+            let e = OidcError::new(ErrorCode::AccessDenied, "the person declined the login at DingTalk");
             return LoginOutcome::Redirect(self.error_url(&request, &e));
         }
         let Some(code) = reply.code else {
@@ -196,10 +232,7 @@ impl Provider {
         browser: Option<&str>,
         upstream: &impl Upstream,
     ) -> LoginOutcome {
-        let request = match self
-            .take_pending_login(reply.state.as_deref(), browser)
-            .await
-        {
+        let request = match self.take_pending_login(reply.state.as_deref(), browser).await {
             Ok(request) => request,
             Err(outcome) => return outcome,
         };
@@ -207,36 +240,26 @@ impl Provider {
             Some("open_auth") if self.in_app == InApp::OpenAuth => LoginRoute::OpenAuth,
             Some("request_auth_code") if self.in_app == InApp::RequestAuthCode => LoginRoute::InApp,
             _ => {
-                let e = OidcError::new(
-                    ErrorCode::InvalidRequest,
-                    "the in-app login used an unknown method",
-                );
+                let e = OidcError::new(ErrorCode::InvalidRequest, "the in-app login used an unknown method");
                 return LoginOutcome::Redirect(self.error_url(&request, &e));
             }
         };
         let code = match (reply.code, reply.error) {
             (Some(code), None) => code,
             (_, error) => {
-                tracing::info!(
-                    error = error.as_deref().unwrap_or("no code"),
-                    "in-app login failed"
-                );
+                tracing::info!(error = error.as_deref().unwrap_or("no code"), "in-app login failed");
                 let e = if request.prompt_none {
                     OidcError::new(
                         ErrorCode::LoginRequired,
                         "the DingTalk client could not log the person in silently",
                     )
                 } else {
-                    OidcError::new(
-                        ErrorCode::AccessDenied,
-                        "the DingTalk client did not log the person in",
-                    )
+                    OidcError::new(ErrorCode::AccessDenied, "the DingTalk client did not log the person in")
                 };
                 return LoginOutcome::Redirect(self.error_url(&request, &e));
             }
         };
-        self.complete(&request, &UpstreamCode { route, code }, upstream)
-            .await
+        self.complete(&request, &UpstreamCode { route, code }, upstream).await
     }
 
     /// Resolves the code, applies the policy and issues the client's authorization code.
@@ -268,28 +291,26 @@ impl Provider {
             }
             Err(refused @ UpstreamError::Refused { .. }) => {
                 tracing::error!(cause = %refused, route, "DingTalk refused a call: check the app's credentials and permissions");
-                return LoginOutcome::Redirect(
-                    self.error_url(request, &OidcError::internal(refused)),
-                );
+                return LoginOutcome::Redirect(self.error_url(request, &OidcError::internal(refused)));
             }
         };
         let client = self.clients.get(&request.client_id);
-        let policy = client
-            .and_then(|c| c.policy.as_ref())
-            .unwrap_or(&self.policy);
+        let policy = client.and_then(|c| c.policy.as_ref()).unwrap_or(&self.policy);
         if let Err(refusal) = policy.check(&identity) {
             return self.refuse(request, refusal, route);
         }
-        match self.issue_code(request, &identity).await {
-            Ok(url) => {
+        let issued = async {
+            self.db.upsert_user(&identity, self.clock.now()).await?;
+            let (cookie, session) = self.start_session(&identity.userid, code.route).await?;
+            Ok::<_, OidcError>((cookie, self.issue_code(request, &identity, &session).await?))
+        };
+        match issued.await {
+            Ok((session_cookie, url)) => {
                 tracing::info!(client = %request.client_id, route, "login succeeded");
-                LoginOutcome::Redirect(url)
+                LoginOutcome::LoggedIn { url, session_cookie }
             }
             Err(e) => {
-                tracing::error!(
-                    cause = e.cause.as_deref().unwrap_or_default(),
-                    "cannot issue a code"
-                );
+                tracing::error!(cause = e.cause.as_deref().unwrap_or_default(), "cannot issue a code");
                 LoginOutcome::Redirect(self.error_url(request, &e))
             }
         }
@@ -328,11 +349,10 @@ impl Provider {
         if !same_browser(browser, &pending) {
             return Err(LoginOutcome::Page(PageError::LoginStateOtherBrowser));
         }
-        let request: AuthorizationRequest =
-            serde_json::from_str(&pending.request).map_err(|e| {
-                tracing::error!(cause = %e, "a pending login is unreadable");
-                LoginOutcome::Page(PageError::Internal)
-            })?;
+        let request: AuthorizationRequest = serde_json::from_str(&pending.request).map_err(|e| {
+            tracing::error!(cause = %e, "a pending login is unreadable");
+            LoginOutcome::Page(PageError::Internal)
+        })?;
         if pending.expires_at <= self.clock.now() {
             return Err(self.refusal(&request, RefusalReason::LoginExpired));
         }
@@ -343,9 +363,9 @@ impl Provider {
         &self,
         request: &AuthorizationRequest,
         identity: &Identity,
+        session: &Session,
     ) -> Result<String, OidcError> {
         let now = self.clock.now();
-        self.db.upsert_user(identity, now).await?;
         let code = random_token();
         self.db
             .insert_authorization_code(&NewAuthorizationCode {
@@ -356,7 +376,9 @@ impl Provider {
                 scope: request.scope.join(" "),
                 nonce: request.nonce.clone(),
                 code_challenge: request.code_challenge.clone(),
-                auth_time: now,
+                sid: Some(session.sid.clone()),
+                route: session.route.clone(),
+                auth_time: session.auth_time,
                 expires_at: now + self.ttl.authorization_code_ttl,
             })
             .await?;
@@ -369,20 +391,10 @@ impl Provider {
     }
 
     fn error_url(&self, request: &AuthorizationRequest, e: &OidcError) -> String {
-        error_redirect(
-            &request.redirect_uri,
-            e,
-            request.state.as_deref(),
-            &self.issuer,
-        )
+        error_redirect(&request.redirect_uri, e, request.state.as_deref(), &self.issuer)
     }
 
-    fn refuse(
-        &self,
-        request: &AuthorizationRequest,
-        refusal: identity::Refusal,
-        route: &str,
-    ) -> LoginOutcome {
+    fn refuse(&self, request: &AuthorizationRequest, refusal: identity::Refusal, route: &str) -> LoginOutcome {
         tracing::info!(client = %request.client_id, route, reason = refusal.describe(), "login refused");
         self.refusal(request, RefusalReason::Denied(refusal))
     }
@@ -403,7 +415,5 @@ impl Provider {
 }
 
 fn same_browser(browser: Option<&str>, pending: &PendingLogin) -> bool {
-    browser.is_some_and(|b| {
-        constant_time_eq(token_hash(b).as_bytes(), pending.browser_hash.as_bytes())
-    })
+    browser.is_some_and(|b| constant_time_eq(token_hash(b).as_bytes(), pending.browser_hash.as_bytes()))
 }

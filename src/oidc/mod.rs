@@ -7,8 +7,11 @@ mod clients;
 mod discovery;
 mod error;
 mod login;
+mod logout;
 mod params;
 pub mod paths;
+mod revocation;
+mod session;
 mod token;
 mod userinfo;
 
@@ -23,9 +26,8 @@ use crate::store::Db;
 pub use authorize::{AuthorizationRequest, PageError};
 pub use clients::{Client, ClientKind, ClientRegistry};
 pub use error::{ErrorCode, OidcError};
-pub use login::{
-    AuthorizeOutcome, InAppLogin, InAppReply, LoginOutcome, Refusal, RefusalReason, UpstreamReply,
-};
+pub use login::{AuthorizeOutcome, InAppLogin, InAppReply, LoginOutcome, Refusal, RefusalReason, UpstreamReply};
+pub use logout::{LogoutError, LogoutOutcome};
 pub use params::Params;
 pub use token::TokenResponse;
 pub use userinfo::BearerError;
@@ -44,15 +46,12 @@ pub struct Provider {
     in_app: InApp,
     clock: SharedClock,
     discovery_json: Vec<u8>,
+    /// Woken when back-channel logout tokens are queued.
+    logout_deliveries: Arc<tokio::sync::Notify>,
 }
 
 impl Provider {
-    pub fn new(
-        settings: &Settings,
-        db: Db,
-        keys: Arc<KeySet>,
-        clock: SharedClock,
-    ) -> Result<Self, String> {
+    pub fn new(settings: &Settings, db: Db, keys: Arc<KeySet>, clock: SharedClock) -> Result<Self, String> {
         let issuer = settings.server.issuer.trim_end_matches('/').to_owned();
         let discovery_json = discovery::document(&issuer, settings.identity.subject);
         Ok(Self {
@@ -66,6 +65,7 @@ impl Provider {
             in_app: settings.dingtalk.in_app,
             clock,
             discovery_json,
+            logout_deliveries: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -88,6 +88,15 @@ impl Provider {
 
     pub fn client(&self, client_id: &str) -> Option<&Client> {
         self.clients.get(client_id)
+    }
+
+    /// Notified whenever logout tokens are queued for delivery.
+    pub fn logout_deliveries(&self) -> Arc<tokio::sync::Notify> {
+        self.logout_deliveries.clone()
+    }
+
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
     }
 
     /// The discovery document, serialized once.

@@ -13,3 +13,7 @@ pub const DINGTALK_IN_APP: &str = "/login/dingtalk/inapp";
 pub const DINGTALK_WEB_FALLBACK: &str = "/login/dingtalk/web";
 /// The in-app login page's script.
 pub const IN_APP_SCRIPT: &str = "/assets/inapp.js";
+pub const REVOKE: &str = "/revoke";
+pub const INTROSPECT: &str = "/introspect";
+/// RP-initiated logout (`end_session_endpoint`).
+pub const LOGOUT: &str = "/logout";

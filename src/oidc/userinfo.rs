@@ -31,9 +31,7 @@ impl Provider {
                 tracing::error!(cause = %e, "cannot look up an access token");
                 BearerError::Internal
             })?;
-        let record = record.ok_or(BearerError::InvalidToken(
-            "the access token is invalid or has expired",
-        ))?;
+        let record = record.ok_or(BearerError::InvalidToken("the access token is invalid or has expired"))?;
         let scopes: Vec<&str> = record.scope.split(' ').collect();
         if !scopes.contains(&"openid") {
             return Err(BearerError::InsufficientScope(
@@ -44,15 +42,10 @@ impl Provider {
             tracing::error!(cause = %e, "cannot read the user of an access token");
             BearerError::Internal
         })?;
-        let user = user.ok_or(BearerError::InvalidToken(
-            "the access token's person is unknown",
+        let user = user.ok_or(BearerError::InvalidToken("the access token's person is unknown"))?;
+        let client = self.clients.get(&record.client_id).ok_or(BearerError::InvalidToken(
+            "the access token's client is no longer registered",
         ))?;
-        let client = self
-            .clients
-            .get(&record.client_id)
-            .ok_or(BearerError::InvalidToken(
-                "the access token's client is no longer registered",
-            ))?;
         Ok(claims::for_scopes(&user, &scopes, client, &self.identity))
     }
 }

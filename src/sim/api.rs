@@ -8,9 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::Simulator;
 use super::bodies;
-use super::envelope::{
-    api_busy, api_error, api_invalid_client, api_missing, api_not_found, api_ok,
-};
+use super::envelope::{api_busy, api_error, api_invalid_client, api_missing, api_not_found, api_ok};
 use super::state::{TOKEN_TTL, TokenStatus};
 
 const TOKEN_HEADER: &str = "x-acs-dingtalk-access-token";
@@ -62,18 +60,10 @@ fn corp_token(sim: &Simulator, req: &HttpRequest, body: &[u8], corp_id: &str) ->
         return api_missing("grant_type");
     };
     if corp_id != sim.directory().corp_id() {
-        return api_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "unknownError",
-            "未知错误",
-        );
+        return api_error(StatusCode::INTERNAL_SERVER_ERROR, "unknownError", "未知错误");
     }
     if grant_type != "client_credentials" {
-        return api_error(
-            StatusCode::BAD_REQUEST,
-            "unsupported.grant.type",
-            "不支持的授权类型",
-        );
+        return api_error(StatusCode::BAD_REQUEST, "unsupported.grant.type", "不支持的授权类型");
     }
     let Some(app) = sim.directory().authenticate_app(client_id, secret) else {
         return api_error(
@@ -135,11 +125,7 @@ fn user_access_token(sim: &Simulator, req: &HttpRequest, body: &[u8]) -> HttpRes
             }
         }
         _ => {
-            return api_error(
-                StatusCode::BAD_REQUEST,
-                "unsupported.grant.type",
-                "不支持的授权类型",
-            );
+            return api_error(StatusCode::BAD_REQUEST, "unsupported.grant.type", "不支持的授权类型");
         }
     };
     let Ok(tokens) = issued else {
@@ -175,27 +161,15 @@ fn user_profile(sim: &Simulator, req: &HttpRequest, who: &str) -> HttpResponse {
         // App tokens, unknown and expired tokens alike.
         TokenStatus::Valid(grant) => grant.clone(),
         TokenStatus::Expired | TokenStatus::Unknown => {
-            return api_error(
-                StatusCode::BAD_REQUEST,
-                "InvalidAuthentication",
-                "不合法的access_token",
-            );
+            return api_error(StatusCode::BAD_REQUEST, "InvalidAuthentication", "不合法的access_token");
         }
     };
     if who != "me" && who != grant.unionid {
-        return api_error(
-            StatusCode::NOT_FOUND,
-            "invalidParameter.user.notFound",
-            "用户不存在",
-        );
+        return api_error(StatusCode::NOT_FOUND, "invalidParameter.user.notFound", "用户不存在");
     }
     match sim.directory().person_by_unionid(&grant.unionid) {
         Some(person) => api_ok(bodies::users_me(person, &grant.client_id)),
-        None => api_error(
-            StatusCode::NOT_FOUND,
-            "invalidParameter.user.notFound",
-            "用户不存在",
-        ),
+        None => api_error(StatusCode::NOT_FOUND, "invalidParameter.user.notFound", "用户不存在"),
     }
 }
 
@@ -214,7 +188,5 @@ fn json_body(req: &HttpRequest, body: &[u8]) -> Option<Map<String, Value>> {
 
 /// A non-empty string field.
 fn text<'a>(body: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    body.get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
+    body.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
 }

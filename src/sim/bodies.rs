@@ -114,10 +114,7 @@ pub(crate) fn department_get(directory: &Directory, dept: &Department) -> Value 
 
 /// The per-app `openId`: stable for one (app, person) pair, different across apps.
 pub(crate) fn open_id(client_id: &str, unionid: &str) -> String {
-    let digest = digest::digest(
-        &digest::SHA256,
-        format!("{client_id}\n{unionid}").as_bytes(),
-    );
+    let digest = digest::digest(&digest::SHA256, format!("{client_id}\n{unionid}").as_bytes());
     let text: String = STANDARD_NO_PAD
         .encode(digest.as_ref())
         .chars()
@@ -130,8 +127,7 @@ pub(crate) fn open_id(client_id: &str, unionid: &str) -> String {
 /// A member leads a department when another member of it reports to them.
 fn leads(directory: &Directory, m: &Member, dept_id: i64) -> bool {
     directory.members().iter().any(|other| {
-        other.manager_userid.as_deref() == Some(m.userid.as_str())
-            && other.dept_id_list.contains(&dept_id)
+        other.manager_userid.as_deref() == Some(m.userid.as_str()) && other.dept_id_list.contains(&dept_id)
     })
 }
 

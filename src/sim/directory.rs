@@ -196,9 +196,9 @@ impl Directory {
 
     /// The first app's AppKey (Client ID) and AppSecret.
     pub fn app_credentials(&self) -> (&str, &str) {
-        self.apps.first().map_or(("", ""), |a| {
-            (a.client_id.as_str(), a.client_secret.as_str())
-        })
+        self.apps
+            .first()
+            .map_or(("", ""), |a| (a.client_id.as_str(), a.client_secret.as_str()))
     }
 
     /// The first legacy (sns) app's appId and appSecret, if the directory has one.
@@ -227,11 +227,8 @@ impl Directory {
     /// The app whose credentials match exactly (the secret is case-sensitive).
     pub(crate) fn authenticate_app(&self, client_id: &str, client_secret: &str) -> Option<&App> {
         self.app(client_id).filter(|a| {
-            aws_lc_rs::constant_time::verify_slices_are_equal(
-                a.client_secret.as_bytes(),
-                client_secret.as_bytes(),
-            )
-            .is_ok()
+            aws_lc_rs::constant_time::verify_slices_are_equal(a.client_secret.as_bytes(), client_secret.as_bytes())
+                .is_ok()
         })
     }
 
@@ -241,10 +238,7 @@ impl Directory {
 
     /// Position of a department among its siblings' definitions, used as its `order`.
     pub(crate) fn department_index(&self, id: i64) -> usize {
-        self.departments
-            .iter()
-            .position(|d| d.id == id)
-            .unwrap_or_default()
+        self.departments.iter().position(|d| d.id == id).unwrap_or_default()
     }
 
     /// `id`, its parent, … up to the root department 1.
@@ -279,14 +273,12 @@ impl Directory {
     }
 
     pub(crate) fn person_by_unionid(&self, unionid: &str) -> Option<Person<'_>> {
-        self.member_by_unionid(unionid)
-            .map(Person::Member)
-            .or_else(|| {
-                self.outsiders
-                    .iter()
-                    .find(|o| o.unionid == unionid)
-                    .map(Person::Outsider)
-            })
+        self.member_by_unionid(unionid).map(Person::Member).or_else(|| {
+            self.outsiders
+                .iter()
+                .find(|o| o.unionid == unionid)
+                .map(Person::Outsider)
+        })
     }
 
     /// Members by userid first, then anyone by unionid (outsiders have only a unionid).

@@ -96,9 +96,5 @@ pub(crate) fn api_invalid_client() -> HttpResponse {
 
 /// The api answer when the simulator itself cannot serve (no randomness).
 pub(crate) fn api_busy() -> HttpResponse {
-    api_error(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "unknownError",
-        "未知错误",
-    )
+    api_error(StatusCode::INTERNAL_SERVER_ERROR, "unknownError", "未知错误")
 }

@@ -72,10 +72,5 @@ fn sys_level(m: &Member) -> i64 {
 /// A stable 32-hex device id per member (the simulated phone does not change).
 fn device_id(userid: &str) -> String {
     let digest = digest::digest(&digest::SHA256, format!("device\n{userid}").as_bytes());
-    digest
-        .as_ref()
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    digest.as_ref().iter().take(16).map(|b| format!("{b:02x}")).collect()
 }

@@ -40,14 +40,8 @@ const USER_CANCELLED: i64 = -1;
 
 /// Mounts the scripts and the two mint endpoints (each with its CORS preflight).
 pub(super) fn configure(sim: &Simulator, cfg: &mut ServiceConfig) {
-    cfg.route(
-        "/jsapi/dingtalk.open.js",
-        web::get().to(|| ready(script(DD_SCRIPT))),
-    );
-    cfg.route(
-        "/jsapi/open-auth.js",
-        web::get().to(|| ready(script(OPEN_AUTH_SCRIPT))),
-    );
+    cfg.route("/jsapi/dingtalk.open.js", web::get().to(|| ready(script(DD_SCRIPT))));
+    cfg.route("/jsapi/open-auth.js", web::get().to(|| ready(script(OPEN_AUTH_SCRIPT))));
     cfg.service(
         web::resource("/jsapi/requestAuthCode")
             .route(web::post().to(sim.bridge(request_auth_code)))
@@ -130,9 +124,7 @@ fn json_object(body: &[u8]) -> Map<String, Value> {
 
 /// A non-empty string field.
 fn text<'a>(body: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    body.get(key)
-        .and_then(Value::as_str)
-        .filter(|s| !s.is_empty())
+    body.get(key).and_then(Value::as_str).filter(|s| !s.is_empty())
 }
 
 /// A bridge answer: HTTP 200 whatever the outcome (the body says), readable from any origin.

@@ -36,10 +36,7 @@ impl AuthRequest {
         }
         pairs.push(extra);
         // Relative to `/oauth2/auth`, so it resolves to the sibling `/oauth2/choose`.
-        format!(
-            "choose?{}",
-            serde_urlencoded::to_string(pairs).unwrap_or_default()
-        )
+        format!("choose?{}", serde_urlencoded::to_string(pairs).unwrap_or_default())
     }
 
     fn redirect(&self, pairs: &[(&str, &str)]) -> HttpResponse {
@@ -154,11 +151,7 @@ fn validate(directory: &Directory, req: &HttpRequest) -> Result<AuthRequest, Ref
     let bad = |zh, en, detail| Err(Refusal { zh, en, detail });
 
     let Some(client_id) = get("client_id") else {
-        return bad(
-            "缺少参数 client_id",
-            "Missing parameter client_id",
-            String::new(),
-        );
+        return bad("缺少参数 client_id", "Missing parameter client_id", String::new());
     };
     let Some(app) = directory.app(client_id) else {
         return bad(
@@ -173,10 +166,7 @@ fn validate(directory: &Directory, req: &HttpRequest) -> Result<AuthRequest, Ref
         return bad(
             "response_type 必须为 code",
             "response_type must be code",
-            format!(
-                "response_type = {:?}",
-                get("response_type").unwrap_or_default()
-            ),
+            format!("response_type = {:?}", get("response_type").unwrap_or_default()),
         );
     }
     let scope = get("scope").unwrap_or_default();
@@ -200,11 +190,7 @@ fn validate(directory: &Directory, req: &HttpRequest) -> Result<AuthRequest, Ref
 pub(super) fn checked_redirect_uri(raw: &str, registered: &[String]) -> Result<Url, Refusal> {
     let bad = |zh, en, detail| Err(Refusal { zh, en, detail });
     if raw.is_empty() {
-        return bad(
-            "缺少参数 redirect_uri",
-            "Missing parameter redirect_uri",
-            String::new(),
-        );
+        return bad("缺少参数 redirect_uri", "Missing parameter redirect_uri", String::new());
     }
     let redirect_uri = match Url::parse(raw) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => url,

@@ -63,6 +63,8 @@ struct Controls {
     open_auth_outcome: OpenAuthOutcome,
     outage: Option<u16>,
     calls: HashMap<String, u64>,
+    /// Members who have left the organisation since the simulator started.
+    departed: std::collections::HashSet<String>,
 }
 
 impl std::fmt::Debug for Simulator {
@@ -91,19 +93,13 @@ impl Simulator {
     pub fn configure(&self, cfg: &mut ServiceConfig) {
         cfg.route("/oauth2/auth", web::get().to(self.page(login::authorize)));
         cfg.route("/oauth2/choose", web::get().to(self.page(login::choose)));
-        cfg.route(
-            "/connect/qrconnect",
-            web::get().to(self.page(sns::qrconnect)),
-        );
+        cfg.route("/connect/qrconnect", web::get().to(self.page(sns::qrconnect)));
         cfg.route(
             "/connect/oauth2/sns_authorize",
             web::get().to(self.page(sns::sns_authorize)),
         );
         jsapi::configure(self, cfg);
-        cfg.route(
-            "/v1.0/{tail:.*}",
-            web::to(self.api_family("/v1.0/", api::handle)),
-        );
+        cfg.route("/v1.0/{tail:.*}", web::to(self.api_family("/v1.0/", api::handle)));
         cfg.route("/{tail:.*}", web::to(self.api_family("/", oapi::handle)));
     }
 
@@ -145,6 +141,16 @@ impl Simulator {
         self.controls().open_auth_outcome = outcome;
     }
 
+    /// The member `userid` leaves the organisation: the contact APIs stop finding them (60121).
+    pub fn remove_member(&self, userid: &str) {
+        self.controls().departed.insert(userid.to_owned());
+    }
+
+    /// Whether member `userid` has left (see [`Simulator::remove_member`]).
+    pub(crate) fn has_left(&self, userid: &str) -> bool {
+        self.controls().departed.contains(userid)
+    }
+
     /// When set, every API endpoint (not the login pages or the JSAPI stand-ins) answers with
     /// this HTTP status and a plain-text body, as when DingTalk is down.
     pub fn set_outage(&self, status: Option<u16>) {
@@ -180,10 +186,7 @@ impl Simulator {
     }
 
     pub(crate) fn store(&self) -> MutexGuard<'_, state::State> {
-        self.inner
-            .store
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.inner.store.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn auto_login(&self) -> Option<String> {
@@ -193,10 +196,7 @@ impl Simulator {
     /// The in-app person setting, falling back to the auto-login one.
     pub(crate) fn inapp_user(&self) -> Option<String> {
         let controls = self.controls();
-        controls
-            .inapp_user
-            .clone()
-            .or_else(|| controls.auto_login.clone())
+        controls.inapp_user.clone().or_else(|| controls.auto_login.clone())
     }
 
     pub(crate) fn inapp_failure(&self) -> Option<i64> {
@@ -208,10 +208,7 @@ impl Simulator {
     }
 
     fn controls(&self) -> MutexGuard<'_, Controls> {
-        self.inner
-            .controls
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.inner.controls.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A login-page handler: not counted, not affected by outages.
@@ -266,8 +263,7 @@ fn outage_response(status: u16) -> HttpResponse {
 
 /// First value of each query parameter.
 pub(crate) fn query_pairs(req: &HttpRequest) -> HashMap<String, String> {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
     let mut map = HashMap::new();
     for (k, v) in pairs {
         map.entry(k).or_insert(v);

@@ -69,7 +69,11 @@ fn getbyunionid(sim: &Simulator, params: &Params) -> HttpResponse {
     let Some(unionid) = params.text("unionid") else {
         return missing("unionid");
     };
-    match sim.directory().member_by_unionid(&unionid) {
+    match sim
+        .directory()
+        .member_by_unionid(&unionid)
+        .filter(|m| !sim.has_left(&m.userid))
+    {
         Some(m) => topapi_result(json!({ "contact_type": 0, "userid": m.userid })),
         None => topapi_error(NOT_FOUND_USER.0, NOT_FOUND_USER.1),
     }
@@ -97,7 +101,11 @@ fn user_get(sim: &Simulator, params: &Params) -> HttpResponse {
     let Some(userid) = params.text("userid") else {
         return missing("userid");
     };
-    match sim.directory().member_by_userid(&userid) {
+    match sim
+        .directory()
+        .member_by_userid(&userid)
+        .filter(|m| !sim.has_left(&m.userid))
+    {
         Some(m) if !m.visible => topapi_error(50002, "企业员工不在授权范围"),
         Some(m) => topapi_result(bodies::user_get(sim.directory(), m)),
         None => topapi_error(NOT_FOUND_USER.0, NOT_FOUND_USER.1),
@@ -214,10 +222,7 @@ mod tests {
 
     #[test]
     fn api_names_follow_the_gateway_convention() {
-        assert_eq!(
-            api_name("topapi/v2/user/notexist"),
-            "dingtalk.oapi.v2.user.notexist"
-        );
+        assert_eq!(api_name("topapi/v2/user/notexist"), "dingtalk.oapi.v2.user.notexist");
         assert_eq!(api_name("user/nothing"), "dingtalk.oapi.user.nothing");
     }
 }

@@ -54,9 +54,7 @@ pub(crate) fn picker(page: &Picker) -> String {
         push_choice(&mut body, choice);
     }
     if !page.outsiders.is_empty() {
-        body.push_str(
-            "<h2>其他钉钉账号（非本组织成员）· Other DingTalk accounts (not members)</h2>",
-        );
+        body.push_str("<h2>其他钉钉账号（非本组织成员）· Other DingTalk accounts (not members)</h2>");
         for choice in &page.outsiders {
             push_choice(&mut body, choice);
         }

@@ -106,11 +106,7 @@ fn sign_in(sim: &Simulator, request: &SnsRequest, person: Person<'_>) -> HttpRes
     };
     let issued = sim.store().issue_sns_code(grant, sim.now());
     match issued {
-        Ok(code) => login::redirect(
-            &request.redirect_uri,
-            &[("code", &code)],
-            request.state.as_deref(),
-        ),
+        Ok(code) => login::redirect(&request.redirect_uri, &[("code", &code)], request.state.as_deref()),
         Err(_) => login::error_page(
             StatusCode::INTERNAL_SERVER_ERROR,
             "系统繁忙，请稍后再试",
@@ -147,10 +143,7 @@ fn validate(
         return bad(
             "response_type 必须为 code",
             "response_type must be code",
-            format!(
-                "response_type = {:?}",
-                get("response_type").unwrap_or_default()
-            ),
+            format!("response_type = {:?}", get("response_type").unwrap_or_default()),
         );
     }
     let scope = get("scope").unwrap_or_default();

@@ -52,9 +52,7 @@ struct Codes<T> {
 
 impl<T> Default for Codes<T> {
     fn default() -> Self {
-        Self {
-            live: HashMap::new(),
-        }
+        Self { live: HashMap::new() }
     }
 }
 
@@ -133,11 +131,7 @@ impl State {
     }
 
     /// An in-app code for the member `userid`, good for any app of the corp.
-    pub(crate) fn issue_inapp_code(
-        &mut self,
-        userid: &str,
-        now: i64,
-    ) -> Result<String, Unspecified> {
+    pub(crate) fn issue_inapp_code(&mut self, userid: &str, now: i64) -> Result<String, Unspecified> {
         self.inapp_codes.issue(userid.to_owned(), now)
     }
 
@@ -174,8 +168,7 @@ impl State {
                 expires_at: now + TOKEN_TTL,
             },
         );
-        self.current_app_token
-            .insert(client_id.to_owned(), token.clone());
+        self.current_app_token.insert(client_id.to_owned(), token.clone());
         Ok(token)
     }
 
@@ -188,11 +181,7 @@ impl State {
         }
     }
 
-    pub(crate) fn issue_user_tokens(
-        &mut self,
-        grant: Grant,
-        now: i64,
-    ) -> Result<UserTokens, Unspecified> {
+    pub(crate) fn issue_user_tokens(&mut self, grant: Grant, now: i64) -> Result<UserTokens, Unspecified> {
         self.prune(now);
         let refresh_token = random::token()?;
         self.refresh_tokens.insert(
@@ -230,11 +219,7 @@ impl State {
         if entry.live(now) && entry.value.client_id != client_id {
             return None;
         }
-        let grant = self
-            .refresh_tokens
-            .remove(refresh_token)
-            .filter(|e| e.live(now))?
-            .value;
+        let grant = self.refresh_tokens.remove(refresh_token).filter(|e| e.live(now))?.value;
         Some(self.issue_user_tokens(grant, now))
     }
 
@@ -254,8 +239,7 @@ impl State {
         self.sns_codes.prune(now);
         self.app_tokens.retain(|_, e| e.expires_at > horizon);
         let app_tokens = &self.app_tokens;
-        self.current_app_token
-            .retain(|_, token| app_tokens.contains_key(token));
+        self.current_app_token.retain(|_, token| app_tokens.contains_key(token));
         self.user_tokens.retain(|_, e| e.expires_at > horizon);
         self.refresh_tokens.retain(|_, e| e.live(now));
     }
@@ -306,10 +290,7 @@ mod tests {
         assert!(state.take_sns_code(&inapp, "legacy", 1001).is_none());
         assert!(state.take_code(&sns, "legacy", 1001).is_none());
         assert!(state.take_sns_code(&sns, "other", 1001).is_none());
-        assert_eq!(
-            state.take_inapp_code(&inapp, 1001).as_deref(),
-            Some("zhangsan")
-        );
+        assert_eq!(state.take_inapp_code(&inapp, 1001).as_deref(), Some("zhangsan"));
         assert!(state.take_inapp_code(&inapp, 1002).is_none());
         assert!(state.take_sns_code(&sns, "legacy", 1002).is_some());
         assert!(state.take_code(&web, "app", 1002).is_some());
@@ -333,29 +314,19 @@ mod tests {
         ));
         let second = state.app_token("app", 14200 + 1).unwrap();
         assert_ne!(second, first);
-        assert!(matches!(
-            state.check_app_token(&first, 14201),
-            TokenStatus::Expired
-        ));
+        assert!(matches!(state.check_app_token(&first, 14201), TokenStatus::Expired));
     }
 
     #[test]
     fn a_refresh_token_is_rotated_on_use() {
         let mut state = State::default();
         let first = state.issue_user_tokens(grant("app"), 0).unwrap();
-        let second = state
-            .refresh(&first.refresh_token, "app", 10)
-            .unwrap()
-            .unwrap();
+        let second = state.refresh(&first.refresh_token, "app", 10).unwrap().unwrap();
         assert_ne!(second.refresh_token, first.refresh_token);
         assert_ne!(second.access_token, first.access_token);
         assert!(state.refresh(&first.refresh_token, "app", 11).is_none());
         assert!(state.refresh(&second.refresh_token, "other", 12).is_none());
-        assert!(
-            state
-                .refresh(&second.refresh_token, "app", REFRESH_TTL + 10)
-                .is_none()
-        );
+        assert!(state.refresh(&second.refresh_token, "app", REFRESH_TTL + 10).is_none());
     }
 
     #[test]

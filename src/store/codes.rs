@@ -13,6 +13,10 @@ pub struct NewAuthorizationCode {
     pub scope: String,
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
+    /// The dingo session the code was issued in.
+    pub sid: Option<String>,
+    /// How DingTalk authenticated the person.
+    pub route: String,
     pub auth_time: i64,
     pub expires_at: i64,
 }
@@ -23,21 +27,18 @@ pub type RedeemedCode = NewAuthorizationCode;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodeRedemption {
     /// First use: the code is now consumed.
-    Redeemed(RedeemedCode),
-    /// The code was already used: every access token issued for it has been revoked.
+    Redeemed(Box<RedeemedCode>),
+    /// The code was already used: everything issued for it has been revoked.
     Replayed,
     Unknown,
 }
 
 impl Db {
-    pub async fn insert_authorization_code(
-        &self,
-        code: &NewAuthorizationCode,
-    ) -> Result<(), StoreError> {
+    pub async fn insert_authorization_code(&self, code: &NewAuthorizationCode) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO authorization_codes
-                 (code_hash, client_id, redirect_uri, userid, scope, nonce, code_challenge, auth_time, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                 (code_hash, client_id, redirect_uri, userid, scope, nonce, code_challenge, sid, route, auth_time, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(&code.code_hash)
         .bind(&code.client_id)
@@ -46,6 +47,8 @@ impl Db {
         .bind(&code.scope)
         .bind(&code.nonce)
         .bind(&code.code_challenge)
+        .bind(&code.sid)
+        .bind(&code.route)
         .bind(code.auth_time)
         .bind(code.expires_at)
         .execute(&self.pool)
@@ -54,23 +57,20 @@ impl Db {
     }
 
     /// Consumes the code atomically: of concurrent redemptions exactly one gets `Redeemed`.
-    /// A second use revokes what the first one obtained (RFC 6749 §4.1.2).
-    pub async fn redeem_authorization_code(
-        &self,
-        code_hash: &str,
-        now: i64,
-    ) -> Result<CodeRedemption, StoreError> {
+    /// A second use revokes what the first one obtained (RFC 6749 §4.1.2): its access tokens,
+    /// and the refresh-token family it started (whose id is the code's hash).
+    pub async fn redeem_authorization_code(&self, code_hash: &str, now: i64) -> Result<CodeRedemption, StoreError> {
         let row = sqlx::query(
             "UPDATE authorization_codes SET consumed_at = $2
              WHERE code_hash = $1 AND consumed_at IS NULL
-             RETURNING client_id, redirect_uri, userid, scope, nonce, code_challenge, auth_time, expires_at",
+             RETURNING client_id, redirect_uri, userid, scope, nonce, code_challenge, sid, route, auth_time, expires_at",
         )
         .bind(code_hash)
         .bind(now)
         .fetch_optional(&self.pool)
         .await?;
         if let Some(r) = row {
-            return Ok(CodeRedemption::Redeemed(RedeemedCode {
+            return Ok(CodeRedemption::Redeemed(Box::new(RedeemedCode {
                 code_hash: code_hash.to_owned(),
                 client_id: r.try_get("client_id")?,
                 redirect_uri: r.try_get("redirect_uri")?,
@@ -78,9 +78,11 @@ impl Db {
                 scope: r.try_get("scope")?,
                 nonce: r.try_get("nonce")?,
                 code_challenge: r.try_get("code_challenge")?,
+                sid: r.try_get("sid")?,
+                route: r.try_get("route")?,
                 auth_time: r.try_get("auth_time")?,
                 expires_at: r.try_get("expires_at")?,
-            }));
+            })));
         }
         let exists = sqlx::query("SELECT 1 FROM authorization_codes WHERE code_hash = $1")
             .bind(code_hash)
@@ -94,6 +96,7 @@ impl Db {
             .bind(code_hash)
             .execute(&self.pool)
             .await?;
+        self.revoke_refresh_family(code_hash).await?;
         Ok(CodeRedemption::Replayed)
     }
 }

@@ -30,10 +30,7 @@ impl Db {
     }
 
     /// The pending login for `state_hash`, left in place.
-    pub async fn find_pending_login(
-        &self,
-        state_hash: &str,
-    ) -> Result<Option<PendingLogin>, StoreError> {
+    pub async fn find_pending_login(&self, state_hash: &str) -> Result<Option<PendingLogin>, StoreError> {
         let row = sqlx::query(
             "SELECT state_hash, browser_hash, request, expires_at FROM pending_logins WHERE state_hash = $1",
         )
@@ -45,10 +42,7 @@ impl Db {
 
     /// Removes and returns the pending login for `state_hash`: a state can be used only once.
     /// An expired one is removed too, and returned so the caller can tell "expired" from "unknown".
-    pub async fn take_pending_login(
-        &self,
-        state_hash: &str,
-    ) -> Result<Option<PendingLogin>, StoreError> {
+    pub async fn take_pending_login(&self, state_hash: &str) -> Result<Option<PendingLogin>, StoreError> {
         let row = sqlx::query(
             "DELETE FROM pending_logins WHERE state_hash = $1 RETURNING state_hash, browser_hash, request, expires_at",
         )

@@ -2,7 +2,10 @@
 //! (TEXT ids, BIGINT unix seconds, `$n` placeholders, `RETURNING`).
 
 mod codes;
+mod deliveries;
 mod logins;
+mod refresh;
+mod sessions;
 mod tokens;
 mod users;
 
@@ -13,7 +16,10 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
 pub use codes::{CodeRedemption, NewAuthorizationCode, RedeemedCode};
+pub use deliveries::LogoutDelivery;
 pub use logins::PendingLogin;
+pub use refresh::{RefreshToken, Rotation};
+pub use sessions::Session;
 pub use tokens::{AccessTokenRecord, NewAccessToken};
 pub use users::UserRecord;
 

@@ -40,6 +40,8 @@ fn code(hash: &str, userid: &str) -> NewAuthorizationCode {
         scope: "openid".into(),
         nonce: Some("n".into()),
         code_challenge: None,
+        sid: None,
+        route: "dingtalk_web".into(),
         auth_time: 100,
         expires_at: 160,
     }
@@ -67,9 +69,7 @@ async fn migrating_twice_is_harmless() {
 async fn concurrent_redemptions_of_one_code_have_exactly_one_winner() {
     let (_dir, db) = fresh_db().await;
     db.upsert_user(&person("zhangsan"), 100).await.unwrap();
-    db.insert_authorization_code(&code("c1", "zhangsan"))
-        .await
-        .unwrap();
+    db.insert_authorization_code(&code("c1", "zhangsan")).await.unwrap();
     let (a, b) = tokio::join!(
         db.redeem_authorization_code("c1", 110),
         db.redeem_authorization_code("c1", 110)
@@ -91,9 +91,7 @@ async fn concurrent_redemptions_of_one_code_have_exactly_one_winner() {
 async fn replaying_a_code_revokes_the_tokens_issued_for_it() {
     let (_dir, db) = fresh_db().await;
     db.upsert_user(&person("zhangsan"), 100).await.unwrap();
-    db.insert_authorization_code(&code("c1", "zhangsan"))
-        .await
-        .unwrap();
+    db.insert_authorization_code(&code("c1", "zhangsan")).await.unwrap();
     assert!(matches!(
         db.redeem_authorization_code("c1", 110).await.unwrap(),
         CodeRedemption::Redeemed(_)
@@ -104,6 +102,8 @@ async fn replaying_a_code_revokes_the_tokens_issued_for_it() {
         userid: "zhangsan".into(),
         scope: "openid".into(),
         code_hash: Some("c1".into()),
+        family_id: None,
+        sid: None,
         created_at: 110,
         expires_at: 4000,
     };
@@ -126,16 +126,14 @@ async fn an_access_token_is_not_found_once_expired() {
         userid: "zhangsan".into(),
         scope: "openid profile".into(),
         code_hash: None,
+        family_id: None,
+        sid: None,
         created_at: 100,
         expires_at: 200,
     };
     db.insert_access_token(&token).await.unwrap();
     assert_eq!(
-        db.find_access_token("t1", 199)
-            .await
-            .unwrap()
-            .unwrap()
-            .scope,
+        db.find_access_token("t1", 199).await.unwrap().unwrap().scope,
         "openid profile"
     );
     assert!(db.find_access_token("t1", 200).await.unwrap().is_none());

@@ -10,7 +10,11 @@ pub struct NewAccessToken {
     pub client_id: String,
     pub userid: String,
     pub scope: String,
+    /// The code it was issued for: revoked if that code is replayed.
     pub code_hash: Option<String>,
+    /// The refresh-token family it belongs to: revoked with it.
+    pub family_id: Option<String>,
+    pub sid: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
 }
@@ -20,20 +24,24 @@ pub struct AccessTokenRecord {
     pub client_id: String,
     pub userid: String,
     pub scope: String,
+    pub family_id: Option<String>,
+    pub created_at: i64,
     pub expires_at: i64,
 }
 
 impl Db {
     pub async fn insert_access_token(&self, token: &NewAccessToken) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO access_tokens (token_hash, client_id, userid, scope, code_hash, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            "INSERT INTO access_tokens (token_hash, client_id, userid, scope, code_hash, family_id, sid, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&token.token_hash)
         .bind(&token.client_id)
         .bind(&token.userid)
         .bind(&token.scope)
         .bind(&token.code_hash)
+        .bind(&token.family_id)
+        .bind(&token.sid)
         .bind(token.created_at)
         .bind(token.expires_at)
         .execute(&self.pool)
@@ -42,13 +50,10 @@ impl Db {
     }
 
     /// The token with this hash, if it exists and has not expired at `now`.
-    pub async fn find_access_token(
-        &self,
-        token_hash: &str,
-        now: i64,
-    ) -> Result<Option<AccessTokenRecord>, StoreError> {
+    pub async fn find_access_token(&self, token_hash: &str, now: i64) -> Result<Option<AccessTokenRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT client_id, userid, scope, expires_at FROM access_tokens WHERE token_hash = $1 AND expires_at > $2",
+            "SELECT client_id, userid, scope, family_id, created_at, expires_at FROM access_tokens
+             WHERE token_hash = $1 AND expires_at > $2",
         )
         .bind(token_hash)
         .bind(now)
@@ -59,9 +64,20 @@ impl Db {
                 client_id: r.try_get("client_id")?,
                 userid: r.try_get("userid")?,
                 scope: r.try_get("scope")?,
+                family_id: r.try_get("family_id")?,
+                created_at: r.try_get("created_at")?,
                 expires_at: r.try_get("expires_at")?,
             })
         })
         .transpose()
+    }
+
+    /// Revokes one access token; true when there was one.
+    pub async fn delete_access_token(&self, token_hash: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM access_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 }

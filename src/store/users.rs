@@ -15,13 +15,8 @@ pub struct UserRecord {
 
 impl Db {
     /// Records a login of `identity` at `now`; `updated_at` moves only when the profile changed.
-    pub async fn upsert_user(
-        &self,
-        identity: &Identity,
-        now: i64,
-    ) -> Result<UserRecord, StoreError> {
-        let profile =
-            serde_json::to_string(identity).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    pub async fn upsert_user(&self, identity: &Identity, now: i64) -> Result<UserRecord, StoreError> {
+        let profile = serde_json::to_string(identity).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let row = sqlx::query(
             "INSERT INTO users (userid, unionid, profile, created_at, updated_at, last_login_at)
              VALUES ($1, $2, $3, $4, $4, $4)
@@ -46,11 +41,10 @@ impl Db {
     }
 
     pub async fn find_user(&self, userid: &str) -> Result<Option<UserRecord>, StoreError> {
-        let row =
-            sqlx::query("SELECT profile, updated_at, last_login_at FROM users WHERE userid = $1")
-                .bind(userid)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query("SELECT profile, updated_at, last_login_at FROM users WHERE userid = $1")
+            .bind(userid)
+            .fetch_optional(&self.pool)
+            .await?;
         let Some(row) = row else { return Ok(None) };
         let profile: String = row.try_get("profile")?;
         let identity = serde_json::from_str(&profile)

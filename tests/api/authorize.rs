@@ -6,9 +6,7 @@ use crate::support::app::{SPA_CLIENT, SPA_REDIRECT, WEB_REDIRECT};
 #[tokio::test]
 async fn an_unknown_client_gets_an_error_page_and_no_redirect() {
     let app = TestApp::spawn().await;
-    let url = app
-        .authorize_url("")
-        .replace("client_id=web-app", "client_id=stranger");
+    let url = app.authorize_url("").replace("client_id=web-app", "client_id=stranger");
     let response = app.browser.get(url).send().await.unwrap();
     assert_eq!(response.status(), 400);
     assert!(response.headers().get("location").is_none());
@@ -61,10 +59,7 @@ async fn a_valid_request_goes_to_dingtalk_with_a_bound_single_use_state() {
     let app = TestApp::spawn().await;
     let response = app.browser.get(app.authorize_url("")).send().await.unwrap();
     assert_eq!(response.status(), 302);
-    let cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
         "{cookie}"
@@ -86,8 +81,7 @@ async fn a_valid_request_goes_to_dingtalk_with_a_bound_single_use_state() {
 #[tokio::test]
 async fn a_public_client_must_use_pkce_s256() {
     let app = TestApp::spawn().await;
-    let redirect =
-        url::form_urlencoded::byte_serialize(SPA_REDIRECT.as_bytes()).collect::<String>();
+    let redirect = url::form_urlencoded::byte_serialize(SPA_REDIRECT.as_bytes()).collect::<String>();
     let base = app.url(&format!(
         "/authorize?client_id={SPA_CLIENT}&redirect_uri={redirect}&response_type=code&scope=openid&state=s"
     ));
@@ -118,11 +112,7 @@ async fn the_authorization_request_may_be_posted_as_a_form() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        response.status(),
-        303,
-        "a form post is answered with See Other"
-    );
+    assert_eq!(response.status(), 303, "a form post is answered with See Other");
     assert!(
         response.headers()["location"]
             .to_str()

@@ -22,17 +22,8 @@ fn every_subcommand_explains_itself() {
 fn check_config_lists_every_problem_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("dingo.toml");
-    std::fs::write(
-        &path,
-        "[server]\nissuer = \"http://sso.example.com\"\ncolour = 1\n",
-    )
-    .unwrap();
-    let output = dingo()
-        .arg("check-config")
-        .arg("--config")
-        .arg(&path)
-        .output()
-        .unwrap();
+    std::fs::write(&path, "[server]\nissuer = \"http://sso.example.com\"\ncolour = 1\n").unwrap();
+    let output = dingo().arg("check-config").arg("--config").arg(&path).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
     let errors = String::from_utf8(output.stderr).unwrap();
     for expected in [
@@ -62,11 +53,7 @@ fn check_config_prints_the_effective_configuration_without_secrets() {
         .env("DINGO_TOKENS__ACCESS_TOKEN_TTL", "900")
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let printed = String::from_utf8(output.stdout).unwrap();
     assert!(printed.contains("access_token_ttl = 900"), "{printed}");
     assert!(printed.contains("[redacted]"));
@@ -101,11 +88,7 @@ fn migrate_creates_the_database_file() {
         .env("DINGO_DINGTALK__CORP_ID", "c")
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(db.exists());
 }
 
@@ -132,12 +115,7 @@ impl Drop for Running {
 /// its output is drained in the background.
 fn start(mut command: Command, ready: &str) -> Running {
     use std::io::BufRead;
-    let mut child = Running(
-        command
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+    let mut child = Running(command.stderr(std::process::Stdio::piped()).spawn().unwrap());
     let mut lines = std::io::BufReader::new(child.0.stderr.take().unwrap()).lines();
     let mut seen = Vec::new();
     for line in lines.by_ref() {
@@ -178,8 +156,7 @@ fn serve_answers_discovery_and_exits_cleanly_on_sigterm() {
         .env("DINGO_DINGTALK__CLIENT_SECRET", "s3cret-value")
         .env("DINGO_DINGTALK__CORP_ID", "dingcorp");
     let mut child = start(command, "dingo is serving");
-    let doc: serde_json::Value =
-        reqwest::blocking_get(&format!("{issuer}/.well-known/openid-configuration")).unwrap();
+    let doc: serde_json::Value = reqwest::blocking_get(&format!("{issuer}/.well-known/openid-configuration")).unwrap();
     assert_eq!(doc["issuer"], issuer);
     assert!(
         dir.path().join("dingo.db").exists(),

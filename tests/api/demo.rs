@@ -14,19 +14,9 @@ async fn the_demo_app_logs_a_person_in_and_shows_verified_claims() {
         .unwrap();
     let url = demo.url.clone();
     let server = tokio::spawn(demo.application.run_until_stopped());
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
+    let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
 
-    let home = browser
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let home = browser.get(&url).send().await.unwrap().text().await.unwrap();
     assert!(home.contains("用钉钉登录"));
     // "Log in" → dingo → the simulator's picker page (redirects followed by the client).
     let picker = browser.get(format!("{url}login")).send().await.unwrap();
@@ -41,18 +31,11 @@ async fn the_demo_app_logs_a_person_in_and_shows_verified_claims() {
         .and_then(|h| h.split('"').next())
         .unwrap()
         .replace("&amp;", "&");
-    let done = browser
-        .get(picker_url.join(&link).unwrap())
-        .send()
-        .await
-        .unwrap();
+    let done = browser.get(picker_url.join(&link).unwrap()).send().await.unwrap();
     assert_eq!(done.status(), 200);
     let page = done.text().await.unwrap();
     assert!(page.contains("已登录"), "{page}");
-    assert!(
-        page.contains("&quot;sub&quot;: &quot;zhangsan&quot;"),
-        "{page}"
-    );
+    assert!(page.contains("&quot;sub&quot;: &quot;zhangsan&quot;"), "{page}");
     assert!(page.contains("userinfo"));
     server.abort();
 }

@@ -25,17 +25,14 @@ async fn discovery_advertises_exactly_what_is_implemented() {
         assert_eq!(doc[key], app.url(path), "{key}");
     }
     assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
-    assert_eq!(
-        doc["code_challenge_methods_supported"],
-        serde_json::json!(["S256"])
-    );
+    assert_eq!(doc["code_challenge_methods_supported"], serde_json::json!(["S256"]));
     assert_eq!(
         doc["id_token_signing_alg_values_supported"],
         serde_json::json!(["RS256"])
     );
     assert_eq!(
         doc["grant_types_supported"],
-        serde_json::json!(["authorization_code"])
+        serde_json::json!(["authorization_code", "refresh_token"])
     );
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
     // The advertised endpoints answer.

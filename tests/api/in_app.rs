@@ -12,6 +12,8 @@ pub const DINGTALK_UA: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWeb
 
 /// The in-app login page's form fields and configuration, read from its HTML.
 struct InAppPage {
+    /// The browser (inside the DingTalk client) that opened the page.
+    browser: reqwest::Client,
     html: String,
     fields: HashMap<String, String>,
 }
@@ -24,17 +26,13 @@ impl InAppPage {
             .find(&marker)
             .unwrap_or_else(|| panic!("{name} in {}", self.html))
             + marker.len();
-        self.html[start..]
-            .split('"')
-            .next()
-            .unwrap()
-            .replace("&amp;", "&")
+        self.html[start..].split('"').next().unwrap().replace("&amp;", "&")
     }
 }
 
 async fn open_in_app(app: &TestApp, extra: &str) -> InAppPage {
-    let response = app
-        .browser
+    let browser = crate::support::app::new_browser();
+    let response = browser
         .get(app.authorize_url(extra))
         .header("user-agent", DINGTALK_UA)
         .send()
@@ -46,19 +44,15 @@ async fn open_in_app(app: &TestApp, extra: &str) -> InAppPage {
     for input in html.split("<input ").skip(1) {
         let value_of = |attr: &str| {
             let marker = format!("{attr}=\"");
-            input.find(&marker).map(|i| {
-                input[i + marker.len()..]
-                    .split('"')
-                    .next()
-                    .unwrap()
-                    .to_owned()
-            })
+            input
+                .find(&marker)
+                .map(|i| input[i + marker.len()..].split('"').next().unwrap().to_owned())
         };
         if let (Some(name), Some(value)) = (value_of("name"), value_of("value")) {
             fields.insert(name, value);
         }
     }
-    InAppPage { html, fields }
+    InAppPage { browser, html, fields }
 }
 
 /// What the stand-in JSAPI does inside the client: asks the simulator for an in-app code.
@@ -73,14 +67,11 @@ async fn request_auth_code(app: &TestApp, page: &InAppPage) -> String {
         .json()
         .await
         .unwrap();
-    answer["code"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{answer}"))
-        .to_owned()
+    answer["code"].as_str().unwrap_or_else(|| panic!("{answer}")).to_owned()
 }
 
-async fn post_back(app: &TestApp, fields: &[(&str, &str)]) -> reqwest::Response {
-    app.browser
+async fn post_back(app: &TestApp, page: &InAppPage, fields: &[(&str, &str)]) -> reqwest::Response {
+    page.browser
         .post(app.url("/login/dingtalk/inapp"))
         .form(fields)
         .send()
@@ -91,11 +82,7 @@ async fn post_back(app: &TestApp, fields: &[(&str, &str)]) -> reqwest::Response 
 fn client_query(response: &reqwest::Response) -> HashMap<String, String> {
     assert_eq!(response.status(), 303, "a redirect answering the form post");
     let location = response.headers()["location"].to_str().unwrap();
-    url::Url::parse(location)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect()
+    url::Url::parse(location).unwrap().query_pairs().into_owned().collect()
 }
 
 async fn in_app_login(app: &TestApp, extra: &str) -> HashMap<String, String> {
@@ -105,11 +92,8 @@ async fn in_app_login(app: &TestApp, extra: &str) -> HashMap<String, String> {
     client_query(
         &post_back(
             app,
-            &[
-                ("state", &state),
-                ("method", "request_auth_code"),
-                ("code", &code),
-            ],
+            &page,
+            &[("state", &state), ("method", "request_auth_code"), ("code", &code)],
         )
         .await,
     )
@@ -143,12 +127,7 @@ async fn inside_dingtalk_the_page_asks_the_client_for_a_code_without_any_prompt(
         "loads the JSAPI"
     );
     assert!(page.html.contains("/assets/inapp.js"));
-    let script = app
-        .browser
-        .get(app.url("/assets/inapp.js"))
-        .send()
-        .await
-        .unwrap();
+    let script = app.browser.get(app.url("/assets/inapp.js")).send().await.unwrap();
     assert!(
         script.headers()["content-type"]
             .to_str()
@@ -162,11 +141,8 @@ async fn inside_dingtalk_the_page_asks_the_client_for_a_code_without_any_prompt(
     let q = client_query(
         &post_back(
             &app,
-            &[
-                ("state", &state),
-                ("method", "request_auth_code"),
-                ("code", &code),
-            ],
+            &page,
+            &[("state", &state), ("method", "request_auth_code"), ("code", &code)],
         )
         .await,
     );
@@ -197,11 +173,8 @@ async fn prompt_none_logs_in_silently_inside_dingtalk() {
     let q = client_query(
         &post_back(
             &app,
-            &[
-                ("state", &state),
-                ("method", "request_auth_code"),
-                ("code", &code),
-            ],
+            &page,
+            &[("state", &state), ("method", "request_auth_code"), ("code", &code)],
         )
         .await,
     );
@@ -216,11 +189,8 @@ async fn a_silent_login_the_client_cannot_complete_returns_login_required() {
     let q = client_query(
         &post_back(
             &app,
-            &[
-                ("state", &state),
-                ("method", "request_auth_code"),
-                ("error", "jsapi_3"),
-            ],
+            &page,
+            &[("state", &state), ("method", "request_auth_code"), ("error", "jsapi_3")],
         )
         .await,
     );
@@ -233,15 +203,12 @@ async fn the_in_app_page_falls_back_to_the_web_login_for_the_same_login() {
     let app = TestApp::spawn().await;
     let page = open_in_app(&app, "").await;
     let fallback = page.attribute("href");
-    assert!(
-        fallback.contains("/login/dingtalk/web?state="),
-        "{fallback}"
-    );
+    assert!(fallback.contains("/login/dingtalk/web?state="), "{fallback}");
     app.sim.set_auto_login(Some("lisi".into()));
-    let q = app.follow(&fallback).await.query();
+    let q = app.follow_with(&page.browser, &fallback).await.query();
     assert_eq!(subject_of(&app, &q["code"]).await["sub"], "lisi");
     // The state was consumed by that login.
-    assert_eq!(app.follow(&fallback).await.page().0, 400);
+    assert_eq!(app.follow_with(&page.browser, &fallback).await.page().0, 400);
 }
 
 #[tokio::test]
@@ -253,11 +220,8 @@ async fn an_in_app_code_used_twice_is_refused_and_explained() {
     client_query(
         &post_back(
             &app,
-            &[
-                ("state", &state),
-                ("method", "request_auth_code"),
-                ("code", &code),
-            ],
+            &first,
+            &[("state", &state), ("method", "request_auth_code"), ("code", &code)],
         )
         .await,
     );
@@ -265,11 +229,8 @@ async fn an_in_app_code_used_twice_is_refused_and_explained() {
     let state = second.fields["state"].clone();
     let response = post_back(
         &app,
-        &[
-            ("state", &state),
-            ("method", "request_auth_code"),
-            ("code", &code),
-        ],
+        &second,
+        &[("state", &state), ("method", "request_auth_code"), ("code", &code)],
     )
     .await;
     assert_eq!(response.status(), 403);
@@ -279,13 +240,11 @@ async fn an_in_app_code_used_twice_is_refused_and_explained() {
 #[tokio::test]
 async fn a_forged_or_replayed_in_app_post_is_refused_without_redirecting() {
     let app = TestApp::spawn().await;
+    let page = open_in_app(&app, "").await;
     let response = post_back(
         &app,
-        &[
-            ("state", "forged"),
-            ("method", "request_auth_code"),
-            ("code", "x"),
-        ],
+        &page,
+        &[("state", "forged"), ("method", "request_auth_code"), ("code", "x")],
     )
     .await;
     assert_eq!(response.status(), 400);
@@ -349,8 +308,10 @@ async fn open_auth_codes_are_redeemed_like_web_login_codes() {
     let answer: Value = app
         .browser
         .post(format!("{}/jsapi/openAuth", app.sim_address))
-        .json(&serde_json::json!({"clientId": page.attribute("data-client-id"), "corpId": page.attribute("data-corp-id"),
-            "rpcScope": "Contact.User.Read", "fieldScope": "", "type": 0}))
+        .json(
+            &serde_json::json!({"clientId": page.attribute("data-client-id"), "corpId": page.attribute("data-corp-id"),
+            "rpcScope": "Contact.User.Read", "fieldScope": "", "type": 0}),
+        )
         .send()
         .await
         .unwrap()
@@ -365,11 +326,8 @@ async fn open_auth_codes_are_redeemed_like_web_login_codes() {
     // A code claimed to come from another method is refused.
     let wrong = post_back(
         &app,
-        &[
-            ("state", &state),
-            ("method", "request_auth_code"),
-            ("code", &auth_code),
-        ],
+        &page,
+        &[("state", &state), ("method", "request_auth_code"), ("code", &auth_code)],
     )
     .await;
     assert_eq!(client_query(&wrong)["error"], "invalid_request");
@@ -379,11 +337,8 @@ async fn open_auth_codes_are_redeemed_like_web_login_codes() {
     let q = client_query(
         &post_back(
             &app,
-            &[
-                ("state", &state),
-                ("method", "open_auth"),
-                ("code", &auth_code),
-            ],
+            &page,
+            &[("state", &state), ("method", "open_auth"), ("code", &auth_code)],
         )
         .await,
     );
@@ -396,30 +351,19 @@ async fn the_legacy_scan_login_signs_its_calls_and_resolves_the_person() {
     let app = TestApp::spawn_with(TestAppOptions {
         env: vec![
             ("DINGO_DINGTALK__WEB_LOGIN", "legacy".into()),
-            (
-                "DINGO_DINGTALK__LEGACY_APP_ID",
-                "dingoa_sample_legacy".into(),
-            ),
-            (
-                "DINGO_DINGTALK__LEGACY_APP_SECRET",
-                "sample-legacy-secret".into(),
-            ),
+            ("DINGO_DINGTALK__LEGACY_APP_ID", "dingoa_sample_legacy".into()),
+            ("DINGO_DINGTALK__LEGACY_APP_SECRET", "sample-legacy-secret".into()),
         ],
         ..Default::default()
     })
     .await;
     let to_dingtalk = app.browser.get(app.authorize_url("")).send().await.unwrap();
-    let location = to_dingtalk.headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let location = to_dingtalk.headers()["location"].to_str().unwrap().to_owned();
     assert!(
         location.starts_with(&format!("{}/connect/qrconnect?", app.sim_address)),
         "{location}"
     );
-    assert!(
-        location.contains("appid=dingoa_sample_legacy") && location.contains("scope=snsapi_login")
-    );
+    assert!(location.contains("appid=dingoa_sample_legacy") && location.contains("scope=snsapi_login"));
 
     app.sim.set_auto_login(Some("zhangsan".into()));
     let q = app.follow(&location).await.query();
@@ -431,9 +375,13 @@ async fn the_legacy_scan_login_signs_its_calls_and_resolves_the_person() {
         7,
         "bycode, app token, getbyunionid, user/get, 3 departments"
     );
-    // A returning person: the signed code exchange and the profile.
+    // A returning person (in a new browser, so without a dingo session): the signed code
+    // exchange and the profile.
     app.sim.reset_calls();
-    let q = app.follow(&app.authorize_url("")).await.query();
+    let q = app
+        .follow_with(&crate::support::app::new_browser(), &app.authorize_url(""))
+        .await
+        .query();
     assert!(q.contains_key("code"));
     assert_eq!(app.sim.total_calls(), 2);
 
@@ -441,14 +389,8 @@ async fn the_legacy_scan_login_signs_its_calls_and_resolves_the_person() {
     let app = TestApp::spawn_with(TestAppOptions {
         env: vec![
             ("DINGO_DINGTALK__WEB_LOGIN", "legacy".into()),
-            (
-                "DINGO_DINGTALK__LEGACY_APP_ID",
-                "dingoa_sample_legacy".into(),
-            ),
-            (
-                "DINGO_DINGTALK__LEGACY_APP_SECRET",
-                "sample-legacy-secret".into(),
-            ),
+            ("DINGO_DINGTALK__LEGACY_APP_ID", "dingoa_sample_legacy".into()),
+            ("DINGO_DINGTALK__LEGACY_APP_SECRET", "sample-legacy-secret".into()),
             ("DINGO_DINGTALK__IN_APP", "off".into()),
         ],
         ..Default::default()
@@ -463,8 +405,7 @@ async fn the_legacy_scan_login_signs_its_calls_and_resolves_the_person() {
         .unwrap();
     let location = in_client.headers()["location"].to_str().unwrap();
     assert!(
-        location.contains("/connect/oauth2/sns_authorize?")
-            && location.contains("scope=snsapi_auth"),
+        location.contains("/connect/oauth2/sns_authorize?") && location.contains("scope=snsapi_auth"),
         "{location}"
     );
 }
@@ -474,10 +415,7 @@ async fn a_wrong_legacy_secret_is_an_operator_error_not_a_refusal() {
     let app = TestApp::spawn_with(TestAppOptions {
         env: vec![
             ("DINGO_DINGTALK__WEB_LOGIN", "legacy".into()),
-            (
-                "DINGO_DINGTALK__LEGACY_APP_ID",
-                "dingoa_sample_legacy".into(),
-            ),
+            ("DINGO_DINGTALK__LEGACY_APP_ID", "dingoa_sample_legacy".into()),
             ("DINGO_DINGTALK__LEGACY_APP_SECRET", "not-the-secret".into()),
         ],
         ..Default::default()
@@ -505,19 +443,13 @@ async fn a_member_outside_the_apps_visible_range_is_told_so() {
     let state = page.fields["state"].clone();
     let response = post_back(
         &app,
-        &[
-            ("state", &state),
-            ("method", "request_auth_code"),
-            ("code", &code),
-        ],
+        &page,
+        &[("state", &state), ("method", "request_auth_code"), ("code", &code)],
     )
     .await;
     assert_eq!(response.status(), 403);
     let body = response.text().await.unwrap();
-    assert!(
-        body.contains("可见范围") && body.contains("visible range"),
-        "{body}"
-    );
+    assert!(body.contains("可见范围") && body.contains("visible range"), "{body}");
 }
 
 #[tokio::test]
@@ -529,11 +461,8 @@ async fn an_inactive_member_is_refused_inside_dingtalk_too() {
     let state = page.fields["state"].clone();
     let response = post_back(
         &app,
-        &[
-            ("state", &state),
-            ("method", "request_auth_code"),
-            ("code", &code),
-        ],
+        &page,
+        &[("state", &state), ("method", "request_auth_code"), ("code", &code)],
     )
     .await;
     assert_eq!(response.status(), 403);

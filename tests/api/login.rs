@@ -139,13 +139,10 @@ async fn dingtalk_unreachable_gives_temporarily_unavailable_without_hanging() {
     })
     .await;
     app.sim.set_auto_login(Some("zhangsan".into()));
-    let q = tokio::time::timeout(
-        std::time::Duration::from_secs(5),
-        app.follow(&app.authorize_url("")),
-    )
-    .await
-    .expect("no hang")
-    .query();
+    let q = tokio::time::timeout(std::time::Duration::from_secs(5), app.follow(&app.authorize_url("")))
+        .await
+        .expect("no hang")
+        .query();
     assert_eq!(q["error"], "temporarily_unavailable");
 }
 
@@ -171,10 +168,7 @@ async fn dingtalk_not_answering_gives_temporarily_unavailable_after_the_timeout(
 async fn a_person_who_declines_at_dingtalk_sends_access_denied() {
     let app = TestApp::spawn().await;
     let at_dingtalk = app.browser.get(app.authorize_url("")).send().await.unwrap();
-    let login_page = at_dingtalk.headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let login_page = at_dingtalk.headers()["location"].to_str().unwrap().to_owned();
     let state = url::Url::parse(&login_page)
         .unwrap()
         .query_pairs()
@@ -182,21 +176,20 @@ async fn a_person_who_declines_at_dingtalk_sends_access_denied() {
         .unwrap()
         .1
         .into_owned();
-    let callback = app.url(&format!(
-        "/login/dingtalk/callback?error=access_denied&state={state}"
-    ));
+    let callback = app.url(&format!("/login/dingtalk/callback?error=access_denied&state={state}"));
     let q = app.follow(&callback).await.query();
     assert_eq!(q["error"], "access_denied");
 }
 
 /// Starts a login and returns the callback URL DingTalk would send the person to.
 async fn callback_url(app: &TestApp) -> String {
+    callback_url_with(app, "").await
+}
+
+async fn callback_url_with(app: &TestApp, extra: &str) -> String {
     app.sim.set_auto_login(Some("zhangsan".into()));
-    let to_dingtalk = app.browser.get(app.authorize_url("")).send().await.unwrap();
-    let login_page = to_dingtalk.headers()["location"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let to_dingtalk = app.browser.get(app.authorize_url(extra)).send().await.unwrap();
+    let login_page = to_dingtalk.headers()["location"].to_str().unwrap().to_owned();
     let back = app.browser.get(&login_page).send().await.unwrap();
     assert_eq!(back.status(), 302);
     back.headers()["location"].to_str().unwrap().to_owned()
@@ -219,9 +212,7 @@ async fn a_tampered_state_is_refused_without_redirecting() {
     let tampered = callback.replace("state=", "state=x");
     let (status, _) = app.follow(&tampered).await.page();
     assert_eq!(status, 400);
-    let missing = app
-        .follow(&app.url("/login/dingtalk/callback?authCode=abc"))
-        .await;
+    let missing = app.follow(&app.url("/login/dingtalk/callback?authCode=abc")).await;
     assert_eq!(missing.page().0, 400);
 }
 
@@ -262,7 +253,7 @@ async fn a_dingtalk_code_used_twice_is_refused_by_dingtalk_and_explained() {
         .1
         .into_owned();
     assert!(app.follow(&callback).await.query().contains_key("code"));
-    let second = callback_url(&app).await;
+    let second = callback_url_with(&app, "&prompt=login").await;
     let state = url::Url::parse(&second)
         .unwrap()
         .query_pairs()
@@ -270,9 +261,7 @@ async fn a_dingtalk_code_used_twice_is_refused_by_dingtalk_and_explained() {
         .unwrap()
         .1
         .into_owned();
-    let replay = app.url(&format!(
-        "/login/dingtalk/callback?authCode={code}&state={state}"
-    ));
+    let replay = app.url(&format!("/login/dingtalk/callback?authCode={code}&state={state}"));
     let (status, body) = app.follow(&replay).await.page();
     assert_eq!(status, 403);
     assert!(body.contains("could not confirm"), "{body}");

@@ -12,7 +12,7 @@ async fn attempt(app: &TestApp, client: &str, person: &str) -> crate::support::a
         "scope=openid%20profile%20email%20phone",
         "scope=openid%20profile%20email%20groups",
     );
-    app.follow(&url).await
+    app.follow_with(&crate::support::app::new_browser(), &url).await
 }
 
 async fn id_token_claims(app: &TestApp, client: &str, code: &str) -> Value {
@@ -35,13 +35,7 @@ async fn tokens(app: &TestApp, client: &str, code: &str) -> (Value, String) {
         .unwrap();
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
-    let payload = body["id_token"]
-        .as_str()
-        .unwrap()
-        .split('.')
-        .nth(1)
-        .unwrap()
-        .to_owned();
+    let payload = body["id_token"].as_str().unwrap().split('.').nth(1).unwrap().to_owned();
     let claims = serde_json::from_slice(&dingo::crypto::b64url_decode(&payload).unwrap()).unwrap();
     (claims, body["access_token"].as_str().unwrap().to_owned())
 }
@@ -66,24 +60,14 @@ async fn an_inactive_member_is_refused() {
 #[tokio::test]
 async fn a_client_for_finance_admits_finance_and_its_sub_departments_only() {
     let app = TestApp::spawn().await;
-    assert!(
-        attempt(&app, FINANCE_CLIENT, "lisi")
-            .await
-            .query()
-            .contains_key("code")
-    );
+    assert!(attempt(&app, FINANCE_CLIENT, "lisi").await.query().contains_key("code"));
     assert_refused(
         &attempt(&app, FINANCE_CLIENT, "zhangsan").await,
         "部门无权",
         "department is not allowed",
     );
     // The same person may use the app without the override.
-    assert!(
-        attempt(&app, WEB_CLIENT, "zhangsan")
-            .await
-            .query()
-            .contains_key("code")
-    );
+    assert!(attempt(&app, WEB_CLIENT, "zhangsan").await.query().contains_key("code"));
 }
 
 #[tokio::test]
@@ -94,17 +78,8 @@ async fn the_global_policy_can_deny_a_department_and_require_admins() {
     })
     .await;
     // zhangsan is in 平台组 (4), under 研发部 (2).
-    assert_refused(
-        &attempt(&app, WEB_CLIENT, "zhangsan").await,
-        "部门无权",
-        "department",
-    );
-    assert!(
-        attempt(&app, WEB_CLIENT, "lisi")
-            .await
-            .query()
-            .contains_key("code")
-    );
+    assert_refused(&attempt(&app, WEB_CLIENT, "zhangsan").await, "部门无权", "department");
+    assert!(attempt(&app, WEB_CLIENT, "lisi").await.query().contains_key("code"));
 
     let admins = TestApp::spawn_with(TestAppOptions {
         extra_toml: "[policy]\nadmins_only = true\n".into(),
@@ -131,12 +106,7 @@ async fn roles_can_be_required() {
         ..Default::default()
     })
     .await;
-    assert!(
-        attempt(&app, WEB_CLIENT, "zhangsan")
-            .await
-            .query()
-            .contains_key("code")
-    );
+    assert!(attempt(&app, WEB_CLIENT, "zhangsan").await.query().contains_key("code"));
     assert_refused(
         &attempt(&app, WEB_CLIENT, "lisi").await,
         "角色无权",
@@ -151,25 +121,10 @@ async fn a_client_limited_to_some_claims_receives_only_those() {
     let claims = id_token_claims(&app, FINANCE_CLIENT, &q["code"]).await;
     assert_eq!(claims["name"], "李四");
     assert_eq!(claims["groups"], serde_json::json!(["财务部"]));
-    for withheld in [
-        "userid",
-        "unionid",
-        "dept_ids",
-        "preferred_username",
-        "corp_id",
-    ] {
+    for withheld in ["userid", "unionid", "dept_ids", "preferred_username", "corp_id"] {
         assert!(claims.get(withheld).is_none(), "{withheld} in {claims}");
     }
-    for protocol in [
-        "iss",
-        "sub",
-        "aud",
-        "exp",
-        "iat",
-        "auth_time",
-        "nonce",
-        "at_hash",
-    ] {
+    for protocol in ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash"] {
         assert!(claims.get(protocol).is_some(), "{protocol} in {claims}");
     }
 }
@@ -233,10 +188,7 @@ async fn pairwise_subjects_differ_per_client_and_match_userinfo() {
         .json()
         .await
         .unwrap();
-    assert_eq!(
-        discovery["subject_types_supported"],
-        serde_json::json!(["pairwise"])
-    );
+    assert_eq!(discovery["subject_types_supported"], serde_json::json!(["pairwise"]));
 }
 
 #[tokio::test]

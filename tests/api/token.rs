@@ -33,10 +33,7 @@ async fn a_reused_code_is_refused_and_the_first_access_token_is_revoked() {
     let q = app.login_as("zhangsan", "").await;
     let first: Value = app.redeem(&q["code"]).await.json().await.unwrap();
     let (status, body) = error_of(app.redeem(&q["code"]).await).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_grant"))
-    );
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
     let userinfo = app
         .browser
         .get(app.url("/userinfo"))
@@ -53,16 +50,8 @@ async fn an_expired_code_is_refused() {
     let q = app.login_as("zhangsan", "").await;
     app.clock.advance(61);
     let (status, body) = error_of(app.redeem(&q["code"]).await).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_grant"))
-    );
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("expired")
-    );
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+    assert!(body["error_description"].as_str().unwrap().contains("expired"));
 }
 
 #[tokio::test]
@@ -81,15 +70,9 @@ async fn a_wrong_client_secret_is_invalid_client_with_a_basic_challenge() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        response.headers()["www-authenticate"],
-        "Basic realm=\"dingo\""
-    );
+    assert_eq!(response.headers()["www-authenticate"], "Basic realm=\"dingo\"");
     let (status, body) = error_of(response).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("invalid_client"))
-    );
+    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")));
     // The code was not consumed by the failed attempt.
     assert_eq!(app.redeem(&q["code"]).await.status(), 200);
 }
@@ -131,10 +114,7 @@ async fn a_mismatched_redirect_uri_is_invalid_grant() {
         .await
         .unwrap();
     let (status, body) = error_of(response).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_grant"))
-    );
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
 }
 
 #[tokio::test]
@@ -151,20 +131,12 @@ async fn requests_that_are_not_authorization_code_grants_get_precise_errors() {
     assert_eq!(body["error"], "unsupported_grant_type");
     let (_, body) = error_of(post(vec![("code", "x")]).await.unwrap()).await;
     assert_eq!(body["error"], "invalid_request");
-    let (_, body) = error_of(
-        post(vec![("grant_type", "authorization_code")])
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (_, body) = error_of(post(vec![("grant_type", "authorization_code")]).await.unwrap()).await;
     assert_eq!(body["error"], "invalid_request");
     let (_, body) = error_of(
-        post(vec![
-            ("grant_type", "authorization_code"),
-            ("code", "forged"),
-        ])
-        .await
-        .unwrap(),
+        post(vec![("grant_type", "authorization_code"), ("code", "forged")])
+            .await
+            .unwrap(),
     )
     .await;
     assert_eq!(body["error"], "invalid_grant");
@@ -204,10 +176,7 @@ async fn an_unknown_client_is_invalid_client() {
         .await
         .unwrap();
     let (status, body) = error_of(response).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (401, Some("invalid_client"))
-    );
+    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")));
 }
 
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -215,8 +184,7 @@ const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
 async fn public_client_code(app: &TestApp) -> String {
     app.sim.set_auto_login(Some("zhangsan".into()));
-    let redirect =
-        url::form_urlencoded::byte_serialize(SPA_REDIRECT.as_bytes()).collect::<String>();
+    let redirect = url::form_urlencoded::byte_serialize(SPA_REDIRECT.as_bytes()).collect::<String>();
     let url = app.url(&format!(
         "/authorize?client_id={SPA_CLIENT}&redirect_uri={redirect}&response_type=code&scope=openid%20profile\
          &code_challenge={CHALLENGE}&code_challenge_method=S256"
@@ -234,12 +202,7 @@ async fn redeem_public(app: &TestApp, code: &str, verifier: Option<&str>) -> req
     if let Some(v) = verifier {
         form.push(("code_verifier", v));
     }
-    app.browser
-        .post(app.url("/token"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
+    app.browser.post(app.url("/token")).form(&form).send().await.unwrap()
 }
 
 #[tokio::test]
@@ -258,10 +221,7 @@ async fn a_pkce_mismatch_or_missing_verifier_is_invalid_grant() {
     let code = public_client_code(&app).await;
     let wrong = "x".repeat(43);
     let (status, body) = error_of(redeem_public(&app, &code, Some(&wrong)).await).await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_grant"))
-    );
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
     let code = public_client_code(&app).await;
     let (_, body) = error_of(redeem_public(&app, &code, None).await).await;
     assert_eq!(body["error"], "invalid_grant");

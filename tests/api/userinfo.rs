@@ -7,10 +7,7 @@ async fn without_a_token_the_challenge_has_no_error_code() {
     let app = TestApp::spawn().await;
     let response = app.browser.get(app.url("/userinfo")).send().await.unwrap();
     assert_eq!(response.status(), 401);
-    assert_eq!(
-        response.headers()["www-authenticate"],
-        "Bearer realm=\"dingo\""
-    );
+    assert_eq!(response.headers()["www-authenticate"], "Bearer realm=\"dingo\"");
 }
 
 #[tokio::test]
@@ -24,10 +21,7 @@ async fn an_unknown_token_is_invalid_token() {
         .await
         .unwrap();
     assert_eq!(response.status(), 401);
-    let challenge = response.headers()["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let challenge = response.headers()["www-authenticate"].to_str().unwrap().to_owned();
     assert!(
         challenge.starts_with("Bearer realm=\"dingo\", error=\"invalid_token\""),
         "{challenge}"

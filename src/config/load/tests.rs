@@ -1,10 +1,7 @@
 use super::*;
 
 fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 const MINIMAL: &str = r#"
@@ -22,9 +19,7 @@ secret_sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a0
 "#;
 
 fn problems(text: &str, vars: &[(&str, &str)]) -> Vec<Problem> {
-    load_str(text, env(vars))
-        .expect_err("should be refused")
-        .problems
+    load_str(text, env(vars)).expect_err("should be refused").problems
 }
 
 #[test]
@@ -61,18 +56,14 @@ fn environment_variables_override_the_file_and_numbers_may_be_text() {
 
 #[test]
 fn every_unknown_key_is_reported_with_its_path_and_origin() {
-    let text =
-        format!("colour = \"blue\"\n{MINIMAL}\nnickname = \"g\"\n[tokens]\nacess_token_ttl = 5\n");
+    let text = format!("colour = \"blue\"\n{MINIMAL}\nnickname = \"g\"\n[tokens]\nacess_token_ttl = 5\n");
     let found = problems(&text, &[("DINGO_DINGTALK__CORPID", "x")]);
     let paths: Vec<_> = found.iter().map(|p| p.path.as_str()).collect();
     assert!(paths.contains(&"colour"), "{found:?}");
     assert!(paths.contains(&"tokens.acess_token_ttl"), "{found:?}");
     assert!(paths.contains(&"clients[0].nickname"), "{found:?}");
     let from_env = found.iter().find(|p| p.path == "dingtalk.corpid").unwrap();
-    assert!(
-        from_env.message.contains("DINGO_DINGTALK__CORPID"),
-        "{from_env:?}"
-    );
+    assert!(from_env.message.contains("DINGO_DINGTALK__CORPID"), "{from_env:?}");
 }
 
 #[test]
@@ -116,20 +107,13 @@ secret_sha256 = "abc"
         "clients[1].client_id",
         "clients[1].public",
     ] {
-        assert!(
-            paths.contains(&expected),
-            "{expected} missing from {found:#?}"
-        );
+        assert!(paths.contains(&expected), "{expected} missing from {found:#?}");
     }
 }
 
 #[test]
 fn http_issuers_are_accepted_only_on_loopback() {
-    for issuer in [
-        "http://127.0.0.1:8080",
-        "http://localhost:9000",
-        "http://[::1]:80",
-    ] {
+    for issuer in ["http://127.0.0.1:8080", "http://localhost:9000", "http://[::1]:80"] {
         let vars = [("DINGO_SERVER__ISSUER", issuer)];
         assert!(load_str(MINIMAL, env(&vars)).is_ok(), "{issuer}");
     }
@@ -192,10 +176,7 @@ fn login_routes_and_subjects_require_their_settings() {
         "dingtalk.open_auth_script_url",
         "identity.pairwise_secret",
     ] {
-        assert!(
-            paths.contains(&expected),
-            "{expected} missing from {found:#?}"
-        );
+        assert!(paths.contains(&expected), "{expected} missing from {found:#?}");
     }
     let bad_mode = problems(MINIMAL, &[("DINGO_DINGTALK__IN_APP", "sometimes")]);
     assert_eq!(bad_mode[0].path, "dingtalk.in_app");
@@ -213,9 +194,50 @@ fn client_policies_and_claim_lists_are_checked() {
         "clients[0].policy.allow_departments",
         "clients[0].policy.allow_roles",
     ] {
-        assert!(
-            paths.contains(&expected),
-            "{expected} missing from {found:#?}"
-        );
+        assert!(paths.contains(&expected), "{expected} missing from {found:#?}");
     }
+}
+
+#[test]
+fn operations_settings_default_to_human_logs_metrics_on_the_main_address_and_ten_seconds() {
+    let s = load_str(MINIMAL, env(&[])).unwrap();
+    assert_eq!(s.log.format, crate::config::LogFormat::Human);
+    assert_eq!(s.log.filter, "info,sqlx=warn");
+    assert_eq!(s.metrics.separate_listen(), None);
+    assert_eq!(s.server.shutdown_timeout, 10);
+    let blank = load_str(MINIMAL, env(&[("DINGO_METRICS__LISTEN", "")])).unwrap();
+    assert_eq!(blank.metrics.separate_listen(), None);
+}
+
+#[test]
+fn operations_settings_come_from_the_environment() {
+    let vars = [
+        ("DINGO_LOG__FORMAT", "json"),
+        ("DINGO_LOG__FILTER", "debug,hyper=info"),
+        ("DINGO_METRICS__LISTEN", "127.0.0.1:9090"),
+        ("DINGO_SERVER__SHUTDOWN_TIMEOUT", "30"),
+    ];
+    let s = load_str(MINIMAL, env(&vars)).unwrap();
+    assert_eq!(s.log.format, crate::config::LogFormat::Json);
+    assert_eq!(s.log.filter, "debug,hyper=info");
+    assert_eq!(s.metrics.separate_listen(), Some("127.0.0.1:9090"));
+    assert_eq!(s.server.shutdown_timeout, 30);
+}
+
+#[test]
+fn wrong_operations_settings_are_reported_with_their_keys() {
+    let found = problems(MINIMAL, &[("DINGO_LOG__FORMAT", "xml")]);
+    assert_eq!(found[0].path, "log.format", "{found:?}");
+    let vars = [
+        ("DINGO_LOG__FILTER", "info,[unclosed"),
+        ("DINGO_METRICS__LISTEN", "metrics.example.com"),
+        ("DINGO_SERVER__SHUTDOWN_TIMEOUT", "86400"),
+    ];
+    let found = problems(MINIMAL, &vars);
+    let paths: Vec<_> = found.iter().map(|p| p.path.as_str()).collect();
+    for expected in ["log.filter", "metrics.listen", "server.shutdown_timeout"] {
+        assert!(paths.contains(&expected), "{expected} missing from {found:#?}");
+    }
+    let same = problems(MINIMAL, &[("DINGO_METRICS__LISTEN", "0.0.0.0:8080")]);
+    assert_eq!(same[0].path, "metrics.listen", "{same:?}");
 }

@@ -15,8 +15,7 @@ fn registry() -> ClientRegistry {
         secret_sha256: (!public).then(|| Secret::new(crate::crypto::sha256_hex("s"))),
         secret_env: None,
         secret_file: None,
-        policy: None,
-        claims: None,
+        ..Default::default()
     };
     ClientRegistry::from_settings(&[client("web", false), client("spa", true)]).unwrap()
 }
@@ -46,18 +45,11 @@ fn base(client: &str) -> String {
 
 #[test]
 fn a_valid_request_keeps_state_nonce_and_only_allowed_scopes() {
-    let q = format!(
-        "{}&nonce=n-1&scope=openid+profile+phone+made_up",
-        base("web")
-    )
-    .replace("&scope=openid&", "&");
+    let q = format!("{}&nonce=n-1&scope=openid+profile+phone+made_up", base("web")).replace("&scope=openid&", "&");
     match check_query(&q) {
         Checked::Valid(r) => {
             assert_eq!(r.scope, ["openid", "profile"]);
-            assert_eq!(
-                (r.state.as_deref(), r.nonce.as_deref()),
-                (Some("xyz"), Some("n-1"))
-            );
+            assert_eq!((r.state.as_deref(), r.nonce.as_deref()), (Some("xyz"), Some("n-1")));
             assert_eq!(r.code_challenge, None);
         }
         other => panic!("{other:?}"),
@@ -83,10 +75,7 @@ fn unknown_clients_and_unregistered_redirects_get_a_page_never_a_redirect() {
         check_query("client_id=web"),
         Checked::Page(PageError::MissingRedirectUri)
     ));
-    let twice = format!(
-        "{}&redirect_uri=https%3A%2F%2Fevil.example.com",
-        base("web")
-    );
+    let twice = format!("{}&redirect_uri=https%3A%2F%2Fevil.example.com", base("web"));
     assert!(matches!(
         check_query(&twice),
         Checked::Page(PageError::DuplicateParameter(_))
@@ -109,31 +98,16 @@ fn each_malformed_request_gets_its_own_error_code() {
             base("web").replace("response_type=code", "response_type=token"),
             "unsupported_response_type",
         ),
-        (
-            base("web").replace("response_type=code&", ""),
-            "invalid_request",
-        ),
-        (
-            format!("{}&request=eyJ", base("web")),
-            "request_not_supported",
-        ),
+        (base("web").replace("response_type=code&", ""), "invalid_request"),
+        (format!("{}&request=eyJ", base("web")), "request_not_supported"),
         (
             format!("{}&request_uri=https%3A%2F%2Fx", base("web")),
             "request_uri_not_supported",
         ),
-        (
-            format!("{}&response_mode=fragment", base("web")),
-            "invalid_request",
-        ),
-        (
-            format!("{}&prompt=none+login", base("web")),
-            "invalid_request",
-        ),
+        (format!("{}&response_mode=fragment", base("web")), "invalid_request"),
+        (format!("{}&prompt=none+login", base("web")), "invalid_request"),
         (format!("{}&max_age=-1", base("web")), "invalid_request"),
-        (
-            format!("{}&nonce=a&nonce=b", base("web")),
-            "invalid_request",
-        ),
+        (format!("{}&nonce=a&nonce=b", base("web")), "invalid_request"),
     ];
     for (query, expected) in cases {
         assert_eq!(redirect_error(&query).0, expected, "{query}");
@@ -143,42 +117,22 @@ fn each_malformed_request_gets_its_own_error_code() {
 #[test]
 fn pkce_is_required_for_public_clients_and_only_s256_is_accepted() {
     assert_eq!(redirect_error(&base("spa")).0, "invalid_request");
-    let plain = format!(
-        "{}&code_challenge={CHALLENGE}&code_challenge_method=plain",
-        base("spa")
-    );
+    let plain = format!("{}&code_challenge={CHALLENGE}&code_challenge_method=plain", base("spa"));
     assert_eq!(redirect_error(&plain).0, "invalid_request");
     let no_method = format!("{}&code_challenge={CHALLENGE}", base("spa"));
     assert_eq!(redirect_error(&no_method).0, "invalid_request");
-    let short = format!(
-        "{}&code_challenge=abc&code_challenge_method=S256",
-        base("spa")
-    );
+    let short = format!("{}&code_challenge=abc&code_challenge_method=S256", base("spa"));
     assert_eq!(redirect_error(&short).0, "invalid_request");
-    let good = format!(
-        "{}&code_challenge={CHALLENGE}&code_challenge_method=S256",
-        base("spa")
-    );
-    assert!(
-        matches!(check_query(&good), Checked::Valid(r) if r.code_challenge.as_deref() == Some(CHALLENGE))
-    );
+    let good = format!("{}&code_challenge={CHALLENGE}&code_challenge_method=S256", base("spa"));
+    assert!(matches!(check_query(&good), Checked::Valid(r) if r.code_challenge.as_deref() == Some(CHALLENGE)));
     // Accepted, not required, for confidential clients.
     assert!(matches!(check_query(&base("web")), Checked::Valid(_)));
-    let web = format!(
-        "{}&code_challenge={CHALLENGE}&code_challenge_method=S256",
-        base("web")
-    );
+    let web = format!("{}&code_challenge={CHALLENGE}&code_challenge_method=S256", base("web"));
     assert!(matches!(check_query(&web), Checked::Valid(r) if r.code_challenge.is_some()));
 }
 
 #[test]
 fn a_redirect_uri_with_a_query_keeps_it_when_errors_are_appended() {
-    let url = with_query(
-        "https://app.example.com/cb?tenant=a",
-        &[("error", "access_denied")],
-    );
-    assert_eq!(
-        url,
-        "https://app.example.com/cb?tenant=a&error=access_denied"
-    );
+    let url = with_query("https://app.example.com/cb?tenant=a", &[("error", "access_denied")]);
+    assert_eq!(url, "https://app.example.com/cb?tenant=a&error=access_denied");
 }

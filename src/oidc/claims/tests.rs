@@ -3,12 +3,7 @@ use crate::config::Secret;
 use crate::identity::Department;
 use crate::oidc::ClientKind;
 
-fn user(
-    org_email: Option<&str>,
-    email: Option<&str>,
-    mobile: Option<&str>,
-    state_code: Option<&str>,
-) -> UserRecord {
+fn user(org_email: Option<&str>, email: Option<&str>, mobile: Option<&str>, state_code: Option<&str>) -> UserRecord {
     let dept = |id: i64, name: &str, lineage: &[i64], path: &str| Department {
         id,
         name: name.into(),
@@ -50,18 +45,13 @@ fn client(id: &str, claims: Option<&[&str]>) -> Client {
         redirect_uris: vec![],
         scopes: vec![],
         kind: ClientKind::Public,
-        policy: None,
         claims: claims.map(|c| c.iter().map(|s| s.to_string()).collect()),
+        ..Default::default()
     }
 }
 
 fn claims_of(u: &UserRecord, scopes: &[&str]) -> Map<String, Value> {
-    for_scopes(
-        u,
-        scopes,
-        &client("app", None),
-        &IdentitySettings::default(),
-    )
+    for_scopes(u, scopes, &client("app", None), &IdentitySettings::default())
 }
 
 #[test]
@@ -74,38 +64,20 @@ fn only_an_organisation_mailbox_is_verified() {
         (org["email"].clone(), org["email_verified"].clone()),
         (json!("zs@example.com"), json!(true))
     );
-    let personal = claims_of(
-        &user(None, Some("me@qq.com"), None, None),
-        &["openid", "email"],
-    );
+    let personal = claims_of(&user(None, Some("me@qq.com"), None, None), &["openid", "email"]);
     assert_eq!(
-        (
-            personal["email"].clone(),
-            personal["email_verified"].clone()
-        ),
+        (personal["email"].clone(), personal["email_verified"].clone()),
         (json!("me@qq.com"), json!(false))
     );
-    let none = claims_of(
-        &user(None, None, Some("13800000001"), None),
-        &["openid", "email"],
-    );
-    assert!(
-        !none.contains_key("email"),
-        "the mobile number never becomes an email"
-    );
+    let none = claims_of(&user(None, None, Some("13800000001"), None), &["openid", "email"]);
+    assert!(!none.contains_key("email"), "the mobile number never becomes an email");
 }
 
 #[test]
 fn phone_numbers_are_e164() {
-    let cn = claims_of(
-        &user(None, None, Some("13800000001"), Some("86")),
-        &["openid", "phone"],
-    );
+    let cn = claims_of(&user(None, None, Some("13800000001"), Some("86")), &["openid", "phone"]);
     assert_eq!(cn["phone_number"], json!("+8613800000001"));
-    let us = claims_of(
-        &user(None, None, Some("415-555-0100"), Some("1")),
-        &["openid", "phone"],
-    );
+    let us = claims_of(&user(None, None, Some("415-555-0100"), Some("1")), &["openid", "phone"]);
     assert_eq!(us["phone_number"], json!("+14155550100"));
 }
 
@@ -113,13 +85,7 @@ fn phone_numbers_are_e164() {
 fn claims_follow_the_scopes() {
     let u = user(Some("zs@example.com"), None, Some("13800000001"), None);
     let minimal = claims_of(&u, &["openid"]);
-    for absent in [
-        "name",
-        "email",
-        "phone_number",
-        "preferred_username",
-        "groups",
-    ] {
+    for absent in ["name", "email", "phone_number", "preferred_username", "groups"] {
         assert!(!minimal.contains_key(absent), "{absent}");
     }
     assert_eq!(minimal["sub"], json!("zhangsan"));
@@ -142,10 +108,7 @@ fn groups_are_department_names_or_paths() {
         ..Default::default()
     };
     let c = for_scopes(&u, &["openid", "groups"], &client("app", None), &paths);
-    assert_eq!(
-        c["groups"],
-        json!(["示例科技/研发部", "示例科技/研发部/平台组"])
-    );
+    assert_eq!(c["groups"], json!(["示例科技/研发部", "示例科技/研发部/平台组"]));
 }
 
 #[test]
@@ -171,24 +134,14 @@ fn subjects_are_userid_unionid_or_pairwise_per_client() {
         pairwise_secret: Secret::new("a-long-enough-pairwise-secret"),
         ..Default::default()
     };
-    assert_eq!(
-        subject(&u.identity, &settings(SubjectKind::Userid), "a"),
-        "zhangsan"
-    );
-    assert_eq!(
-        subject(&u.identity, &settings(SubjectKind::Unionid), "a"),
-        "u1"
-    );
+    assert_eq!(subject(&u.identity, &settings(SubjectKind::Userid), "a"), "zhangsan");
+    assert_eq!(subject(&u.identity, &settings(SubjectKind::Unionid), "a"), "u1");
     let pairwise = settings(SubjectKind::Pairwise);
     let (a, b) = (
         subject(&u.identity, &pairwise, "a"),
         subject(&u.identity, &pairwise, "b"),
     );
     assert_ne!(a, b, "not linkable across clients");
-    assert_eq!(
-        a,
-        subject(&u.identity, &pairwise, "a"),
-        "stable for one client"
-    );
+    assert_eq!(a, subject(&u.identity, &pairwise, "a"), "stable for one client");
     assert!(!a.contains("zhangsan") && a.len() == 43);
 }

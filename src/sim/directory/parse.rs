@@ -3,8 +3,7 @@
 use super::reader::Fields;
 use super::reader::field_error;
 use super::{
-    App, Department, Directory, DirectoryError, LegacyApp, LegacySignature, Member, Outsider,
-    ROOT_DEPT, Role,
+    App, Department, Directory, DirectoryError, LegacyApp, LegacySignature, Member, Outsider, ROOT_DEPT, Role,
 };
 
 const TOP_KEYS: &[&str] = &[
@@ -44,8 +43,7 @@ const ROLE_KEYS: &[&str] = &["id", "name", "group_name"];
 const OUTSIDER_KEYS: &[&str] = &["unionid", "nick", "mobile", "email"];
 
 pub(super) fn parse(text: &str) -> Result<Directory, DirectoryError> {
-    let table: toml::Table =
-        toml::from_str(text).map_err(|e| DirectoryError::Syntax(e.to_string()))?;
+    let table: toml::Table = toml::from_str(text).map_err(|e| DirectoryError::Syntax(e.to_string()))?;
     let mut top = Fields::new(String::new(), toml::Value::Table(table), TOP_KEYS)?;
     let corp_id = top.required_str("corp_id")?;
     let corp_name = top.required_str("corp_name")?;
@@ -130,9 +128,7 @@ fn read_member(mut f: Fields) -> Result<Member, DirectoryError> {
     let name = f.required_str("name")?;
     let avatar = f.optional_str("avatar")?;
     let mobile = f.optional_str("mobile")?;
-    let state_code = f
-        .optional_str("state_code")?
-        .unwrap_or_else(|| "86".to_owned());
+    let state_code = f.optional_str("state_code")?.unwrap_or_else(|| "86".to_owned());
     let email = f.optional_str("email")?;
     let org_email = f.optional_str("org_email")?;
     let title = f.optional_str("title")?;

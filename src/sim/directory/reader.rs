@@ -13,16 +13,9 @@ pub(super) struct Fields {
 
 impl Fields {
     /// Wraps `value`, which must be a table whose keys are all in `known`.
-    pub(super) fn new(
-        path: String,
-        value: Value,
-        known: &'static [&'static str],
-    ) -> Result<Self, DirectoryError> {
+    pub(super) fn new(path: String, value: Value, known: &'static [&'static str]) -> Result<Self, DirectoryError> {
         let Value::Table(table) = value else {
-            return Err(field_error(
-                &path,
-                format!("expected a table, found {}", kind(&value)),
-            ));
+            return Err(field_error(&path, format!("expected a table, found {}", kind(&value))));
         };
         let fields = Self { path, table };
         if let Some(unknown) = fields.table.keys().find(|k| !known.contains(&k.as_str())) {
@@ -52,10 +45,9 @@ impl Fields {
     pub(super) fn optional_str(&mut self, key: &str) -> Result<Option<String>, DirectoryError> {
         match self.table.remove(key) {
             None => Ok(None),
-            Some(Value::String(s)) if s.trim().is_empty() => Err(field_error(
-                &self.path_of(key),
-                "must not be empty".to_owned(),
-            )),
+            Some(Value::String(s)) if s.trim().is_empty() => {
+                Err(field_error(&self.path_of(key), "must not be empty".to_owned()))
+            }
             Some(Value::String(s)) => Ok(Some(s)),
             Some(other) => Err(self.wrong_type(key, "a string", &other)),
         }
@@ -101,14 +93,9 @@ impl Fields {
         self.list(key)?
             .into_iter()
             .map(|(path, value)| match value {
-                Value::String(s) if s.trim().is_empty() => {
-                    Err(field_error(&path, "must not be empty".to_owned()))
-                }
+                Value::String(s) if s.trim().is_empty() => Err(field_error(&path, "must not be empty".to_owned())),
                 Value::String(s) => Ok(s),
-                other => Err(field_error(
-                    &path,
-                    format!("expected a string, found {}", kind(&other)),
-                )),
+                other => Err(field_error(&path, format!("expected a string, found {}", kind(&other)))),
             })
             .collect()
     }

@@ -20,16 +20,8 @@ fn field_error_of(text: &str) -> (String, String) {
 fn sample_directory_parses_with_the_documented_people() {
     let dir = Directory::from_toml(SAMPLE).expect("the sample parses");
     assert_eq!(dir.corp_id(), "dingsampleorg");
-    assert_eq!(
-        dir.app_credentials(),
-        ("dingsampleappkey", "sample-app-secret")
-    );
-    assert!(
-        dir.app("dingsampleappkey")
-            .unwrap()
-            .redirect_uris
-            .is_empty()
-    );
+    assert_eq!(dir.app_credentials(), ("dingsampleappkey", "sample-app-secret"));
+    assert!(dir.app("dingsampleappkey").unwrap().redirect_uris.is_empty());
     let names: Vec<(i64, &str, Option<i64>)> = dir
         .departments
         .iter()
@@ -87,10 +79,7 @@ fn sample_directory_parses_with_the_documented_people() {
     let zhaoliu = &dir.outsiders()[0];
     assert_eq!(zhaoliu.nick, "赵六");
     assert!(dir.member_by_unionid(&zhaoliu.unionid).is_none());
-    assert!(matches!(
-        dir.person(&zhaoliu.unionid),
-        Some(Person::Outsider(_))
-    ));
+    assert!(matches!(dir.person(&zhaoliu.unionid), Some(Person::Outsider(_))));
     assert_eq!(Directory::sample().corp_id(), "dingsampleorg");
 }
 
@@ -114,9 +103,7 @@ fn a_wrong_type_is_reported_with_its_field_path() {
 
 #[test]
 fn a_bad_list_element_is_reported_with_its_index() {
-    let text = format!(
-        "{MINIMAL}\n[[users]]\nuserid = \"a\"\nunionid = \"ua\"\nname = \"A\"\ndept_id_list = [1, 9]\n"
-    );
+    let text = format!("{MINIMAL}\n[[users]]\nuserid = \"a\"\nunionid = \"ua\"\nname = \"A\"\ndept_id_list = [1, 9]\n");
     let (path, message) = field_error_of(&text);
     assert_eq!(path, "users[0].dept_id_list[1]");
     assert!(message.contains("department 9 does not exist"), "{message}");
@@ -126,9 +113,7 @@ fn a_bad_list_element_is_reported_with_its_index() {
 
 #[test]
 fn an_unknown_key_is_refused_with_its_path() {
-    let text = format!(
-        "{MINIMAL}\n[[users]]\nuserid = \"a\"\nunionid = \"ua\"\nname = \"A\"\nemial = \"x\"\n"
-    );
+    let text = format!("{MINIMAL}\n[[users]]\nuserid = \"a\"\nunionid = \"ua\"\nname = \"A\"\nemial = \"x\"\n");
     let (path, message) = field_error_of(&text);
     assert_eq!(path, "users[0].emial");
     assert!(
@@ -148,12 +133,8 @@ fn an_unknown_key_is_refused_with_its_path() {
 
 #[test]
 fn a_missing_required_field_is_reported() {
-    let (path, message) =
-        field_error_of("corp_name = \"x\"\n[[apps]]\nclient_id = \"a\"\nclient_secret = \"s\"\n");
-    assert_eq!(
-        (path.as_str(), message.as_str()),
-        ("corp_id", "is required")
-    );
+    let (path, message) = field_error_of("corp_name = \"x\"\n[[apps]]\nclient_id = \"a\"\nclient_secret = \"s\"\n");
+    assert_eq!((path.as_str(), message.as_str()), ("corp_id", "is required"));
     let (path, _) = field_error_of(&format!("{MINIMAL}\n[[outsiders]]\nunionid = \"u\"\n"));
     assert_eq!(path, "outsiders[0].nick");
 }
@@ -185,17 +166,15 @@ fn department_cycles_and_dangling_parents_are_refused() {
         "{path}: {message}"
     );
 
-    let dangling =
-        format!("{MINIMAL}\n[[departments]]\ndept_id = 2\nname = \"x\"\nparent_id = 7\n");
+    let dangling = format!("{MINIMAL}\n[[departments]]\ndept_id = 2\nname = \"x\"\nparent_id = 7\n");
     let (path, _) = field_error_of(&dangling);
     assert_eq!(path, "departments[1].parent_id");
 }
 
 #[test]
 fn unknown_manager_and_bad_redirect_uri_are_refused() {
-    let text = format!(
-        "{MINIMAL}\n[[users]]\nuserid = \"a\"\nunionid = \"ua\"\nname = \"A\"\nmanager_userid = \"ghost\"\n"
-    );
+    let text =
+        format!("{MINIMAL}\n[[users]]\nuserid = \"a\"\nunionid = \"ua\"\nname = \"A\"\nmanager_userid = \"ghost\"\n");
     assert_eq!(field_error_of(&text).0, "users[0].manager_userid");
 
     let text = MINIMAL.replace(
@@ -213,10 +192,7 @@ fn legacy_apps_and_their_signature_mode_are_read() {
          redirect_uris = [\"https://rp.example/cb\"]\n"
     );
     let dir = Directory::from_toml(&text).unwrap();
-    assert_eq!(
-        dir.legacy_signature(),
-        LegacySignature::TimestampNewlineSecret
-    );
+    assert_eq!(dir.legacy_signature(), LegacySignature::TimestampNewlineSecret);
     let app = dir.legacy_app("old").unwrap();
     assert_eq!(app.redirect_uris, ["https://rp.example/cb"]);
     assert!(!format!("{dir:?}").contains("old-secret"));
@@ -239,10 +215,7 @@ fn bad_legacy_apps_and_signature_modes_are_refused_with_their_paths() {
     assert_eq!(field_error_of(&no_secret).0, "legacy_apps[0].app_secret");
 
     let bad_uri = format!("{MINIMAL}\n{app}redirect_uris = [\"ftp://x\"]\n");
-    assert_eq!(
-        field_error_of(&bad_uri).0,
-        "legacy_apps[0].redirect_uris[0]"
-    );
+    assert_eq!(field_error_of(&bad_uri).0, "legacy_apps[0].redirect_uris[0]");
 
     let unknown = format!("{MINIMAL}\n{app}appsecret = \"x\"\n");
     assert_eq!(field_error_of(&unknown).0, "legacy_apps[0].appsecret");
@@ -254,9 +227,7 @@ fn bad_legacy_apps_and_signature_modes_are_refused_with_their_paths() {
 
 #[test]
 fn visible_must_be_a_boolean() {
-    let text = format!(
-        "{MINIMAL}\n[[users]]\nuserid = \"a\"\nunionid = \"ua\"\nname = \"A\"\nvisible = \"no\"\n"
-    );
+    let text = format!("{MINIMAL}\n[[users]]\nuserid = \"a\"\nunionid = \"ua\"\nname = \"A\"\nvisible = \"no\"\n");
     assert_eq!(field_error_of(&text).0, "users[0].visible");
     let text = text.replace("\"no\"", "false");
     let dir = Directory::from_toml(&text).unwrap();
@@ -278,10 +249,7 @@ fn load_reads_a_file_and_reports_a_missing_one() {
     std::fs::write(&path, MINIMAL).unwrap();
     assert_eq!(Directory::load(&path).unwrap().corp_id(), "dingtest");
     let missing = dir.path().join("absent.toml");
-    assert!(matches!(
-        Directory::load(&missing),
-        Err(DirectoryError::Io { .. })
-    ));
+    assert!(matches!(Directory::load(&missing), Err(DirectoryError::Io { .. })));
 }
 
 #[test]

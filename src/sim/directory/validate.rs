@@ -9,10 +9,7 @@ use super::{Department, Directory, DirectoryError, ROOT_DEPT};
 impl Directory {
     pub(super) fn validate(&mut self) -> Result<(), DirectoryError> {
         if self.apps.is_empty() {
-            return Err(field_error(
-                "apps",
-                "needs at least one [[apps]] entry".to_owned(),
-            ));
+            return Err(field_error("apps", "needs at least one [[apps]] entry".to_owned()));
         }
         let mut client_ids = HashSet::new();
         for (i, app) in self.apps.iter().enumerate() {

@@ -147,10 +147,7 @@ mod tests {
     #[test]
     fn outcomes_parse_from_their_status_strings() {
         for outcome in OpenAuthOutcome::ALL {
-            assert_eq!(
-                outcome.as_str().parse::<OpenAuthOutcome>().ok(),
-                Some(outcome)
-            );
+            assert_eq!(outcome.as_str().parse::<OpenAuthOutcome>().ok(), Some(outcome));
         }
         assert_eq!(
             "toadmin".parse::<OpenAuthOutcome>().ok(),
@@ -161,20 +158,14 @@ mod tests {
             Some(OpenAuthOutcome::Cancel)
         );
         let error = "maybe".parse::<OpenAuthOutcome>().unwrap_err().to_string();
-        assert!(
-            error.contains("maybe") && error.contains("toAdmin"),
-            "{error}"
-        );
+        assert!(error.contains("maybe") && error.contains("toAdmin"), "{error}");
         assert_eq!(OpenAuthOutcome::default(), OpenAuthOutcome::Ok);
     }
 
     #[test]
     fn scopes_are_read_from_strings_and_arrays() {
-        let body =
-            json!({ "rpcScope": "Contact.User.Read, ", "fieldScope": ["Contact.User.mobile"] });
-        let Value::Object(body) = body else {
-            unreachable!()
-        };
+        let body = json!({ "rpcScope": "Contact.User.Read, ", "fieldScope": ["Contact.User.mobile"] });
+        let Value::Object(body) = body else { unreachable!() };
         assert_eq!(scopes(&body), "Contact.User.Read Contact.User.mobile");
     }
 }

@@ -33,10 +33,7 @@ pub(crate) fn getuserinfo_bycode(sim: &Simulator, req: &HttpRequest, body: &[u8]
         return error(853001, "timestamp 格式错误 invalid timestamp");
     };
     if sim.now_ms().abs_diff(millis) > MAX_SKEW_MS {
-        return error(
-            853002,
-            "timestamp 与服务器时间相差超过1分钟 request expired",
-        );
+        return error(853002, "timestamp 与服务器时间相差超过1分钟 request expired");
     }
     let Some(app) = sim.directory().legacy_app(get("accessKey")) else {
         return error(853003, "accessKey 不存在 invalid appid");
@@ -81,12 +78,7 @@ fn parse_millis(text: &str) -> Option<i64> {
 /// Whether `signature` (already URL-decoded) is the Base64 HMAC-SHA256 of `timestamp` — or, in
 /// the `TimestampNewlineSecret` mode, of `timestamp + "\n" + appSecret` — under the app secret.
 /// The comparison is constant-time.
-fn signature_matches(
-    app: &LegacyApp,
-    timestamp: &str,
-    signature: &str,
-    mode: LegacySignature,
-) -> bool {
+fn signature_matches(app: &LegacyApp, timestamp: &str, signature: &str, mode: LegacySignature) -> bool {
     let Ok(tag) = STANDARD.decode(signature) else {
         return false;
     };
@@ -95,9 +87,7 @@ fn signature_matches(
     if mode == LegacySignature::TimestampNewlineSecret {
         messages.push(format!("{timestamp}\n{}", app.app_secret));
     }
-    messages
-        .iter()
-        .any(|m| hmac::verify(&key, m.as_bytes(), &tag).is_ok())
+    messages.iter().any(|m| hmac::verify(&key, m.as_bytes(), &tag).is_ok())
 }
 
 fn error(errcode: i64, errmsg: &str) -> HttpResponse {

@@ -26,23 +26,15 @@ async fn users_me_reads_the_token_from_its_header_only() {
     let me = t.url("/v1.0/contact/users/me");
     let attempts = [
         t.http.get(me.clone()),
-        t.http
-            .get(me.clone())
-            .query(&[("access_token", token.as_str())]),
+        t.http.get(me.clone()).query(&[("access_token", token.as_str())]),
         t.http.get(me.clone()).bearer_auth(&token),
     ];
     for request in attempts {
         let response = request.send().await.unwrap();
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
         let body: Value = response.json().await.unwrap();
-        assert_eq!(
-            api_error_code(&body),
-            "AuthenticationFailed.MissingParameter"
-        );
-        assert_eq!(
-            body["message"],
-            json!("缺少参数：x-acs-dingtalk-access-token")
-        );
+        assert_eq!(api_error_code(&body), "AuthenticationFailed.MissingParameter");
+        assert_eq!(body["message"], json!("缺少参数：x-acs-dingtalk-access-token"));
     }
     assert_eq!(t.users_me(&token).await.0, StatusCode::OK);
 }
@@ -72,8 +64,7 @@ async fn member_with_personal_email_gets_it_from_users_me() {
     let (_, me) = t.users_me(&token).await;
     assert_eq!(me["email"], json!("lisi.home@example.net"));
     assert!(me.get("avatarUrl").is_none(), "{me}");
-    let other_app_open_id =
-        crate::sim::bodies::open_id("another-app", me["unionId"].as_str().unwrap());
+    let other_app_open_id = crate::sim::bodies::open_id("another-app", me["unionId"].as_str().unwrap());
     assert_ne!(me["openId"], json!(other_app_open_id));
 }
 
@@ -112,12 +103,7 @@ async fn a_form_body_is_missingbody() {
     assert_eq!(api_error_code(&body), "Missingbody");
     assert_eq!(body["message"], json!("body is mandatory for this action"));
 
-    let response = t
-        .http
-        .post(t.url("/v1.0/oauth2/userAccessToken"))
-        .send()
-        .await
-        .unwrap();
+    let response = t.http.post(t.url("/v1.0/oauth2/userAccessToken")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     let body: Value = response.json().await.unwrap();
     assert_eq!(api_error_code(&body), "Missingbody");
@@ -156,10 +142,7 @@ async fn one_app_token_serves_both_families() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{unified}");
-    assert_eq!(
-        unified,
-        json!({ "access_token": legacy, "expires_in": 7200 })
-    );
+    assert_eq!(unified, json!({ "access_token": legacy, "expires_in": 7200 }));
 
     let (status, body) = t
         .post_json(

@@ -26,25 +26,13 @@ async fn outage_answers_every_api_call_with_the_status_but_not_the_login_page() 
         .unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     t.sim.set_outage(Some(500));
-    let response = t
-        .http
-        .post(t.url("/topapi/v2/user/get"))
-        .send()
-        .await
-        .unwrap();
+    let response = t.http.post(t.url("/topapi/v2/user/get")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(t.authorize(&[]).await.status(), StatusCode::OK);
 
-    assert_eq!(
-        t.sim.total_calls(),
-        3,
-        "calls during an outage are still counted"
-    );
+    assert_eq!(t.sim.total_calls(), 3, "calls during an outage are still counted");
     t.sim.set_outage(None);
-    assert_eq!(
-        t.gettoken(CLIENT_ID, CLIENT_SECRET).await["errcode"],
-        json!(0)
-    );
+    assert_eq!(t.gettoken(CLIENT_ID, CLIENT_SECRET).await["errcode"], json!(0));
 }
 
 #[tokio::test]

@@ -8,12 +8,8 @@ use crate::sim::Directory;
 
 async fn getuserinfo(t: &TestSim, code: &str) -> Value {
     let token = t.app_token().await;
-    t.topapi(
-        "/topapi/v2/user/getuserinfo",
-        &token,
-        &json!({ "code": code }),
-    )
-    .await
+    t.topapi("/topapi/v2/user/getuserinfo", &token, &json!({ "code": code }))
+        .await
 }
 
 #[tokio::test]
@@ -77,11 +73,7 @@ async fn in_app_person_falls_back_to_auto_login_then_the_first_active_member() {
         .unwrap()
         .to_owned();
     let awake = other
-        .topapi(
-            "/topapi/v2/user/getuserinfo",
-            &token,
-            &json!({ "code": code }),
-        )
+        .topapi("/topapi/v2/user/getuserinfo", &token, &json!({ "code": code }))
         .await;
     assert_eq!(awake["result"]["userid"], json!("awake"), "{awake}");
 }
@@ -138,9 +130,7 @@ async fn unknown_codes_and_codes_of_other_flows_or_corps_are_40078() {
     assert_eq!(getuserinfo(&t, foreign).await["errcode"], json!(40078));
 
     let token = t.app_token().await;
-    let missing = t
-        .topapi("/topapi/v2/user/getuserinfo", &token, &json!({}))
-        .await;
+    let missing = t.topapi("/topapi/v2/user/getuserinfo", &token, &json!({})).await;
     assert_eq!(missing["errcode"], json!(40035));
 }
 
@@ -151,10 +141,7 @@ async fn legacy_getuserinfo_is_flat_with_mixed_casing() {
     let token = t.app_token().await;
     let code = t.inapp_code().await;
     let body = t
-        .oapi_get(
-            "/user/getuserinfo",
-            &[("access_token", &token), ("code", &code)],
-        )
+        .oapi_get("/user/getuserinfo", &[("access_token", &token), ("code", &code)])
         .await;
     assert_eq!(body["errcode"], json!(0), "{body}");
     assert_eq!(body["errmsg"], json!("ok"));
@@ -166,15 +153,9 @@ async fn legacy_getuserinfo_is_flat_with_mixed_casing() {
     assert!(body.get("request_id").is_none() && body.get("result").is_none());
 
     let again = t
-        .oapi_get(
-            "/user/getuserinfo",
-            &[("access_token", &token), ("code", &code)],
-        )
+        .oapi_get("/user/getuserinfo", &[("access_token", &token), ("code", &code)])
         .await;
-    assert_eq!(
-        again,
-        json!({ "errcode": 40078, "errmsg": "不存在的临时授权码" })
-    );
+    assert_eq!(again, json!({ "errcode": 40078, "errmsg": "不存在的临时授权码" }));
 }
 
 #[tokio::test]
@@ -190,10 +171,7 @@ async fn minting_for_another_corp_fails_with_error_code_3() {
         .unwrap();
     let answer: Value = response.json().await.unwrap();
     assert_eq!(answer["errorCode"], json!(3), "{answer}");
-    assert_eq!(
-        answer["errorMessage"],
-        json!("对应企业没有app.example域名微应用")
-    );
+    assert_eq!(answer["errorMessage"], json!("对应企业没有app.example域名微应用"));
     let missing = t.mint(&json!({})).await;
     assert_eq!(missing["errorCode"], json!(3));
 }
@@ -208,12 +186,7 @@ async fn the_failure_setting_fails_every_request_until_cleared() {
     t.sim.set_inapp_failure(Some(3));
     let domain = t.mint(&json!({ "corpId": CORP_ID })).await;
     assert_eq!(domain["errorCode"], json!(3));
-    assert!(
-        domain["errorMessage"]
-            .as_str()
-            .unwrap()
-            .contains("域名微应用")
-    );
+    assert!(domain["errorMessage"].as_str().unwrap().contains("域名微应用"));
     t.sim.set_inapp_failure(None);
     assert!(t.mint(&json!({ "corpId": CORP_ID })).await["code"].is_string());
 }
@@ -250,11 +223,7 @@ async fn mint_endpoints_send_cors_headers_and_answer_the_preflight() {
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.headers()["access-control-allow-origin"], "*");
     }
-    assert_eq!(
-        t.sim.total_calls(),
-        0,
-        "the client bridge is not an API call"
-    );
+    assert_eq!(t.sim.total_calls(), 0, "the client bridge is not an API call");
 }
 
 #[tokio::test]
@@ -277,10 +246,7 @@ async fn scripts_are_javascript_and_find_the_mint_paths_from_their_own_src() {
         let response = t.http.get(t.url(path)).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         let content_type = response.headers()["content-type"].to_str().unwrap();
-        assert!(
-            content_type.starts_with("application/javascript"),
-            "{content_type}"
-        );
+        assert!(content_type.starts_with("application/javascript"), "{content_type}");
         assert_eq!(response.headers()["access-control-allow-origin"], "*");
         let source = response.text().await.unwrap();
         assert!(source.contains("document.currentScript"), "{path}");

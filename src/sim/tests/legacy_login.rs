@@ -30,8 +30,7 @@ fn worked_example_directory(signature_mode: &str) -> Directory {
 /// A simulator for the worked example, its clock moved to the example's instant.
 async fn spawn_at_worked_instant(signature_mode: &str) -> TestSim {
     let t = spawn_with(worked_example_directory(signature_mode)).await;
-    t.clock
-        .advance((WORKED_TIMESTAMP - t.clock.now_ms()) / 1000);
+    t.clock.advance((WORKED_TIMESTAMP - t.clock.now_ms()) / 1000);
     assert!((t.clock.now_ms() - WORKED_TIMESTAMP).abs() < 2_000);
     t
 }
@@ -100,12 +99,7 @@ async fn qrconnect_picker_links_come_back_with_only_code_and_state() {
         .find(|h| h.contains(ZHANGSAN_UNIONID))
         .unwrap();
     assert!(link.starts_with("qrconnect?"), "{link}");
-    let response = t
-        .http
-        .get(page_url.join(&link).unwrap())
-        .send()
-        .await
-        .unwrap();
+    let response = t.http.get(page_url.join(&link).unwrap()).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::FOUND);
     let back = location(&response);
     assert_eq!(&back.as_str()[..CALLBACK.len()], CALLBACK);
@@ -120,24 +114,13 @@ async fn sns_authorize_auto_login_redirects_with_a_tmp_code_for_either_scope() {
     let t = spawn().await;
     t.sim.set_auto_login(Some("lisi".to_owned()));
     for scope in ["snsapi_login", "snsapi_auth"] {
-        let response = entry(
-            &t,
-            "/connect/oauth2/sns_authorize",
-            LEGACY_APP_ID,
-            &[("scope", scope)],
-        )
-        .await;
+        let response = entry(&t, "/connect/oauth2/sns_authorize", LEGACY_APP_ID, &[("scope", scope)]).await;
         assert_eq!(response.status(), StatusCode::FOUND, "{scope}");
         let back = location(&response);
         let code = query_value(&back, "code").unwrap();
         assert!(query_value(&back, "authCode").is_none());
         let now = t.clock.now_ms();
-        let body = bycode(
-            &t,
-            &signed_query(LEGACY_APP_ID, LEGACY_APP_SECRET, now),
-            &code,
-        )
-        .await;
+        let body = bycode(&t, &signed_query(LEGACY_APP_ID, LEGACY_APP_SECRET, now), &code).await;
         assert_eq!(body["user_info"]["nick"], json!("李四"), "{body}");
     }
 }
@@ -155,19 +138,9 @@ async fn sns_authorize_picker_links_come_back_to_sns_authorize() {
 async fn bad_legacy_entry_requests_get_a_readable_error_page() {
     let t = spawn().await;
     let cases: [(&str, &str, (&str, &str), &str); 7] = [
-        (
-            "/connect/qrconnect",
-            "nosuchapp",
-            ("state", "s"),
-            "应用不存在",
-        ),
+        ("/connect/qrconnect", "nosuchapp", ("state", "s"), "应用不存在"),
         // A new-style app is not a legacy app.
-        (
-            "/connect/qrconnect",
-            CLIENT_ID,
-            ("state", "s"),
-            "应用不存在",
-        ),
+        ("/connect/qrconnect", CLIENT_ID, ("state", "s"), "应用不存在"),
         (
             "/connect/qrconnect",
             LEGACY_APP_ID,
@@ -201,11 +174,7 @@ async fn bad_legacy_entry_requests_get_a_readable_error_page() {
     ];
     for (page, app_id, extra, expected) in cases {
         let response = entry(&t, page, app_id, &[extra]).await;
-        assert_eq!(
-            response.status(),
-            StatusCode::BAD_REQUEST,
-            "{page} {extra:?}"
-        );
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{page} {extra:?}");
         let html = response.text().await.unwrap();
         assert!(html.contains(expected), "{page} {extra:?}: {html}");
     }
@@ -226,10 +195,7 @@ async fn getuserinfo_bycode_accepts_the_official_worked_example_once() {
     assert!(body.get("request_id").is_none());
 
     let again = bycode(&t, WORKED_QUERY, &code).await;
-    assert_eq!(
-        again,
-        json!({ "errcode": 40078, "errmsg": "不存在的临时授权码" })
-    );
+    assert_eq!(again, json!({ "errcode": 40078, "errmsg": "不存在的临时授权码" }));
 }
 
 #[tokio::test]
@@ -240,18 +206,9 @@ async fn getuserinfo_bycode_reports_853001_to_853004() {
     let cases = [
         (format!("accessKey=testappid&timestamp=abc&{sig}"), 853001),
         (format!("accessKey=testappid&{sig}"), 853001),
-        (
-            format!("accessKey=testappid&timestamp=1546084445&{sig}"),
-            853002,
-        ),
-        (
-            format!("accessKey=nosuchapp&timestamp=1546084445901&{sig}"),
-            853003,
-        ),
-        (
-            signed_query("testappid", "wrongSecret", WORKED_TIMESTAMP),
-            853004,
-        ),
+        (format!("accessKey=testappid&timestamp=1546084445&{sig}"), 853002),
+        (format!("accessKey=nosuchapp&timestamp=1546084445901&{sig}"), 853003),
+        (signed_query("testappid", "wrongSecret", WORKED_TIMESTAMP), 853004),
         (
             // `+` left unencoded arrives as a space.
             "accessKey=testappid&timestamp=1546084445901\
@@ -259,10 +216,7 @@ async fn getuserinfo_bycode_reports_853001_to_853004() {
                 .to_owned(),
             853004,
         ),
-        (
-            "accessKey=testappid&timestamp=1546084445901".to_owned(),
-            853004,
-        ),
+        ("accessKey=testappid&timestamp=1546084445901".to_owned(), 853004),
     ];
     for (query, errcode) in cases {
         let body = bycode(&t, &query, &code).await;
@@ -319,11 +273,7 @@ async fn the_newline_signature_variant_is_accepted_only_when_configured() {
     assert_eq!(body["errcode"], json!(0), "{body}");
     let code = sns_code(&lenient, "testappid", "u1").await;
     let body = bycode(&lenient, WORKED_QUERY, &code).await;
-    assert_eq!(
-        body["errcode"],
-        json!(0),
-        "timestamp-only still works: {body}"
-    );
+    assert_eq!(body["errcode"], json!(0), "timestamp-only still works: {body}");
 }
 
 #[tokio::test]
@@ -343,10 +293,7 @@ async fn an_outsider_gets_user_info_but_no_userid() {
             &[("access_token", &token), ("unionid", ZHAOLIU_UNIONID)],
         )
         .await;
-    assert_eq!(
-        lookup,
-        json!({ "errcode": 60121, "errmsg": "找不到该用户" })
-    );
+    assert_eq!(lookup, json!({ "errcode": 60121, "errmsg": "找不到该用户" }));
 }
 
 #[tokio::test]

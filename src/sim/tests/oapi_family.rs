@@ -12,9 +12,7 @@ fn assert_gateway_error(body: &Value, sub_code: &str) {
     let sub_msg = body["sub_msg"].as_str().unwrap();
     assert_eq!(
         body["errmsg"],
-        json!(format!(
-            "ding talk error[subcode={sub_code},submsg={sub_msg}]"
-        ))
+        json!(format!("ding talk error[subcode={sub_code},submsg={sub_msg}]"))
     );
     assert!(body["request_id"].is_string());
 }
@@ -25,11 +23,7 @@ async fn bad_missing_and_expired_tokens_are_88_with_sub_codes() {
     let body = json!({ "userid": "zhangsan" });
 
     let unknown = t
-        .topapi(
-            "/topapi/v2/user/get",
-            "0123456789abcdef0123456789abcdef",
-            &body,
-        )
+        .topapi("/topapi/v2/user/get", "0123456789abcdef0123456789abcdef", &body)
         .await;
     assert_gateway_error(&unknown, "40014");
     assert_eq!(unknown["sub_msg"], json!("不合法的access_token"));
@@ -107,10 +101,7 @@ async fn gettoken_returns_the_same_token_and_extends_it() {
 async fn gettoken_with_bad_credentials_is_40096_unwrapped() {
     let t = spawn().await;
     let body = t.gettoken(CLIENT_ID, "wrong").await;
-    assert_eq!(
-        body,
-        json!({ "errcode": 40096, "errmsg": "不合法的appKey或appSecret" })
-    );
+    assert_eq!(body, json!({ "errcode": 40096, "errmsg": "不合法的appKey或appSecret" }));
     let body = t.gettoken("nosuchkey", CLIENT_SECRET).await;
     assert_eq!(body["errcode"], json!(40096));
 
@@ -144,11 +135,7 @@ async fn user_get_omits_unset_fields_and_reports_unknown_users() {
     assert_eq!(r["role_list"], json!([]));
 
     let wangwu = t
-        .topapi(
-            "/topapi/v2/user/get",
-            &token,
-            &json!({ "userid": "wangwu" }),
-        )
+        .topapi("/topapi/v2/user/get", &token, &json!({ "userid": "wangwu" }))
         .await;
     assert_eq!(wangwu["result"]["active"], json!(false));
     assert!(wangwu["result"].get("hired_date").is_none());
@@ -184,11 +171,7 @@ async fn unknown_department_and_path_have_their_errcodes() {
     let t = spawn().await;
     let token = t.app_token().await;
     let dept = t
-        .topapi(
-            "/topapi/v2/department/get",
-            &token,
-            &json!({ "dept_id": 99 }),
-        )
+        .topapi("/topapi/v2/department/get", &token, &json!({ "dept_id": 99 }))
         .await;
     assert_eq!(dept["errcode"], json!(60003));
     assert!(dept["request_id"].is_string());
@@ -202,9 +185,7 @@ async fn unknown_department_and_path_have_their_errcodes() {
         .await;
     assert_eq!(parents["errcode"], json!(33012));
 
-    let unknown = t
-        .topapi("/topapi/v2/user/notexist", &token, &json!({}))
-        .await;
+    let unknown = t.topapi("/topapi/v2/user/notexist", &token, &json!({})).await;
     assert_eq!(unknown["errcode"], json!(22), "{unknown}");
     assert!(
         unknown["sub_msg"]
@@ -225,16 +206,9 @@ async fn a_member_outside_the_contact_scope_is_50002_on_user_get_only() {
     )
     .unwrap();
     let t = spawn_with(directory).await;
-    let token = t.gettoken("k", "s").await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = t.gettoken("k", "s").await["access_token"].as_str().unwrap().to_owned();
     let hidden = t
-        .topapi(
-            "/topapi/v2/user/get",
-            &token,
-            &json!({ "userid": "hidden" }),
-        )
+        .topapi("/topapi/v2/user/get", &token, &json!({ "userid": "hidden" }))
         .await;
     assert_eq!(hidden["errcode"], json!(50002), "{hidden}");
     assert_eq!(hidden["errmsg"], json!("企业员工不在授权范围"));
@@ -244,11 +218,7 @@ async fn a_member_outside_the_contact_scope_is_50002_on_user_get_only() {
         .await;
     assert_eq!(shown["errcode"], json!(0), "{shown}");
     let found = t
-        .topapi(
-            "/topapi/user/getbyunionid",
-            &token,
-            &json!({ "unionid": "uh" }),
-        )
+        .topapi("/topapi/user/getbyunionid", &token, &json!({ "unionid": "uh" }))
         .await;
     assert_eq!(found["result"]["userid"], json!("hidden"), "{found}");
 }

@@ -39,10 +39,7 @@ async fn an_ok_auth_code_is_exchanged_at_user_access_token_for_the_in_app_person
 
     let (status, reused) = t.exchange(&code).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        api_error_code(&reused),
-        "invalidParameter.authCode.notFound"
-    );
+    assert_eq!(api_error_code(&reused), "invalidParameter.authCode.notFound");
 }
 
 #[tokio::test]
@@ -57,8 +54,7 @@ async fn the_outcome_setting_decides_the_answer() {
         let answer = open_auth(&t, &personal()).await;
         assert_eq!(answer, json!({ "status": status, "result": null }));
     }
-    t.sim
-        .set_open_auth_outcome("ok".parse::<OpenAuthOutcome>().unwrap());
+    t.sim.set_open_auth_outcome("ok".parse::<OpenAuthOutcome>().unwrap());
     let answer = open_auth(&t, &personal()).await;
     assert!(answer["result"]["authCode"].is_string(), "{answer}");
 }

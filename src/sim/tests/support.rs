@@ -60,10 +60,7 @@ pub(super) async fn spawn_under_prefix(prefix: &'static str) -> (Simulator, Url)
     .unwrap()
     .run();
     tokio::spawn(server);
-    (
-        sim,
-        Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap(),
-    )
+    (sim, Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap())
 }
 
 pub(super) fn client() -> reqwest::Client {
@@ -124,25 +121,13 @@ impl TestSim {
 
     /// `GET {path}?{query}` on oapi, which always answers HTTP 200.
     pub(super) async fn oapi_get(&self, path: &str, query: &[(&str, &str)]) -> Value {
-        let response = self
-            .http
-            .get(self.url(path))
-            .query(query)
-            .send()
-            .await
-            .unwrap();
+        let response = self.http.get(self.url(path)).query(query).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         response.json().await.unwrap()
     }
 
     pub(super) async fn post_json(&self, path: &str, body: &Value) -> (StatusCode, Value) {
-        let response = self
-            .http
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .unwrap();
+        let response = self.http.post(self.url(path)).json(body).send().await.unwrap();
         let status = response.status();
         (status, response.json().await.unwrap())
     }
@@ -218,9 +203,7 @@ pub(super) fn location(response: &reqwest::Response) -> Url {
 }
 
 pub(super) fn query_value(url: &Url, key: &str) -> Option<String> {
-    url.query_pairs()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.into_owned())
+    url.query_pairs().find(|(k, _)| k == key).map(|(_, v)| v.into_owned())
 }
 
 /// Asserts the api.dingtalk.com error envelope and returns its `code`.

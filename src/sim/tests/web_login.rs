@@ -37,10 +37,7 @@ async fn web_login_chain_returns_real_field_names_and_types() {
     assert_eq!(me["stateCode"], json!("86"));
     assert_eq!(me["visitor"], json!(false));
     assert!(me["openId"].is_string() && me["avatarUrl"].is_string());
-    assert!(
-        me.get("email").is_none(),
-        "张三 has no personal email: {me}"
-    );
+    assert!(me.get("email").is_none(), "张三 has no personal email: {me}");
 
     let (status, app) = t
         .post_json(
@@ -62,10 +59,7 @@ async fn web_login_chain_returns_real_field_names_and_types() {
     assert_eq!(found["errcode"], json!(0), "{found}");
     assert_eq!(found["errmsg"], json!("ok"));
     assert!(found["request_id"].is_string());
-    assert_eq!(
-        found["result"],
-        json!({ "contact_type": 0, "userid": "zhangsan" })
-    );
+    assert_eq!(found["result"], json!({ "contact_type": 0, "userid": "zhangsan" }));
 
     let user = t
         .topapi(
@@ -98,10 +92,7 @@ async fn web_login_chain_returns_real_field_names_and_types() {
     ] {
         assert!(r[flag].is_boolean(), "{flag} in {r}");
     }
-    assert_eq!(
-        (r["admin"].as_bool(), r["boss"].as_bool()),
-        (Some(true), Some(false))
-    );
+    assert_eq!((r["admin"].as_bool(), r["boss"].as_bool()), (Some(true), Some(false)));
     let orders = r["dept_order_list"].as_array().unwrap();
     assert_eq!(orders.len(), 2);
     assert!(
@@ -134,22 +125,14 @@ async fn web_login_chain_returns_real_field_names_and_types() {
     );
 
     let dept = t
-        .topapi(
-            "/topapi/v2/department/get",
-            app_token,
-            &json!({ "dept_id": 4 }),
-        )
+        .topapi("/topapi/v2/department/get", app_token, &json!({ "dept_id": 4 }))
         .await;
     assert_eq!(dept["errcode"], json!(0), "{dept}");
     assert_eq!(dept["result"]["name"], json!("平台组"));
     assert_eq!(dept["result"]["parent_id"], json!(2));
     assert!(dept["result"]["order"].is_i64());
     let root = t
-        .topapi(
-            "/topapi/v2/department/get",
-            app_token,
-            &json!({ "dept_id": 1 }),
-        )
+        .topapi("/topapi/v2/department/get", app_token, &json!({ "dept_id": 1 }))
         .await;
     assert_eq!(root["result"]["name"], json!("示例科技"));
     assert!(root["result"].get("parent_id").is_none(), "{root}");
@@ -217,9 +200,7 @@ async fn refresh_token_grant_issues_new_tokens_once() {
     assert_eq!(api_error_code(&old), "InvalidAuthentication");
 
     let rt = first["refreshToken"].as_str().unwrap().to_owned();
-    let (status, second) = t
-        .post_json("/v1.0/oauth2/userAccessToken", &refresh(rt.clone()))
-        .await;
+    let (status, second) = t.post_json("/v1.0/oauth2/userAccessToken", &refresh(rt.clone())).await;
     assert_eq!(status, StatusCode::OK, "{second}");
     assert_eq!(second["expireIn"], json!(7200));
     assert_eq!(second["corpId"], json!("dingsampleorg"));
@@ -229,14 +210,9 @@ async fn refresh_token_grant_issues_new_tokens_once() {
         StatusCode::OK
     );
 
-    let (status, reused) = t
-        .post_json("/v1.0/oauth2/userAccessToken", &refresh(rt))
-        .await;
+    let (status, reused) = t.post_json("/v1.0/oauth2/userAccessToken", &refresh(rt)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        api_error_code(&reused),
-        "invalidParameter.refreshToken.notFound"
-    );
+    assert_eq!(api_error_code(&reused), "invalidParameter.refreshToken.notFound");
 }
 
 #[tokio::test]
@@ -247,10 +223,7 @@ async fn outsider_signs_in_but_is_not_a_member() {
     assert_eq!(status, StatusCode::OK, "{me}");
     assert_eq!(me["nick"], json!("赵六"));
     assert_eq!(me["unionId"], json!(ZHAOLIU_UNIONID));
-    assert!(
-        me.get("mobile").is_none() && me.get("stateCode").is_none(),
-        "{me}"
-    );
+    assert!(me.get("mobile").is_none() && me.get("stateCode").is_none(), "{me}");
 
     let app_token = t.app_token().await;
     let body = t
@@ -285,26 +258,15 @@ async fn picker_lists_everyone_and_one_relative_link_signs_in() {
     let links = hrefs(&html);
     assert!(links.len() >= 6, "{links:?}");
     for link in &links {
-        assert!(
-            !link.starts_with('/') && !link.contains("://"),
-            "absolute link {link}"
-        );
+        assert!(!link.starts_with('/') && !link.contains("://"), "absolute link {link}");
     }
 
     let zhaoliu = links.iter().find(|l| l.contains(ZHAOLIU_UNIONID)).unwrap();
-    let response = t
-        .http
-        .get(page_url.join(zhaoliu).unwrap())
-        .send()
-        .await
-        .unwrap();
+    let response = t.http.get(page_url.join(zhaoliu).unwrap()).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::FOUND);
     let back = location(&response);
     let code = query_value(&back, "code").unwrap();
-    assert_eq!(
-        query_value(&back, "authCode").as_deref(),
-        Some(code.as_str())
-    );
+    assert_eq!(query_value(&back, "authCode").as_deref(), Some(code.as_str()));
     assert_eq!(query_value(&back, "state").as_deref(), Some("st-1"));
     let (_, tokens) = t.exchange(&code).await;
     let (_, me) = t.users_me(tokens["accessToken"].as_str().unwrap()).await;
@@ -319,22 +281,11 @@ async fn deny_link_returns_access_denied_with_state() {
     let response = t.authorize(&[]).await;
     let page_url = response.url().clone();
     let html = response.text().await.unwrap();
-    let deny = hrefs(&html)
-        .into_iter()
-        .find(|l| l.contains("action=deny"))
-        .unwrap();
-    let response = t
-        .http
-        .get(page_url.join(&deny).unwrap())
-        .send()
-        .await
-        .unwrap();
+    let deny = hrefs(&html).into_iter().find(|l| l.contains("action=deny")).unwrap();
+    let response = t.http.get(page_url.join(&deny).unwrap()).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::FOUND);
     let back = location(&response);
-    assert_eq!(
-        query_value(&back, "error").as_deref(),
-        Some("access_denied")
-    );
+    assert_eq!(query_value(&back, "error").as_deref(), Some("access_denied"));
     assert_eq!(query_value(&back, "state").as_deref(), Some("st-1"));
     assert!(query_value(&back, "code").is_none());
 }
@@ -371,9 +322,7 @@ async fn registered_redirect_uris_are_enforced() {
     .unwrap();
     let t = spawn_with(directory).await;
 
-    let response = t
-        .authorize(&[("redirect_uri", "https://evil.example/cb")])
-        .await;
+    let response = t.authorize(&[("redirect_uri", "https://evil.example/cb")]).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert!(response.text().await.unwrap().contains("evil.example"));
 
@@ -416,10 +365,7 @@ async fn simulator_works_under_a_path_prefix() {
     assert_eq!(response.status(), StatusCode::OK);
     let page_url = response.url().clone();
     let html = response.text().await.unwrap();
-    let link = hrefs(&html)
-        .into_iter()
-        .find(|l| l.contains(ZHANGSAN_UNIONID))
-        .unwrap();
+    let link = hrefs(&html).into_iter().find(|l| l.contains(ZHANGSAN_UNIONID)).unwrap();
     let target = page_url.join(&link).unwrap();
     assert!(target.path().starts_with("/dingtalk/oauth2/"), "{target}");
     let response = http.get(target).send().await.unwrap();
@@ -428,9 +374,7 @@ async fn simulator_works_under_a_path_prefix() {
 
     let body = json!({ "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET, "code": code, "grantType": "authorization_code" });
     let response = http
-        .post(format!(
-            "http://127.0.0.1:{port}/dingtalk/v1.0/oauth2/userAccessToken"
-        ))
+        .post(format!("http://127.0.0.1:{port}/dingtalk/v1.0/oauth2/userAccessToken"))
         .json(&body)
         .send()
         .await

@@ -16,6 +16,8 @@ pub const WEB_CLIENT: &str = "web-app";
 pub const WEB_SECRET: &str = "web-app-secret-0123456789";
 pub const WEB_REDIRECT: &str = "http://127.0.0.1:1/callback";
 pub const SPA_CLIENT: &str = "spa";
+/// The test client's registered post-logout redirect URI.
+pub const LOGGED_OUT: &str = "http://127.0.0.1:1/logged-out";
 /// A confidential client only for 财务部 (department 3), receiving only name, email and groups.
 pub const FINANCE_CLIENT: &str = "finance";
 pub const SPA_REDIRECT: &str = "http://127.0.0.1:1/spa/callback";
@@ -35,6 +37,8 @@ pub struct TestAppOptions {
     pub extra_toml: String,
     /// The simulator's directory as TOML, instead of the sample.
     pub directory: Option<String>,
+    /// The test client's back-channel logout URI.
+    pub backchannel_logout_uri: Option<String>,
 }
 
 pub struct TestApp {
@@ -43,6 +47,8 @@ pub struct TestApp {
     pub sim: Simulator,
     pub sim_address: String,
     pub dir: Arc<tempfile::TempDir>,
+    /// The application's database handle (closing it takes the database away from dingo).
+    pub db: dingo::store::Db,
     /// A browser: keeps cookies, never follows redirects by itself.
     pub browser: reqwest::Client,
     server: tokio::task::JoinHandle<()>,
@@ -52,6 +58,15 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
     }
+}
+
+/// A browser with an empty cookie jar that never follows redirects by itself.
+pub fn new_browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
 }
 
 /// What a browser ended on after following redirects.
@@ -103,9 +118,7 @@ impl TestApp {
         let sim_server = sim.serve(sim_listener).unwrap();
         tokio::spawn(sim_server);
 
-        let dir = options
-            .dir
-            .unwrap_or_else(|| Arc::new(tempfile::tempdir().unwrap()));
+        let dir = options.dir.unwrap_or_else(|| Arc::new(tempfile::tempdir().unwrap()));
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
         let mut timeout_ms = 2000;
@@ -152,8 +165,10 @@ jsapi_url = "{sim_address}/jsapi/dingtalk.open.js"
 client_id = "{WEB_CLIENT}"
 name = "测试应用 Test app"
 redirect_uris = ["{WEB_REDIRECT}"]
-scopes = ["openid", "profile", "email", "phone", "groups"]
+scopes = ["openid", "profile", "email", "phone", "groups", "offline_access"]
 secret_sha256 = "{web_hash}"
+post_logout_redirect_uris = ["{LOGGED_OUT}"]
+{backchannel}
 [[clients]]
 client_id = "{FINANCE_CLIENT}"
 name = "报销 Expenses"
@@ -170,6 +185,11 @@ public = true
 {extra}
 "#,
             extra = options.extra_toml,
+            backchannel = options
+                .backchannel_logout_uri
+                .as_ref()
+                .map(|uri| format!("backchannel_logout_uri = \"{uri}\""))
+                .unwrap_or_default(),
             listen = listener.local_addr().unwrap(),
             db = dir.path().join("dingo.db").display(),
             keys = dir.path().join("keys"),
@@ -181,6 +201,7 @@ public = true
         let app = Application::build_on(&settings, clock.clone(), listener, None)
             .await
             .unwrap();
+        let db = app.db().clone();
         let server = tokio::spawn(async move {
             let _ = app.run_until_stopped().await;
         });
@@ -195,6 +216,7 @@ public = true
             sim,
             sim_address,
             dir,
+            db,
             browser,
             server,
         }
@@ -210,8 +232,7 @@ public = true
     }
 
     pub fn authorize_url_for(&self, client_id: &str, extra: &str) -> String {
-        let redirect =
-            url::form_urlencoded::byte_serialize(WEB_REDIRECT.as_bytes()).collect::<String>();
+        let redirect = url::form_urlencoded::byte_serialize(WEB_REDIRECT.as_bytes()).collect::<String>();
         format!(
             "{}/authorize?client_id={client_id}&redirect_uri={redirect}&response_type=code&scope=openid%20profile%20email%20phone&state=st-1&nonce=n-1{extra}",
             self.address
@@ -243,9 +264,12 @@ public = true
     }
 
     /// Logs `person` in through the simulator and returns the client redirect's query.
+    /// Logs `person` in, in a fresh browser (no dingo session), and returns the client's query.
     pub async fn login_as(&self, person: &str, extra: &str) -> HashMap<String, String> {
         self.sim.set_auto_login(Some(person.to_owned()));
-        self.follow(&self.authorize_url(extra)).await.query()
+        self.follow_with(&new_browser(), &self.authorize_url(extra))
+            .await
+            .query()
     }
 
     /// Redeems `code` for the confidential client with client_secret_basic.

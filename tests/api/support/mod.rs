@@ -1,4 +1,6 @@
 pub mod app;
+pub mod process;
+pub mod receiver;
 pub mod rp;
 
 pub use app::{TestApp, TestAppOptions};

@@ -1,12 +1,10 @@
 //! A relying party built on the `openidconnect` crate: it checks discovery, the JWKS, the ID
 //! token's signature, issuer, audience, expiry, nonce and at_hash independently of dingo.
 
-use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreProviderMetadata,
-};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreProviderMetadata};
 use openidconnect::{
-    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 
 use super::app::{TestApp, WEB_CLIENT, WEB_REDIRECT, WEB_SECRET};
@@ -36,16 +34,13 @@ impl Rp {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        let metadata = CoreProviderMetadata::discover_async(
-            IssuerUrl::new(app.address.clone()).unwrap(),
-            &http,
-        )
-        .await
-        .unwrap();
+        let metadata = CoreProviderMetadata::discover_async(IssuerUrl::new(app.address.clone()).unwrap(), &http)
+            .await
+            .unwrap();
         Rp { metadata, http }
     }
 
-    fn client(
+    pub fn client(
         &self,
     ) -> openidconnect::core::CoreClient<
         openidconnect::EndpointSet,

@@ -1,0 +1,113 @@
+//! Token revocation (RFC 7009) and introspection (RFC 7662).
+
+use serde_json::{Map, Value, json};
+
+use super::error::{ErrorCode, OidcError};
+use super::params::Params;
+use super::{Client, Provider, claims};
+use crate::crypto::token_hash;
+
+impl Provider {
+    /// RFC 7009 §2: revokes an access token, or a refresh token with its whole family. Unknown
+    /// tokens and tokens of other clients are answered the same way (success), so the endpoint
+    /// reveals nothing.
+    pub async fn revoke(&self, form: &Params, basic: Option<(String, String)>) -> Result<(), OidcError> {
+        if let Some(name) = form.duplicate() {
+            return Err(OidcError::new(
+                ErrorCode::InvalidRequest,
+                format!("parameter `{name}` appears more than once"),
+            ));
+        }
+        let client = self.authenticate_client(form, basic)?;
+        let token = form
+            .get("token")
+            .ok_or_else(|| OidcError::new(ErrorCode::InvalidRequest, "token is missing"))?;
+        let hash = token_hash(token);
+        let now = self.clock.now();
+        if let Some(access) = self.db.find_access_token(&hash, now).await? {
+            if access.client_id == client.id {
+                self.db.delete_access_token(&hash).await?;
+            }
+            return Ok(());
+        }
+        if let Some(refresh) = self.db.find_refresh_token(&hash).await?
+            && refresh.client_id == client.id
+        {
+            self.db.revoke_refresh_family(&refresh.family_id).await?;
+        }
+        Ok(())
+    }
+
+    /// RFC 7662 §2: what a token means, for an authenticated confidential client.
+    pub async fn introspect(&self, form: &Params, basic: Option<(String, String)>) -> Result<Value, OidcError> {
+        if let Some(name) = form.duplicate() {
+            return Err(OidcError::new(
+                ErrorCode::InvalidRequest,
+                format!("parameter `{name}` appears more than once"),
+            ));
+        }
+        let caller = self.authenticate_client(form, basic)?;
+        if caller.is_public() {
+            return Err(OidcError::new(
+                ErrorCode::InvalidClient,
+                "introspection needs an authenticated client",
+            ));
+        }
+        let token = form
+            .get("token")
+            .ok_or_else(|| OidcError::new(ErrorCode::InvalidRequest, "token is missing"))?;
+        let hash = token_hash(token);
+        let now = self.clock.now();
+        let inactive = json!({ "active": false });
+        let (client_id, userid, scope, iat, exp, token_type) =
+            if let Some(a) = self.db.find_access_token(&hash, now).await? {
+                (a.client_id, a.userid, a.scope, a.created_at, a.expires_at, "Bearer")
+            } else if let Some(r) = self.db.find_refresh_token(&hash).await? {
+                if r.expires_at <= now || r.family_expires_at <= now {
+                    return Ok(inactive);
+                }
+                (
+                    r.client_id,
+                    r.userid,
+                    r.scope,
+                    r.created_at,
+                    r.expires_at,
+                    "refresh_token",
+                )
+            } else {
+                return Ok(inactive);
+            };
+        let (Some(owner), Some(user)) = (self.clients.get(&client_id), self.db.find_user(&userid).await?) else {
+            return Ok(inactive);
+        };
+        Ok(Value::Object(
+            self.introspection(owner, &user, scope, iat, exp, token_type),
+        ))
+    }
+
+    fn introspection(
+        &self,
+        owner: &Client,
+        user: &crate::store::UserRecord,
+        scope: String,
+        iat: i64,
+        exp: i64,
+        token_type: &str,
+    ) -> Map<String, Value> {
+        let mut out = Map::new();
+        out.insert("active".into(), json!(true));
+        out.insert("scope".into(), json!(scope));
+        out.insert("client_id".into(), json!(owner.id));
+        out.insert("username".into(), json!(user.identity.userid));
+        out.insert("token_type".into(), json!(token_type));
+        out.insert("exp".into(), json!(exp));
+        out.insert("iat".into(), json!(iat));
+        out.insert(
+            "sub".into(),
+            json!(claims::subject(&user.identity, &self.identity, &owner.id)),
+        );
+        out.insert("aud".into(), json!(owner.id));
+        out.insert("iss".into(), json!(self.issuer));
+        out
+    }
+}

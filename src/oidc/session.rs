@@ -1,0 +1,44 @@
+//! dingo's SSO sessions: started by a login, reused by later authorization requests so that a
+//! second app logs in without going to DingTalk again.
+
+use super::Provider;
+use super::error::OidcError;
+use crate::crypto::{random_token, token_hash};
+use crate::identity::LoginRoute;
+use crate::store::Session;
+
+impl Provider {
+    /// Starts a session for `userid`; returns the cookie value (shown once) and the session.
+    pub(super) async fn start_session(&self, userid: &str, route: LoginRoute) -> Result<(String, Session), OidcError> {
+        let now = self.clock.now();
+        let cookie = random_token();
+        let session = Session {
+            id_hash: token_hash(&cookie),
+            sid: random_token(),
+            userid: userid.to_owned(),
+            route: route.amr().to_owned(),
+            auth_time: now,
+            created_at: now,
+            expires_at: now + self.ttl.session_ttl,
+        };
+        self.db.insert_session(&session).await?;
+        Ok((cookie, session))
+    }
+
+    /// The live session of the browser with this cookie, if any.
+    pub async fn current_session(&self, cookie: Option<&str>) -> Option<Session> {
+        let cookie = cookie?;
+        match self.db.find_session(&token_hash(cookie), self.clock.now()).await {
+            Ok(session) => session,
+            Err(e) => {
+                tracing::error!(cause = %e, "cannot read a session");
+                None
+            }
+        }
+    }
+
+    /// How long the session cookie should live, in seconds.
+    pub fn session_ttl(&self) -> i64 {
+        self.ttl.session_ttl
+    }
+}

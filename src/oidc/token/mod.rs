@@ -1,0 +1,187 @@
+//! The token endpoint (RFC 6749 §3.2, §4.1.3, §6; OIDC Core 3.1.3, 12): client authentication,
+//! the authorization_code and refresh_token grants, and what both issue.
+
+mod client_auth;
+mod code;
+mod refresh;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::error::{ErrorCode, OidcError};
+use super::params::Params;
+use super::{Client, Provider, claims};
+use crate::crypto::{b64url, jwt, random_token, sha256, token_hash};
+use crate::identity::Upstream;
+use crate::store::{NewAccessToken, RefreshToken, UserRecord};
+
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub id_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    pub scope: String,
+}
+
+fn invalid_request(description: impl Into<String>) -> OidcError {
+    OidcError::new(ErrorCode::InvalidRequest, description)
+}
+
+fn invalid_grant(description: &str) -> OidcError {
+    OidcError::new(ErrorCode::InvalidGrant, description)
+}
+
+/// What a grant hands out, whatever the grant.
+struct Grant<'a> {
+    client: &'a Client,
+    user: &'a UserRecord,
+    scope: &'a str,
+    auth_time: i64,
+    nonce: Option<&'a str>,
+    sid: Option<&'a str>,
+    route: &'a str,
+    code_hash: Option<&'a str>,
+    /// The refresh token to return with the tokens, and its family.
+    refresh: Option<(String, String)>,
+}
+
+impl Provider {
+    /// Handles a token request. `basic` is the decoded `Authorization: Basic` header, if any.
+    pub async fn token(
+        &self,
+        form: &Params,
+        basic: Option<(String, String)>,
+        upstream: &impl Upstream,
+    ) -> Result<TokenResponse, OidcError> {
+        if let Some(name) = form.duplicate() {
+            return Err(invalid_request(format!("parameter `{name}` appears more than once")));
+        }
+        let client = self.authenticate_client(form, basic)?;
+        match form.get("grant_type") {
+            None => Err(invalid_request("grant_type is missing")),
+            Some("authorization_code") => self.authorization_code_grant(form, client).await,
+            Some("refresh_token") => self.refresh_token_grant(form, client, upstream).await,
+            Some(_) => Err(OidcError::new(
+                ErrorCode::UnsupportedGrantType,
+                "supported grants: authorization_code, refresh_token",
+            )),
+        }
+    }
+
+    /// Issues the access token and ID token of a grant (and returns its refresh token).
+    async fn issue(&self, grant: Grant<'_>) -> Result<TokenResponse, OidcError> {
+        let now = self.clock.now();
+        let access_token = random_token();
+        self.db
+            .insert_access_token(&NewAccessToken {
+                token_hash: token_hash(&access_token),
+                client_id: grant.client.id.clone(),
+                userid: grant.user.identity.userid.clone(),
+                scope: grant.scope.to_owned(),
+                code_hash: grant.code_hash.map(str::to_owned),
+                family_id: grant.refresh.as_ref().map(|(_, family)| family.clone()),
+                sid: grant.sid.map(str::to_owned),
+                created_at: now,
+                expires_at: now + self.ttl.access_token_ttl,
+            })
+            .await?;
+        let scopes: Vec<&str> = grant.scope.split(' ').collect();
+        let mut id_claims = claims::for_scopes(grant.user, &scopes, grant.client, &self.identity);
+        let mut put = |name: &str, value: Value| {
+            id_claims.insert(name.to_owned(), value);
+        };
+        put("iss", json!(self.issuer));
+        put("aud", json!(grant.client.id));
+        put("iat", json!(now));
+        put("exp", json!(now + self.ttl.id_token_ttl));
+        put("auth_time", json!(grant.auth_time));
+        put("at_hash", json!(at_hash(&access_token)));
+        put("amr", json!([grant.route]));
+        if let Some(sid) = grant.sid {
+            put("sid", json!(sid));
+        }
+        if let Some(nonce) = grant.nonce {
+            put("nonce", json!(nonce));
+        }
+        let id_token = jwt::sign(&id_claims, self.keys.signing_key(), "JWT")?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.ttl.access_token_ttl,
+            id_token,
+            refresh_token: grant.refresh.map(|(token, _)| token),
+            scope: grant.scope.to_owned(),
+        })
+    }
+
+    /// A new refresh token of `family`; its successor can later be derived from it.
+    #[allow(clippy::too_many_arguments)]
+    async fn store_refresh_token(
+        &self,
+        token: &str,
+        family_id: &str,
+        client: &Client,
+        userid: &str,
+        scope: &str,
+        sid: Option<&str>,
+        route: &str,
+        auth_time: i64,
+        family_expires_at: i64,
+    ) -> Result<(), OidcError> {
+        let now = self.clock.now();
+        let idle = client.refresh_token_idle_ttl.unwrap_or(self.ttl.refresh_token_idle_ttl);
+        self.db
+            .insert_refresh_token(&RefreshToken {
+                token_hash: token_hash(token),
+                family_id: family_id.to_owned(),
+                client_id: client.id.clone(),
+                userid: userid.to_owned(),
+                scope: scope.to_owned(),
+                sid: sid.map(str::to_owned),
+                route: route.to_owned(),
+                auth_time,
+                successor_key: random_token(),
+                created_at: now,
+                expires_at: (now + idle).min(family_expires_at),
+                family_expires_at,
+            })
+            .await?;
+        Ok(())
+    }
+}
+
+/// The refresh token that follows `token` in its family: derived, so that a concurrent refresh
+/// within the grace window receives the same one without tokens being stored in clear.
+fn successor(token: &str, successor_key: &str) -> String {
+    b64url(crate::crypto::hmac_sha256(successor_key.as_bytes(), token.as_bytes()))
+}
+
+/// OIDC Core 3.1.3.6: base64url of the left half of SHA-256 of the access token (RS256).
+fn at_hash(access_token: &str) -> String {
+    b64url(&sha256(access_token)[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_hash_is_the_left_half_of_sha256() {
+        // OIDC Core Appendix A.3 example.
+        assert_eq!(
+            at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
+            "77QmUPtjPfzWtF2AnpK9RQ"
+        );
+    }
+
+    #[test]
+    fn successors_are_stable_for_a_key_and_differ_across_keys() {
+        assert_eq!(successor("r1", "k1"), successor("r1", "k1"));
+        assert_ne!(successor("r1", "k1"), successor("r1", "k2"));
+        assert_ne!(successor("r1", "k1"), successor("r2", "k1"));
+        assert_eq!(successor("r1", "k1").len(), 43);
+    }
+}

@@ -1,0 +1,192 @@
+//! The refresh_token grant (RFC 6749 §6, OIDC Core 12, RFC 9700 §4.14): rotation on every use,
+//! reuse detection with a grace window, and a fresh look at the person in DingTalk.
+
+use super::super::error::{ErrorCode, OidcError};
+use super::super::params::Params;
+use super::super::{Client, Provider};
+use super::{Grant, TokenResponse, invalid_grant, invalid_request, successor};
+use crate::crypto::token_hash;
+use crate::identity::{Upstream, UpstreamError};
+use crate::store::{RefreshToken, Rotation};
+
+impl Provider {
+    pub(super) async fn refresh_token_grant(
+        &self,
+        form: &Params,
+        client: &Client,
+        upstream: &impl Upstream,
+    ) -> Result<TokenResponse, OidcError> {
+        let presented = form
+            .get("refresh_token")
+            .ok_or_else(|| invalid_request("refresh_token is missing"))?;
+        let hash = token_hash(presented);
+        let now = self.clock.now();
+        // Look before consuming: if DingTalk cannot be asked, the token stays usable.
+        let Some(current) = self.db.find_refresh_token(&hash).await? else {
+            return self.reused_refresh_token(presented, &hash, client, form).await;
+        };
+        if current.client_id != client.id {
+            return Err(invalid_grant("the refresh token was issued to another client"));
+        }
+        if current.expires_at <= now || current.family_expires_at <= now {
+            return Err(invalid_grant("the refresh token has expired"));
+        }
+        let scope = narrowed_scope(form, &current.scope)?;
+        let user = self.recheck_person(&current, client, upstream).await?;
+        let token = match self.db.rotate_refresh_token(&hash, now).await? {
+            Rotation::Fresh(token) => token,
+            // Another request rotated it a moment ago.
+            Rotation::Reused { .. } | Rotation::Unknown => {
+                return self.reused_refresh_token(presented, &hash, client, form).await;
+            }
+        };
+        let next = successor(presented, &token.successor_key);
+        self.store_refresh_token(
+            &next,
+            &token.family_id,
+            client,
+            &token.userid,
+            &token.scope,
+            token.sid.as_deref(),
+            &token.route,
+            token.auth_time,
+            token.family_expires_at,
+        )
+        .await?;
+        self.refreshed(client, &user, &token, &scope, next).await
+    }
+
+    /// A token seen before: the same successor again within the grace window for its own client
+    /// (concurrent refreshes), otherwise a sign of theft — the whole family is revoked.
+    async fn reused_refresh_token(
+        &self,
+        presented: &str,
+        hash: &str,
+        client: &Client,
+        form: &Params,
+    ) -> Result<TokenResponse, OidcError> {
+        let now = self.clock.now();
+        let (token, used_at) = match self.db.rotate_refresh_token(hash, now).await? {
+            Rotation::Reused { token, used_at } => (token, used_at),
+            Rotation::Fresh(_) | Rotation::Unknown => return Err(invalid_grant("the refresh token is invalid")),
+        };
+        let next = successor(presented, &token.successor_key);
+        let in_grace = token.client_id == client.id && now - used_at <= self.ttl.refresh_token_reuse_grace;
+        if in_grace
+            && self
+                .db
+                .refresh_token_exists(&token_hash(&next), &token.family_id)
+                .await?
+        {
+            let scope = narrowed_scope(form, &token.scope)?;
+            let user = self
+                .db
+                .find_user(&token.userid)
+                .await?
+                .ok_or_else(|| OidcError::internal("the user of a refresh token is gone"))?;
+            return self.refreshed(client, &user, &token, &scope, next).await;
+        }
+        tracing::warn!(client = %token.client_id, "a used refresh token was presented again; its family is revoked");
+        self.db.revoke_refresh_family(&token.family_id).await?;
+        Err(invalid_grant("the refresh token has already been used"))
+    }
+
+    async fn refreshed(
+        &self,
+        client: &Client,
+        user: &crate::store::UserRecord,
+        token: &RefreshToken,
+        scope: &str,
+        next: String,
+    ) -> Result<TokenResponse, OidcError> {
+        self.issue(Grant {
+            client,
+            user,
+            scope,
+            auth_time: token.auth_time,
+            // OIDC Core 12.2: a refreshed ID token carries no nonce.
+            nonce: None,
+            sid: token.sid.as_deref(),
+            route: &token.route,
+            code_hash: None,
+            refresh: Some((next, token.family_id.clone())),
+        })
+        .await
+    }
+
+    /// Asks DingTalk again whether the person is still a member who may use this client; one
+    /// who is not loses the family, their sessions, and every client is told (back-channel).
+    async fn recheck_person(
+        &self,
+        token: &RefreshToken,
+        client: &Client,
+        upstream: &impl Upstream,
+    ) -> Result<crate::store::UserRecord, OidcError> {
+        let refusal = match upstream.identity_of(&token.userid).await {
+            Ok(identity) => {
+                let policy = client.policy.as_ref().unwrap_or(&self.policy);
+                match policy.check(&identity) {
+                    Ok(()) => return Ok(self.db.upsert_user(&identity, self.clock.now()).await?),
+                    Err(refusal) => refusal,
+                }
+            }
+            Err(UpstreamError::NotMember) => crate::identity::Refusal::NotMember,
+            Err(UpstreamError::NotVisible) => crate::identity::Refusal::NotVisible,
+            Err(UpstreamError::Unavailable(why)) => {
+                tracing::warn!(cause = %why, "DingTalk unavailable during a refresh");
+                return Err(OidcError::new(
+                    ErrorCode::TemporarilyUnavailable,
+                    "DingTalk cannot be reached; try again shortly",
+                ));
+            }
+            Err(e @ (UpstreamError::InvalidCode | UpstreamError::Refused { .. })) => {
+                return Err(OidcError::internal(e));
+            }
+        };
+        tracing::info!(client = %client.id, reason = refusal.describe(), "refresh refused; the person's tokens and sessions are revoked");
+        self.db.revoke_refresh_family(&token.family_id).await?;
+        self.end_sessions_of(&token.userid).await?;
+        Err(invalid_grant(refusal.describe()))
+    }
+}
+
+/// RFC 6749 §6: the scope may be narrowed, never widened.
+fn narrowed_scope(form: &Params, granted: &str) -> Result<String, OidcError> {
+    let Some(requested) = form.get("scope") else {
+        return Ok(granted.to_owned());
+    };
+    let granted: Vec<&str> = granted.split(' ').collect();
+    let mut scope: Vec<&str> = Vec::new();
+    for s in requested.split(' ').filter(|s| !s.is_empty()) {
+        if !granted.contains(&s) {
+            return Err(OidcError::new(
+                ErrorCode::InvalidScope,
+                format!("scope {s:?} was not granted"),
+            ));
+        }
+        if !scope.contains(&s) {
+            scope.push(s);
+        }
+    }
+    if !scope.contains(&"openid") {
+        return Err(OidcError::new(ErrorCode::InvalidScope, "scope must include openid"));
+    }
+    Ok(scope.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refresh_may_narrow_the_scope_but_not_widen_it() {
+        let form = |s: &str| Params::parse(&format!("scope={s}"));
+        assert_eq!(
+            narrowed_scope(&Params::default(), "openid profile").unwrap(),
+            "openid profile"
+        );
+        assert_eq!(narrowed_scope(&form("openid"), "openid profile").unwrap(), "openid");
+        assert!(narrowed_scope(&form("openid+email"), "openid profile").is_err());
+        assert!(narrowed_scope(&form("profile"), "openid profile").is_err());
+    }
+}

@@ -1,0 +1,149 @@
+//! Refresh tokens: a family per login and client, each token used once.
+
+use sqlx::Row;
+
+use super::{Db, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshToken {
+    pub token_hash: String,
+    /// Shared by every token descended from one authorization code.
+    pub family_id: String,
+    pub client_id: String,
+    pub userid: String,
+    pub scope: String,
+    pub sid: Option<String>,
+    pub route: String,
+    pub auth_time: i64,
+    /// Secret from which this token's successor is derived (so a concurrent refresh within the
+    /// grace window gets the same successor without any token being stored in clear).
+    pub successor_key: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub family_expires_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// First use: the token is now used; the caller issues its successor.
+    Fresh(RefreshToken),
+    /// Already used, at `used_at`.
+    Reused {
+        token: RefreshToken,
+        used_at: i64,
+    },
+    Unknown,
+}
+
+const COLUMNS: &str = "token_hash, family_id, client_id, userid, scope, sid, route, auth_time, successor_key, \
+                       created_at, expires_at, family_expires_at";
+
+impl Db {
+    pub async fn insert_refresh_token(&self, t: &RefreshToken) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT INTO refresh_tokens ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        ))
+        .bind(&t.token_hash)
+        .bind(&t.family_id)
+        .bind(&t.client_id)
+        .bind(&t.userid)
+        .bind(&t.scope)
+        .bind(&t.sid)
+        .bind(&t.route)
+        .bind(t.auth_time)
+        .bind(&t.successor_key)
+        .bind(t.created_at)
+        .bind(t.expires_at)
+        .bind(t.family_expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks the token used; of concurrent rotations exactly one gets `Fresh`.
+    pub async fn rotate_refresh_token(&self, token_hash: &str, now: i64) -> Result<Rotation, StoreError> {
+        let row = sqlx::query(&format!(
+            "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL RETURNING {COLUMNS}"
+        ))
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(r) = row {
+            return Ok(Rotation::Fresh(read_token(&r)?));
+        }
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS}, used_at FROM refresh_tokens WHERE token_hash = $1"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(r) => Ok(Rotation::Reused {
+                token: read_token(&r)?,
+                used_at: r.try_get::<Option<i64>, _>("used_at")?.unwrap_or(now),
+            }),
+            None => Ok(Rotation::Unknown),
+        }
+    }
+
+    /// An unused refresh token, without changing it (for introspection).
+    pub async fn find_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NULL"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| read_token(&r)).transpose()
+    }
+
+    /// Whether a token of `family_id` with this hash exists (a successor already issued).
+    pub async fn refresh_token_exists(&self, token_hash: &str, family_id: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 FROM refresh_tokens WHERE token_hash = $1 AND family_id = $2")
+            .bind(token_hash)
+            .bind(family_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    /// Revokes a whole family: its refresh tokens and the access tokens issued with them.
+    pub async fn revoke_refresh_family(&self, family_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM refresh_tokens WHERE family_id = $1")
+            .bind(family_id)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM access_tokens WHERE family_id = $1")
+            .bind(family_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The families a person holds (for revoking everything when they leave).
+    pub async fn refresh_families_of_user(&self, userid: &str) -> Result<Vec<String>, StoreError> {
+        let rows = sqlx::query("SELECT DISTINCT family_id FROM refresh_tokens WHERE userid = $1")
+            .bind(userid)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("family_id")?)).collect()
+    }
+}
+
+fn read_token(r: &sqlx::any::AnyRow) -> Result<RefreshToken, StoreError> {
+    Ok(RefreshToken {
+        token_hash: r.try_get("token_hash")?,
+        family_id: r.try_get("family_id")?,
+        client_id: r.try_get("client_id")?,
+        userid: r.try_get("userid")?,
+        scope: r.try_get("scope")?,
+        sid: r.try_get("sid")?,
+        route: r.try_get("route")?,
+        auth_time: r.try_get("auth_time")?,
+        successor_key: r.try_get("successor_key")?,
+        created_at: r.try_get("created_at")?,
+        expires_at: r.try_get("expires_at")?,
+        family_expires_at: r.try_get("family_expires_at")?,
+    })
+}

@@ -1,0 +1,107 @@
+//! dingo's SSO sessions, and which clients took part in each.
+
+use sqlx::Row;
+
+use super::{Db, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Hash of the random id in the session cookie.
+    pub id_hash: String,
+    /// The public session id (`sid` in ID and logout tokens).
+    pub sid: String,
+    pub userid: String,
+    pub route: String,
+    pub auth_time: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl Db {
+    pub async fn insert_session(&self, s: &Session) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (id_hash, sid, userid, route, auth_time, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&s.id_hash)
+        .bind(&s.sid)
+        .bind(&s.userid)
+        .bind(&s.route)
+        .bind(s.auth_time)
+        .bind(s.created_at)
+        .bind(s.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The live session whose cookie hashes to `id_hash`.
+    pub async fn find_session(&self, id_hash: &str, now: i64) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id_hash, sid, userid, route, auth_time, created_at, expires_at FROM sessions
+             WHERE id_hash = $1 AND expires_at > $2",
+        )
+        .bind(id_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| read_session(&r)).transpose()
+    }
+
+    pub async fn find_session_by_sid(&self, sid: &str) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id_hash, sid, userid, route, auth_time, created_at, expires_at FROM sessions WHERE sid = $1",
+        )
+        .bind(sid)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| read_session(&r)).transpose()
+    }
+
+    /// The sessions of a person (for ending them all).
+    pub async fn sessions_of_user(&self, userid: &str) -> Result<Vec<Session>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id_hash, sid, userid, route, auth_time, created_at, expires_at FROM sessions WHERE userid = $1",
+        )
+        .bind(userid)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(read_session).collect()
+    }
+
+    /// Remembers that `client_id` received tokens in session `sid`.
+    pub async fn add_session_client(&self, sid: &str, client_id: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO session_clients (sid, client_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(sid)
+            .bind(client_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Ends session `sid`: removes it, and returns the clients that took part in it. Tokens of
+    /// the session stay valid until they expire or are revoked, as OIDC logout intends.
+    pub async fn end_session(&self, sid: &str) -> Result<Vec<String>, StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE sid = $1")
+            .bind(sid)
+            .execute(&self.pool)
+            .await?;
+        let rows = sqlx::query("DELETE FROM session_clients WHERE sid = $1 RETURNING client_id")
+            .bind(sid)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("client_id")?)).collect()
+    }
+}
+
+fn read_session(r: &sqlx::any::AnyRow) -> Result<Session, StoreError> {
+    Ok(Session {
+        id_hash: r.try_get("id_hash")?,
+        sid: r.try_get("sid")?,
+        userid: r.try_get("userid")?,
+        route: r.try_get("route")?,
+        auth_time: r.try_get("auth_time")?,
+        created_at: r.try_get("created_at")?,
+        expires_at: r.try_get("expires_at")?,
+    })
+}

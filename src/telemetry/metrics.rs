@@ -1,0 +1,167 @@
+//! dingo's metric series, held in `AppState` and handed to the DingTalk client.
+
+use std::time::Duration;
+
+use super::registry::{self, Counter, Family, Gauge, Histogram, LATENCY_BUCKETS};
+
+/// Every series dingo exports on `/metrics`.
+#[derive(Debug)]
+pub struct Metrics {
+    http_requests: Counter<3>,
+    http_duration: Histogram<1>,
+    dingtalk_calls: Counter<2>,
+    dingtalk_duration: Histogram<1>,
+    app_token_cache: Counter<1>,
+    logins: Counter<2>,
+    tokens_issued: Counter<1>,
+    sessions_active: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        Self {
+            http_requests: Counter::new(
+                "dingo_http_requests_total",
+                "HTTP requests answered, by route pattern, method and status.",
+                ["route", "method", "status"],
+            ),
+            http_duration: Histogram::new(
+                "dingo_http_request_duration_seconds",
+                "Time to answer an HTTP request, by route pattern.",
+                ["route"],
+                LATENCY_BUCKETS,
+            ),
+            dingtalk_calls: Counter::new(
+                "dingo_dingtalk_calls_total",
+                "Calls to DingTalk, by API and result (ok, the errcode or code, timeout, connect_error, http_5xx).",
+                ["api", "result"],
+            ),
+            dingtalk_duration: Histogram::new(
+                "dingo_dingtalk_call_duration_seconds",
+                "Time a DingTalk call took, by API.",
+                ["api"],
+                LATENCY_BUCKETS,
+            ),
+            app_token_cache: Counter::new(
+                "dingo_dingtalk_app_token_cache_total",
+                "Lookups of the cached DingTalk app access token.",
+                ["result"],
+            ),
+            logins: Counter::new(
+                "dingo_logins_total",
+                "Completed DingTalk logins, by login route and outcome.",
+                ["route", "outcome"],
+            ),
+            tokens_issued: Counter::new(
+                "dingo_tokens_issued_total",
+                "Token responses issued, by grant type.",
+                ["grant"],
+            ),
+            sessions_active: Gauge::new("dingo_sessions_active", "Live dingo login sessions."),
+        }
+    }
+
+    /// One answered HTTP request. `route` is the matched route pattern, never the raw path.
+    pub fn record_http_request(&self, route: &str, method: &str, status: u16, took: Duration) {
+        let status = status.to_string();
+        self.http_requests.inc([route, method, &status]);
+        self.http_duration.observe([route], took.as_secs_f64());
+    }
+
+    /// One DingTalk call: `api` such as `topapi/v2/user/get`, `result` such as `ok` or `60121`.
+    pub fn record_dingtalk_call(&self, api: &str, result: &str, took: Duration) {
+        self.dingtalk_calls.inc([api, result]);
+        self.dingtalk_duration.observe([api], took.as_secs_f64());
+    }
+
+    /// One app-token lookup: served from the cache (`hit`) or fetched.
+    pub fn record_app_token_cache(&self, hit: bool) {
+        self.app_token_cache.inc([if hit { "hit" } else { "miss" }]);
+    }
+
+    /// One finished login: `route` such as `web`, `in_app`, `legacy`, `open_auth`; `outcome` such
+    /// as `success`, `not_member`, `denied`, `upstream_error`.
+    pub fn record_login(&self, route: &str, outcome: &str) {
+        self.logins.inc([route, outcome]);
+    }
+
+    /// One token response, by `grant` (`authorization_code`, `refresh_token`).
+    pub fn record_token(&self, grant: &str) {
+        self.tokens_issued.inc([grant]);
+    }
+
+    /// The number of live sessions.
+    pub fn set_sessions_active(&self, n: i64) {
+        self.sessions_active.set(n);
+    }
+
+    /// The text exposition (format 0.0.4) of every series.
+    pub fn render(&self) -> String {
+        let families: [&dyn Family; 8] = [
+            &self.http_requests,
+            &self.http_duration,
+            &self.dingtalk_calls,
+            &self.dingtalk_duration,
+            &self.app_token_cache,
+            &self.logins,
+            &self.tokens_issued,
+            &self.sessions_active,
+        ];
+        registry::render(&families)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_series_is_declared_even_before_anything_happens() {
+        let text = Metrics::new().render();
+        for (name, kind) in [
+            ("dingo_http_requests_total", "counter"),
+            ("dingo_http_request_duration_seconds", "histogram"),
+            ("dingo_dingtalk_calls_total", "counter"),
+            ("dingo_dingtalk_call_duration_seconds", "histogram"),
+            ("dingo_dingtalk_app_token_cache_total", "counter"),
+            ("dingo_logins_total", "counter"),
+            ("dingo_tokens_issued_total", "counter"),
+            ("dingo_sessions_active", "gauge"),
+        ] {
+            assert!(text.contains(&format!("# TYPE {name} {kind}\n")), "{name}");
+            assert!(text.contains(&format!("# HELP {name} ")), "{name}");
+        }
+        assert!(text.contains("\ndingo_sessions_active 0\n"));
+    }
+
+    #[test]
+    fn the_recording_methods_feed_their_series() {
+        let metrics = Metrics::new();
+        metrics.record_login("web", "success");
+        metrics.record_token("authorization_code");
+        metrics.record_token("authorization_code");
+        metrics.set_sessions_active(3);
+        metrics.record_app_token_cache(false);
+        metrics.record_app_token_cache(true);
+        metrics.record_http_request("/token", "POST", 200, Duration::from_millis(3));
+        let text = metrics.render();
+        for line in [
+            "dingo_logins_total{route=\"web\",outcome=\"success\"} 1",
+            "dingo_tokens_issued_total{grant=\"authorization_code\"} 2",
+            "dingo_sessions_active 3",
+            "dingo_dingtalk_app_token_cache_total{result=\"hit\"} 1",
+            "dingo_dingtalk_app_token_cache_total{result=\"miss\"} 1",
+            "dingo_http_requests_total{route=\"/token\",method=\"POST\",status=\"200\"} 1",
+            "dingo_http_request_duration_seconds_bucket{route=\"/token\",le=\"0.005\"} 1",
+            "dingo_http_request_duration_seconds_count{route=\"/token\"} 1",
+        ] {
+            assert!(text.contains(&format!("{line}\n")), "{line} in\n{text}");
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! Refresh tokens: issuance, rotation, reuse detection, the grace window, lifetimes, and the
+//! re-check of the person with DingTalk.
+
+use serde_json::Value;
+
+use crate::support::app::{WEB_CLIENT, WEB_SECRET};
+use crate::support::{Rp, TestApp};
+
+/// Logs `person` in with `offline_access` and returns the token response.
+async fn offline_tokens(app: &TestApp, person: &str) -> Value {
+    let scope = "scope=openid%20profile%20offline_access";
+    app.sim.set_auto_login(Some(person.into()));
+    let url = app
+        .authorize_url("")
+        .replace("scope=openid%20profile%20email%20phone", scope);
+    let q = app.follow_with(&crate::support::app::new_browser(), &url).await.query();
+    let response = app.redeem(&q["code"]).await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+async fn refresh(app: &TestApp, refresh_token: &str) -> reqwest::Response {
+    app.browser
+        .post(app.url("/token"))
+        .basic_auth(WEB_CLIENT, Some(WEB_SECRET))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token)])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn error_of(response: reqwest::Response) -> String {
+    let body: Value = response.json().await.unwrap();
+    body["error"].as_str().unwrap_or_default().to_owned()
+}
+
+fn claims_of(id_token: &str) -> Value {
+    let payload = id_token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&dingo::crypto::b64url_decode(payload).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn a_refresh_token_comes_only_with_offline_access() {
+    let app = TestApp::spawn().await;
+    assert!(app.tokens_for("zhangsan").await.get("refresh_token").is_none());
+    let tokens = offline_tokens(&app, "zhangsan").await;
+    assert!(tokens["refresh_token"].as_str().is_some_and(|t| t.len() >= 43));
+    assert_eq!(tokens["scope"], "openid profile offline_access");
+}
+
+#[tokio::test]
+async fn each_refresh_rotates_the_token_and_issues_a_fresh_id_token_without_nonce() {
+    let app = TestApp::spawn().await;
+    let tokens = offline_tokens(&app, "zhangsan").await;
+    let original = claims_of(tokens["id_token"].as_str().unwrap());
+    app.clock.advance(30);
+    let response = refresh(&app, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let next: Value = response.json().await.unwrap();
+    assert_ne!(next["refresh_token"], tokens["refresh_token"]);
+    assert_ne!(next["access_token"], tokens["access_token"]);
+    let refreshed = claims_of(next["id_token"].as_str().unwrap());
+    assert_eq!(refreshed["sub"], original["sub"]);
+    assert_eq!(
+        refreshed["auth_time"], original["auth_time"],
+        "the time of the original login"
+    );
+    assert!(refreshed["iat"].as_i64() > original["iat"].as_i64());
+    assert!(original.get("nonce").is_some() && refreshed.get("nonce").is_none());
+    // And the rotated token works in turn.
+    assert_eq!(
+        refresh(&app, next["refresh_token"].as_str().unwrap()).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_replayed_refresh_token_revokes_the_whole_family() {
+    let app = TestApp::spawn().await;
+    let tokens = offline_tokens(&app, "zhangsan").await;
+    let first = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let next: Value = refresh(&app, &first).await.json().await.unwrap();
+    app.clock.advance(60);
+    assert_eq!(error_of(refresh(&app, &first).await).await, "invalid_grant");
+    // Everything descended from that login is gone: the successor and its access token.
+    assert_eq!(
+        error_of(refresh(&app, next["refresh_token"].as_str().unwrap()).await).await,
+        "invalid_grant"
+    );
+    let userinfo = app
+        .browser
+        .get(app.url("/userinfo"))
+        .bearer_auth(next["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(userinfo.status(), 401);
+}
+
+#[tokio::test]
+async fn concurrent_refreshes_within_the_grace_window_get_the_same_successor() {
+    let app = TestApp::spawn().await;
+    let tokens = offline_tokens(&app, "zhangsan").await;
+    let first = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let (a, b) = tokio::join!(refresh(&app, &first), refresh(&app, &first));
+    let (a, b): (Value, Value) = (a.json().await.unwrap(), b.json().await.unwrap());
+    assert_eq!(a["refresh_token"], b["refresh_token"], "{a} {b}");
+    assert!(a["refresh_token"].is_string());
+    // Nothing was revoked: the successor works.
+    assert_eq!(refresh(&app, a["refresh_token"].as_str().unwrap()).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_person_who_left_the_organisation_cannot_refresh() {
+    let app = TestApp::spawn().await;
+    let tokens = offline_tokens(&app, "zhangsan").await;
+    app.sim.remove_member("zhangsan");
+    let response = refresh(&app, tokens["refresh_token"].as_str().unwrap()).await;
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_grant");
+    assert!(body["error_description"].as_str().unwrap().contains("not a member"));
+    let userinfo = app
+        .browser
+        .get(app.url("/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(userinfo.status(), 401, "the family's access token is revoked too");
+}
+
+#[tokio::test]
+async fn dingtalk_down_during_a_refresh_leaves_the_token_usable() {
+    let app = TestApp::spawn().await;
+    let tokens = offline_tokens(&app, "zhangsan").await;
+    let token = tokens["refresh_token"].as_str().unwrap();
+    app.sim.set_outage(Some(503));
+    let response = refresh(&app, token).await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(error_of(response).await, "temporarily_unavailable");
+    app.sim.set_outage(None);
+    assert_eq!(refresh(&app, token).await.status(), 200);
+}
+
+#[tokio::test]
+async fn refresh_tokens_expire_when_idle() {
+    let app = TestApp::spawn().await;
+    let tokens = offline_tokens(&app, "zhangsan").await;
+    app.clock.advance(1_209_601);
+    assert_eq!(
+        error_of(refresh(&app, tokens["refresh_token"].as_str().unwrap()).await).await,
+        "invalid_grant"
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_token_belongs_to_its_client_and_may_only_narrow_the_scope() {
+    let app = TestApp::spawn().await;
+    let tokens = offline_tokens(&app, "lisi").await;
+    let token = tokens["refresh_token"].as_str().unwrap();
+    let other = app
+        .browser
+        .post(app.url("/token"))
+        .basic_auth(crate::support::app::FINANCE_CLIENT, Some(WEB_SECRET))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(other).await, "invalid_grant");
+    let wider = app
+        .browser
+        .post(app.url("/token"))
+        .basic_auth(WEB_CLIENT, Some(WEB_SECRET))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", token),
+            ("scope", "openid email"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_of(wider).await, "invalid_scope");
+    let narrower: Value = app
+        .browser
+        .post(app.url("/token"))
+        .basic_auth(WEB_CLIENT, Some(WEB_SECRET))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", token),
+            ("scope", "openid"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(narrower["scope"], "openid");
+}
+
+#[tokio::test]
+async fn the_openidconnect_crate_refreshes_tokens() {
+    use openidconnect::{OAuth2TokenResponse, RefreshToken, TokenResponse};
+    let app = TestApp::spawn().await;
+    let rp = Rp::discover(&app).await;
+    let tokens = offline_tokens(&app, "zhangsan").await;
+    let client = rp.client();
+    let refreshed = client
+        .exchange_refresh_token(&RefreshToken::new(tokens["refresh_token"].as_str().unwrap().into()))
+        .unwrap()
+        .request_async(&rp.http)
+        .await
+        .unwrap();
+    assert!(refreshed.refresh_token().is_some());
+    let id_token = refreshed.id_token().expect("an ID token on refresh");
+    // No nonce on a refreshed ID token: verify without one.
+    let claims = id_token
+        .claims(&client.id_token_verifier(), |_: Option<&openidconnect::Nonce>| Ok(()))
+        .unwrap();
+    assert_eq!(claims.subject().as_str(), "zhangsan");
+}
