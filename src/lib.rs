@@ -8,6 +8,7 @@ pub mod config;
 pub mod crypto;
 pub mod demo;
 pub mod dingtalk;
+pub mod housekeeping;
 pub(crate) mod http;
 pub mod identity;
 pub mod oidc;

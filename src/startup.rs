@@ -72,7 +72,8 @@ impl Application {
             clock.clone(),
             metrics.clone(),
         )?;
-        let provider = Provider::new(settings, db.clone(), keys, clock).map_err(StartupError::Clients)?;
+        let provider =
+            Provider::new(settings, db.clone(), keys, clock, metrics.clone()).map_err(StartupError::Clients)?;
         let secure_cookies = url::Url::parse(&settings.server.issuer)
             .map(|u| !(u.scheme() == "http" && is_loopback_url(&u)))
             .unwrap_or(true);
@@ -100,6 +101,12 @@ impl Application {
         let metrics_here = metrics_server.is_none();
         let signals = StopSignals::listen()?;
         let port = listener.local_addr()?.port();
+        crate::housekeeping::spawn(
+            db.clone(),
+            state.provider.clock().clone(),
+            state.metrics.clone(),
+            std::time::Duration::from_secs(60),
+        );
         crate::backchannel::spawn(
             db.clone(),
             state.provider.clock().clone(),

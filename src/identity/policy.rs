@@ -21,6 +21,16 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// The `outcome` label of the login metric.
+    pub fn metric_label(self) -> &'static str {
+        match self {
+            Self::NotMember => "refused_not_member",
+            Self::NotVisible => "refused_not_visible",
+            Self::Inactive => "refused_inactive",
+            Self::Department | Self::Role | Self::AdminsOnly => "refused_policy",
+        }
+    }
+
     /// A short English reason, for `error_description` and logs.
     pub fn describe(self) -> &'static str {
         match self {

@@ -172,13 +172,16 @@ impl Provider {
         }
         let policy = client.policy.as_ref().unwrap_or(&self.policy);
         if let Err(refusal) = policy.check(&user.identity) {
-            return Some(match self.refuse(request, refusal, &session.route) {
+            return Some(match self.refuse(request, refusal, "session") {
                 LoginOutcome::Refused(r) => AuthorizeOutcome::Refused(r),
                 _ => AuthorizeOutcome::Page(PageError::Internal),
             });
         }
         Some(match self.issue_code(request, &user.identity, &session).await {
-            Ok(url) => AuthorizeOutcome::Redirect(url),
+            Ok(url) => {
+                self.metrics.record_login("session", "success");
+                AuthorizeOutcome::Redirect(url)
+            }
             Err(e) => AuthorizeOutcome::Redirect(self.error_url(request, &e)),
         })
     }
@@ -279,9 +282,11 @@ impl Provider {
                 return self.refuse(request, identity::Refusal::NotVisible, route);
             }
             Err(UpstreamError::InvalidCode) => {
+                self.metrics.record_login(route, "code_rejected");
                 return self.refusal(request, RefusalReason::CodeRejected);
             }
             Err(UpstreamError::Unavailable(why)) => {
+                self.metrics.record_login(route, "upstream_error");
                 tracing::warn!(cause = %why, route, "DingTalk unavailable during login");
                 let e = OidcError::new(
                     ErrorCode::TemporarilyUnavailable,
@@ -290,6 +295,7 @@ impl Provider {
                 return LoginOutcome::Redirect(self.error_url(request, &e));
             }
             Err(refused @ UpstreamError::Refused { .. }) => {
+                self.metrics.record_login(route, "upstream_refused");
                 tracing::error!(cause = %refused, route, "DingTalk refused a call: check the app's credentials and permissions");
                 return LoginOutcome::Redirect(self.error_url(request, &OidcError::internal(refused)));
             }
@@ -306,6 +312,7 @@ impl Provider {
         };
         match issued.await {
             Ok((session_cookie, url)) => {
+                self.metrics.record_login(route, "success");
                 tracing::info!(client = %request.client_id, route, "login succeeded");
                 LoginOutcome::LoggedIn { url, session_cookie }
             }
@@ -396,6 +403,7 @@ impl Provider {
 
     fn refuse(&self, request: &AuthorizationRequest, refusal: identity::Refusal, route: &str) -> LoginOutcome {
         tracing::info!(client = %request.client_id, route, reason = refusal.describe(), "login refused");
+        self.metrics.record_login(route, refusal.metric_label());
         self.refusal(request, RefusalReason::Denied(refusal))
     }
 

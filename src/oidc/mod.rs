@@ -22,6 +22,7 @@ use crate::config::{IdentitySettings, InApp, Settings, TokenSettings};
 use crate::crypto::KeySet;
 use crate::identity::Policy;
 use crate::store::Db;
+use crate::telemetry::Metrics;
 
 pub use authorize::{AuthorizationRequest, PageError};
 pub use clients::{Client, ClientKind, ClientRegistry};
@@ -48,10 +49,18 @@ pub struct Provider {
     discovery_json: Vec<u8>,
     /// Woken when back-channel logout tokens are queued.
     logout_deliveries: Arc<tokio::sync::Notify>,
+    /// Logins by route and outcome, tokens by grant.
+    metrics: Arc<Metrics>,
 }
 
 impl Provider {
-    pub fn new(settings: &Settings, db: Db, keys: Arc<KeySet>, clock: SharedClock) -> Result<Self, String> {
+    pub fn new(
+        settings: &Settings,
+        db: Db,
+        keys: Arc<KeySet>,
+        clock: SharedClock,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, String> {
         let issuer = settings.server.issuer.trim_end_matches('/').to_owned();
         let discovery_json = discovery::document(&issuer, settings.identity.subject);
         Ok(Self {
@@ -66,6 +75,7 @@ impl Provider {
             clock,
             discovery_json,
             logout_deliveries: Arc::new(tokio::sync::Notify::new()),
+            metrics,
         })
     }
 

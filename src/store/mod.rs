@@ -4,6 +4,7 @@
 mod codes;
 mod deliveries;
 mod logins;
+mod purge;
 mod refresh;
 mod sessions;
 mod tokens;

@@ -60,15 +60,21 @@ impl Provider {
             return Err(invalid_request(format!("parameter `{name}` appears more than once")));
         }
         let client = self.authenticate_client(form, basic)?;
-        match form.get("grant_type") {
+        let issued = match form.get("grant_type") {
             None => Err(invalid_request("grant_type is missing")),
-            Some("authorization_code") => self.authorization_code_grant(form, client).await,
-            Some("refresh_token") => self.refresh_token_grant(form, client, upstream).await,
+            Some(grant @ "authorization_code") => self.authorization_code_grant(form, client).await.map(|t| (grant, t)),
+            Some(grant @ "refresh_token") => self
+                .refresh_token_grant(form, client, upstream)
+                .await
+                .map(|t| (grant, t)),
             Some(_) => Err(OidcError::new(
                 ErrorCode::UnsupportedGrantType,
                 "supported grants: authorization_code, refresh_token",
             )),
-        }
+        };
+        let (grant, tokens) = issued?;
+        self.metrics.record_token(grant);
+        Ok(tokens)
     }
 
     /// Issues the access token and ID token of a grant (and returns its refresh token).

@@ -227,3 +227,45 @@ async fn with_metrics_listen_set_metrics_are_served_only_on_that_address() {
     let (status, _) = dingo.wait();
     assert!(status.success());
 }
+
+#[tokio::test]
+async fn logins_are_counted_by_route_and_outcome_and_tokens_by_grant() {
+    let app = TestApp::spawn().await;
+    app.tokens_for("zhangsan").await;
+    app.sim.set_auto_login(Some("m9RtC4pWdYjE2uAaS6kQhZgiEiE".into()));
+    app.follow_with(&crate::support::app::new_browser(), &app.authorize_url(""))
+        .await;
+    let text = scrape(&app).await;
+    for expected in [
+        r#"dingo_logins_total{route="dingtalk_web",outcome="success"} 1"#,
+        r#"dingo_logins_total{route="dingtalk_web",outcome="refused_not_member"} 1"#,
+        r#"dingo_tokens_issued_total{grant="authorization_code"} 1"#,
+    ] {
+        assert!(text.contains(expected), "{expected} in\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn upkeep_counts_live_sessions_and_purges_what_expired() {
+    let app = TestApp::spawn().await;
+    app.tokens_for("zhangsan").await;
+    app.tokens_for("lisi").await;
+    let metrics = dingo::telemetry::Metrics::new();
+    let clock: dingo::clock::SharedClock = app.clock.clone();
+    dingo::housekeeping::run_once(&app.db, &clock, &metrics).await;
+    assert_eq!(app.db.count_live_sessions(clock.now()).await.unwrap(), 2);
+    assert!(
+        metrics.render().contains("dingo_sessions_active 2"),
+        "{}",
+        metrics.render()
+    );
+    // A day later every session, code and access token of those logins has expired.
+    app.clock.advance(86_400);
+    dingo::housekeeping::run_once(&app.db, &clock, &metrics).await;
+    assert!(metrics.render().contains("dingo_sessions_active 0"));
+    assert_eq!(
+        app.db.purge_expired(clock.now(), 500).await.unwrap(),
+        0,
+        "nothing left to purge"
+    );
+}

@@ -1,0 +1,44 @@
+//! Periodic upkeep: purges rows that expired, and keeps the active-sessions gauge current.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::SharedClock;
+use crate::store::Db;
+use crate::telemetry::Metrics;
+
+/// Rows deleted per table per statement.
+const BATCH: i64 = 500;
+
+/// Starts the upkeep task: once now, then every `interval`.
+pub fn spawn(db: Db, clock: SharedClock, metrics: Arc<Metrics>, interval: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            run_once(&db, &clock, &metrics).await;
+            tokio::time::sleep(interval).await;
+        }
+    })
+}
+
+/// One round: purge in batches until nothing is left, then count the live sessions.
+pub async fn run_once(db: &Db, clock: &SharedClock, metrics: &Metrics) {
+    let now = clock.now();
+    let mut purged = 0;
+    loop {
+        match db.purge_expired(now, BATCH).await {
+            Ok(0) => break,
+            Ok(n) => purged += n,
+            Err(e) => {
+                tracing::warn!(cause = %e, "cannot purge expired rows");
+                break;
+            }
+        }
+    }
+    if purged > 0 {
+        tracing::info!(purged, "expired rows removed");
+    }
+    match db.count_live_sessions(now).await {
+        Ok(n) => metrics.set_sessions_active(n),
+        Err(e) => tracing::warn!(cause = %e, "cannot count sessions"),
+    }
+}
