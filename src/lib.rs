@@ -3,6 +3,7 @@
 //! Module map and dependency rules: README.md, "How dingo is built".
 
 pub mod backchannel;
+pub mod client_jwks;
 pub mod clock;
 pub mod config;
 pub mod crypto;

@@ -72,8 +72,15 @@ impl Application {
             clock.clone(),
             metrics.clone(),
         )?;
-        let provider =
-            Provider::new(settings, db.clone(), keys, clock, metrics.clone()).map_err(StartupError::Clients)?;
+        let provider = Provider::new(
+            settings,
+            db.clone(),
+            keys,
+            clock,
+            metrics.clone(),
+            Arc::new(crate::client_jwks::HttpJwks::new()),
+        )
+        .map_err(StartupError::Clients)?;
         let secure_cookies = url::Url::parse(&settings.server.issuer)
             .map(|u| !(u.scheme() == "http" && is_loopback_url(&u)))
             .unwrap_or(true);

@@ -370,6 +370,23 @@ pub struct ClientSettings {
     pub refresh_token_idle_ttl: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token_absolute_ttl: Option<i64>,
+    /// How the client authenticates at the token endpoint: `client_secret_basic` or
+    /// `client_secret_post` (either is accepted when absent), `private_key_jwt`, or `none`
+    /// (public clients).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_method: Option<String>,
+    /// For `private_key_jwt`: the client's public keys as a JWKS JSON document…
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<String>,
+    /// …or where dingo fetches them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// `RS256` (default), `ES256` or `EdDSA`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_signed_response_alg: Option<String>,
+    /// `opaque` (default) or `jwt` (RFC 9068 access tokens, `typ: at+jwt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_format: Option<String>,
     /// Name of an environment variable holding the secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_env: Option<String>,

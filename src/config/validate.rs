@@ -205,13 +205,63 @@ pub fn validate(s: &Settings) -> Vec<Problem> {
             );
         }
         let has_secret = c.secret_sha256.is_some() || c.secret_env.is_some() || c.secret_file.is_some();
-        match (c.public, has_secret) {
-            (true, true) => problem(&at("public"), "a public client has no secret".into()),
-            (false, false) => problem(
-                &at("secret_sha256"),
-                "a confidential client needs secret_sha256, secret_env or secret_file (or set public = true)".into(),
+        let method = c.token_endpoint_auth_method.as_deref();
+        match method {
+            None | Some("client_secret_basic" | "client_secret_post" | "private_key_jwt" | "none") => {}
+            Some(other) => problem(
+                &at("token_endpoint_auth_method"),
+                format!("unknown method {other:?} (client_secret_basic, client_secret_post, private_key_jwt, none)"),
             ),
-            _ => {}
+        }
+        if method == Some("private_key_jwt") {
+            match (&c.jwks, &c.jwks_uri) {
+                (Some(_), Some(_)) | (None, None) => problem(
+                    &at("jwks"),
+                    "private_key_jwt needs exactly one of jwks or jwks_uri".into(),
+                ),
+                (Some(jwks), None) => {
+                    let keys = serde_json::from_str::<serde_json::Value>(jwks).ok();
+                    if !keys.is_some_and(|k| k["keys"].is_array()) {
+                        problem(&at("jwks"), "not a JWKS document ({\"keys\": [...]})".into());
+                    }
+                }
+                (None, Some(uri)) => {
+                    if !is_http_url(uri) {
+                        problem(&at("jwks_uri"), format!("not an absolute http(s) URL: {uri:?}"));
+                    }
+                }
+            }
+            if c.public || has_secret {
+                problem(
+                    &at("token_endpoint_auth_method"),
+                    "a private_key_jwt client has no secret and is not public".into(),
+                );
+            }
+        } else {
+            match (c.public || method == Some("none"), has_secret) {
+                (true, true) => problem(&at("public"), "a public client has no secret".into()),
+                (false, false) => problem(
+                    &at("secret_sha256"),
+                    "a confidential client needs secret_sha256, secret_env or secret_file (or set public = true)"
+                        .into(),
+                ),
+                _ => {}
+            }
+        }
+        if c.id_token_signed_response_alg
+            .as_deref()
+            .is_some_and(|a| !matches!(a, "RS256" | "ES256" | "EdDSA"))
+        {
+            problem(
+                &at("id_token_signed_response_alg"),
+                "must be RS256, ES256 or EdDSA".into(),
+            );
+        }
+        if c.access_token_format
+            .as_deref()
+            .is_some_and(|f| !matches!(f, "opaque" | "jwt"))
+        {
+            problem(&at("access_token_format"), "must be \"opaque\" or \"jwt\"".into());
         }
         for (j, uri) in c.post_logout_redirect_uris.iter().enumerate() {
             if let Err(message) = check_redirect_uri(uri) {

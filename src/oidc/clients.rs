@@ -12,7 +12,26 @@ pub enum ClientKind {
     #[default]
     Public,
     /// Authenticates with a secret, of which only the SHA-256 is held.
-    Confidential { secret_sha256: [u8; 32] },
+    Confidential {
+        secret_sha256: [u8; 32],
+        /// `Some` when only one of `client_secret_basic`/`client_secret_post` is registered.
+        only: Option<SecretMethod>,
+    },
+    /// Authenticates with a JWT signed by one of its keys (RFC 7523, `private_key_jwt`).
+    PrivateKeyJwt(ClientKeys),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretMethod {
+    Basic,
+    Post,
+}
+
+/// Where a `private_key_jwt` client's public keys are.
+#[derive(Debug, Clone)]
+pub enum ClientKeys {
+    Inline(String),
+    Uri(String),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -32,6 +51,10 @@ pub struct Client {
     pub refresh_tokens: bool,
     pub refresh_token_idle_ttl: Option<i64>,
     pub refresh_token_absolute_ttl: Option<i64>,
+    /// `id_token_signed_response_alg`: RS256, ES256 or EdDSA.
+    pub id_token_alg: String,
+    /// RFC 9068 JWT access tokens instead of opaque ones.
+    pub jwt_access_tokens: bool,
 }
 
 impl Client {
@@ -47,8 +70,8 @@ impl Client {
     /// True when `secret` is this client's secret; compared in constant time.
     pub fn secret_matches(&self, secret: &str) -> bool {
         match &self.kind {
-            ClientKind::Confidential { secret_sha256 } => constant_time_eq(&sha256(secret), secret_sha256),
-            ClientKind::Public => false,
+            ClientKind::Confidential { secret_sha256, .. } => constant_time_eq(&sha256(secret), secret_sha256),
+            ClientKind::Public | ClientKind::PrivateKeyJwt(_) => false,
         }
     }
 
@@ -68,8 +91,15 @@ impl ClientRegistry {
     pub fn from_settings(settings: &[ClientSettings]) -> Result<Self, String> {
         let mut clients = HashMap::new();
         for c in settings {
-            let kind = if c.public {
+            let method = c.token_endpoint_auth_method.as_deref();
+            let kind = if c.public || method == Some("none") {
                 ClientKind::Public
+            } else if method == Some("private_key_jwt") {
+                match (&c.jwks, &c.jwks_uri) {
+                    (Some(jwks), _) => ClientKind::PrivateKeyJwt(ClientKeys::Inline(jwks.clone())),
+                    (None, Some(uri)) => ClientKind::PrivateKeyJwt(ClientKeys::Uri(uri.clone())),
+                    (None, None) => return Err(format!("client {} has no jwks or jwks_uri", c.client_id)),
+                }
             } else {
                 let hex = c
                     .secret_sha256
@@ -78,6 +108,11 @@ impl ClientRegistry {
                 ClientKind::Confidential {
                     secret_sha256: parse_hex32(hex.expose())
                         .ok_or_else(|| format!("client {}: secret_sha256 is not 64 hex characters", c.client_id))?,
+                    only: match method {
+                        Some("client_secret_basic") => Some(SecretMethod::Basic),
+                        Some("client_secret_post") => Some(SecretMethod::Post),
+                        _ => None,
+                    },
                 }
             };
             let client = Client {
@@ -93,6 +128,8 @@ impl ClientRegistry {
                 refresh_tokens: c.refresh_tokens,
                 refresh_token_idle_ttl: c.refresh_token_idle_ttl,
                 refresh_token_absolute_ttl: c.refresh_token_absolute_ttl,
+                id_token_alg: c.id_token_signed_response_alg.clone().unwrap_or_else(|| "RS256".into()),
+                jwt_access_tokens: c.access_token_format.as_deref() == Some("jwt"),
             };
             clients.insert(client.id.clone(), client);
         }

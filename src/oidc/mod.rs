@@ -25,12 +25,12 @@ use crate::store::Db;
 use crate::telemetry::Metrics;
 
 pub use authorize::{AuthorizationRequest, PageError};
-pub use clients::{Client, ClientKind, ClientRegistry};
+pub use clients::{Client, ClientKeys, ClientKind, ClientRegistry, SecretMethod};
 pub use error::{ErrorCode, OidcError};
 pub use login::{AuthorizeOutcome, InAppLogin, InAppReply, LoginOutcome, Refusal, RefusalReason, UpstreamReply};
 pub use logout::{LogoutError, LogoutOutcome};
 pub use params::Params;
-pub use token::TokenResponse;
+pub use token::{ASSERTION_TYPE, JwksSource, TokenResponse};
 pub use userinfo::BearerError;
 
 /// The provider: everything the protocol needs, and nothing about how requests arrive.
@@ -51,6 +51,8 @@ pub struct Provider {
     logout_deliveries: Arc<tokio::sync::Notify>,
     /// Logins by route and outcome, tokens by grant.
     metrics: Arc<Metrics>,
+    /// Fetches `private_key_jwt` clients' `jwks_uri`.
+    jwks_source: Arc<dyn JwksSource>,
 }
 
 impl Provider {
@@ -60,6 +62,7 @@ impl Provider {
         keys: Arc<KeySet>,
         clock: SharedClock,
         metrics: Arc<Metrics>,
+        jwks_source: Arc<dyn JwksSource>,
     ) -> Result<Self, String> {
         let issuer = settings.server.issuer.trim_end_matches('/').to_owned();
         let discovery_json = discovery::document(&issuer, settings.identity.subject);
@@ -76,6 +79,7 @@ impl Provider {
             discovery_json,
             logout_deliveries: Arc::new(tokio::sync::Notify::new()),
             metrics,
+            jwks_source,
         })
     }
 

@@ -18,7 +18,7 @@ impl Provider {
                 format!("parameter `{name}` appears more than once"),
             ));
         }
-        let client = self.authenticate_client(form, basic)?;
+        let client = self.authenticate_client(form, basic).await?;
         let token = form
             .get("token")
             .ok_or_else(|| OidcError::new(ErrorCode::InvalidRequest, "token is missing"))?;
@@ -46,7 +46,7 @@ impl Provider {
                 format!("parameter `{name}` appears more than once"),
             ));
         }
-        let caller = self.authenticate_client(form, basic)?;
+        let caller = self.authenticate_client(form, basic).await?;
         if caller.is_public() {
             return Err(OidcError::new(
                 ErrorCode::InvalidClient,

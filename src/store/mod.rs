@@ -1,6 +1,7 @@
 //! The only code that speaks SQL. One method per operation; the SQL is the portable subset
 //! (TEXT ids, BIGINT unix seconds, `$n` placeholders, `RETURNING`).
 
+mod assertions;
 mod codes;
 mod deliveries;
 mod logins;

@@ -13,6 +13,7 @@ const DEAD_ROWS: &[(&str, &str, &str)] = &[
     ("access_tokens", "token_hash", "expires_at < $1"),
     ("refresh_tokens", "token_hash", "family_expires_at < $1"),
     ("sessions", "id_hash", "expires_at < $1"),
+    ("client_assertions", "jti", "expires_at < $1"),
 ];
 
 impl Db {

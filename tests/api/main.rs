@@ -8,6 +8,7 @@ mod support;
 
 mod authorize;
 mod cli;
+mod client_auth;
 mod demo;
 mod discovery;
 mod in_app;

@@ -1,6 +1,7 @@
 //! The token endpoint (RFC 6749 §3.2, §4.1.3, §6; OIDC Core 3.1.3, 12): client authentication,
 //! the authorization_code and refresh_token grants, and what both issue.
 
+mod assertion;
 mod client_auth;
 mod code;
 mod refresh;
@@ -14,6 +15,7 @@ use super::{Client, Provider, claims};
 use crate::crypto::{b64url, jwt, random_token, sha256, token_hash};
 use crate::identity::Upstream;
 use crate::store::{NewAccessToken, RefreshToken, UserRecord};
+pub use assertion::{ASSERTION_TYPE, JwksSource};
 
 #[derive(Debug, Serialize)]
 pub struct TokenResponse {
@@ -59,7 +61,7 @@ impl Provider {
         if let Some(name) = form.duplicate() {
             return Err(invalid_request(format!("parameter `{name}` appears more than once")));
         }
-        let client = self.authenticate_client(form, basic)?;
+        let client = self.authenticate_client(form, basic).await?;
         let issued = match form.get("grant_type") {
             None => Err(invalid_request("grant_type is missing")),
             Some(grant @ "authorization_code") => self.authorization_code_grant(form, client).await.map(|t| (grant, t)),
@@ -80,7 +82,11 @@ impl Provider {
     /// Issues the access token and ID token of a grant (and returns its refresh token).
     async fn issue(&self, grant: Grant<'_>) -> Result<TokenResponse, OidcError> {
         let now = self.clock.now();
-        let access_token = random_token();
+        let access_token = if grant.client.jwt_access_tokens {
+            self.jwt_access_token(&grant, now)?
+        } else {
+            random_token()
+        };
         self.db
             .insert_access_token(&NewAccessToken {
                 token_hash: token_hash(&access_token),
@@ -121,6 +127,26 @@ impl Provider {
             refresh_token: grant.refresh.map(|(token, _)| token),
             scope: grant.scope.to_owned(),
         })
+    }
+
+    /// An RFC 9068 access token: a JWT with `typ: at+jwt` that resource servers can verify with
+    /// the JWKS. It is stored by hash like an opaque one, so revocation and introspection work.
+    fn jwt_access_token(&self, grant: &Grant<'_>, now: i64) -> Result<String, OidcError> {
+        let mut claims = json!({
+            "iss": self.issuer,
+            "sub": claims::subject(&grant.user.identity, &self.identity, &grant.client.id),
+            "aud": grant.client.id,
+            "client_id": grant.client.id,
+            "iat": now,
+            "exp": now + self.ttl.access_token_ttl,
+            "jti": random_token(),
+            "scope": grant.scope,
+            "auth_time": grant.auth_time,
+        });
+        if let Some(sid) = grant.sid {
+            claims["sid"] = json!(sid);
+        }
+        Ok(jwt::sign(&claims, self.keys.signing_key(), "at+jwt")?)
     }
 
     /// A new refresh token of `family`; its successor can later be derived from it.
