@@ -10,22 +10,33 @@ use crate::telemetry::Metrics;
 /// Rows deleted per table per statement.
 const BATCH: i64 = 500;
 
-/// Starts the upkeep task: once now, then every `interval`.
-pub fn spawn(db: Db, clock: SharedClock, metrics: Arc<Metrics>, interval: Duration) -> tokio::task::JoinHandle<()> {
+/// Starts the upkeep task: once now, then every `interval`. Audit events older than
+/// `audit_retention` seconds are forgotten.
+pub fn spawn(
+    db: Db,
+    clock: SharedClock,
+    metrics: Arc<Metrics>,
+    interval: Duration,
+    audit_retention: i64,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            run_once(&db, &clock, &metrics).await;
+            run_once(&db, &clock, &metrics, audit_retention).await;
             tokio::time::sleep(interval).await;
         }
     })
 }
 
 /// One round: purge in batches until nothing is left, then count the live sessions.
-pub async fn run_once(db: &Db, clock: &SharedClock, metrics: &Metrics) {
+pub async fn run_once(db: &Db, clock: &SharedClock, metrics: &Metrics, audit_retention: i64) {
     let now = clock.now();
     let mut purged = 0;
     loop {
-        match db.purge_expired(now, BATCH).await {
+        let round = match db.purge_expired(now, BATCH).await {
+            Ok(n) => db.purge_audit_events(now - audit_retention, BATCH).await.map(|m| n + m),
+            Err(e) => Err(e),
+        };
+        match round {
             Ok(0) => break,
             Ok(n) => purged += n,
             Err(e) => {

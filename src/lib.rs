@@ -2,6 +2,7 @@
 //!
 //! Module map and dependency rules: README.md, "How dingo is built".
 
+pub mod admin;
 pub mod backchannel;
 pub mod client_jwks;
 pub mod clock;
@@ -12,6 +13,7 @@ pub mod dingtalk;
 pub mod housekeeping;
 pub(crate) mod http;
 pub mod identity;
+pub mod keyring;
 pub mod oidc;
 pub mod sim;
 pub mod startup;

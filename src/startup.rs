@@ -10,9 +10,10 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::clock::SharedClock;
 use crate::config::{Settings, is_loopback_url};
-use crate::crypto::{KeyError, KeySet};
+use crate::crypto::KeyError;
 use crate::dingtalk::DingTalk;
 use crate::identity::UpstreamError;
+use crate::keyring::{Keyring, KeyringError};
 use crate::oidc::Provider;
 use crate::state::{AppState, InAppPage};
 use crate::store::{Db, StoreError};
@@ -26,6 +27,8 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Keys(#[from] KeyError),
+    #[error("signing keys: {0}")]
+    Keyring(#[from] KeyringError),
     #[error("client registry: {0}")]
     Clients(String),
     #[error("DingTalk client: {0}")]
@@ -33,6 +36,9 @@ pub enum StartupError {
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
+
+/// How often the signing keys are rotated when due and reloaded from the database.
+const KEY_UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// More routes served by the same server (the demo mounts the simulator and the demo app).
 pub type ExtraRoutes = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
@@ -43,8 +49,31 @@ pub struct Application {
     /// The separate `/metrics` server (`metrics.listen`) and its port.
     metrics_server: Option<(Server, u16)>,
     db: Db,
+    /// The signing keys, reloaded from the database every upkeep round.
+    keyring: Arc<Keyring>,
     shutdown_timeout: u64,
     signals: StopSignals,
+}
+
+/// A provider for administrator commands: the same database and keys as the servers, no HTTP.
+pub async fn admin_provider(settings: &Settings, clock: SharedClock) -> Result<Provider, StartupError> {
+    let db = Db::connect(&settings.database.url, 2).await?;
+    db.migrate().await?;
+    let keyring = Keyring::open(settings, db.clone(), clock.clone()).await?;
+    let provider = Provider::new(
+        settings,
+        db,
+        keyring.key_set(),
+        clock,
+        Arc::new(Metrics::new()),
+        Arc::new(crate::client_jwks::HttpJwks::new()),
+    )
+    .map_err(StartupError::Clients)?;
+    provider
+        .reload_clients()
+        .await
+        .map_err(|e| StartupError::Clients(e.to_string()))?;
+    Ok(provider)
 }
 
 impl Application {
@@ -64,7 +93,8 @@ impl Application {
     ) -> Result<Self, StartupError> {
         let db = Db::connect(&settings.database.url, settings.database.max_connections).await?;
         db.migrate().await?;
-        let keys = Arc::new(KeySet::load_or_generate(&settings.keys.dir)?);
+        let keyring = Arc::new(Keyring::open(settings, db.clone(), clock.clone()).await?);
+        let keys = keyring.key_set();
         let metrics = Arc::new(Metrics::new());
         let dingtalk = DingTalk::new(
             &settings.dingtalk,
@@ -108,12 +138,29 @@ impl Application {
         let metrics_here = metrics_server.is_none();
         let signals = StopSignals::listen()?;
         let port = listener.local_addr()?.port();
+        state
+            .provider
+            .reload_clients()
+            .await
+            .map_err(|e| StartupError::Clients(e.to_string()))?;
+        let reloading = state.clone();
+        tokio::spawn(async move {
+            // Clients managed with `dingo clients …` take effect on every instance within seconds.
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                if let Err(e) = reloading.provider.reload_clients().await {
+                    tracing::warn!(cause = %e, "cannot reload the managed clients");
+                }
+            }
+        });
         crate::housekeeping::spawn(
             db.clone(),
             state.provider.clock().clone(),
             state.metrics.clone(),
             std::time::Duration::from_secs(60),
+            settings.audit.retention_days * 86_400,
         );
+        keyring.clone().spawn_upkeep(KEY_UPKEEP_INTERVAL);
         crate::backchannel::spawn(
             db.clone(),
             state.provider.clock().clone(),
@@ -147,6 +194,7 @@ impl Application {
             server,
             metrics_server,
             db,
+            keyring,
             shutdown_timeout,
             signals,
         })
@@ -164,6 +212,12 @@ impl Application {
     /// The database this application uses.
     pub fn db(&self) -> &Db {
         &self.db
+    }
+
+    /// The signing keys; [`Keyring::reload`] picks up a rotation at once instead of at the next
+    /// upkeep round.
+    pub fn keyring(&self) -> Arc<Keyring> {
+        self.keyring.clone()
     }
 
     /// Serves until SIGTERM or SIGINT; then accepts no more connections, gives in-flight

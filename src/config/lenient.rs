@@ -1,4 +1,4 @@
-//! Numbers and booleans that also accept their text form, because environment overrides
+//! Numbers, booleans and lists that also accept their text form, because environment overrides
 //! always arrive as strings.
 
 use serde::Deserialize;
@@ -33,4 +33,32 @@ pub fn u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
 pub fn u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     let n = integer(d)?;
     u32::try_from(n).map_err(|_| D::Error::custom(format!("expected a small non-negative integer, found {n}")))
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ListOrText {
+    List(Vec<String>),
+    Text(String),
+}
+
+/// A list of values parsed with `FromStr`, also given as text separated by commas or spaces
+/// (`DINGO_KEYS__ALGORITHMS="RS256,ES256"`).
+pub fn list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: std::str::FromStr<Err: std::fmt::Display>,
+{
+    let items = match ListOrText::deserialize(d)? {
+        ListOrText::List(items) => items,
+        ListOrText::Text(text) => text
+            .split([',', ' '])
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    };
+    items
+        .iter()
+        .map(|item| item.trim().parse().map_err(D::Error::custom))
+        .collect()
 }

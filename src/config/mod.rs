@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use load::{ConfigError, Problem, load, load_str};
 pub use secret::Secret;
-pub use validate::{KNOWN_SCOPES, RELEASABLE_CLAIMS, check_redirect_uri, is_loopback_url};
+pub use validate::{KNOWN_SCOPES, RELEASABLE_CLAIMS, check_client, check_redirect_uri, is_loopback_url};
 
 /// Everything dingo can be configured with. `dingo.example.toml` documents each key.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -39,6 +39,8 @@ pub struct Settings {
     pub log: LogSettings,
     #[serde(default)]
     pub metrics: MetricsSettings,
+    #[serde(default)]
+    pub audit: AuditSettings,
     #[serde(default)]
     pub clients: Vec<ClientSettings>,
 }
@@ -128,17 +130,39 @@ impl Default for DatabaseSettings {
     }
 }
 
+/// Signing keys: kept in the database (shared by every instance), private parts sealed under
+/// the key-encryption key; rotated on a schedule.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct KeySettings {
-    /// Directory of PEM signing keys; a key is generated there when it holds none.
+    /// Holds the generated key-encryption key (`kek`) when `kek` is not set, and PEM keys of
+    /// earlier versions, imported into the database at start.
     pub dir: PathBuf,
+    /// The key-encryption key: base64 of 32 bytes (or `kek_file`). Every instance needs the same.
+    #[serde(skip_serializing_if = "Secret::is_empty")]
+    pub kek: Secret,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kek_file: Option<PathBuf>,
+    /// Seconds a new key is published before it signs.
+    #[serde(deserialize_with = "lenient::i64")]
+    pub publish_ahead: i64,
+    /// Seconds a key signs before its successor takes over; 0: only `dingo keys rotate`.
+    #[serde(deserialize_with = "lenient::i64")]
+    pub rotate_every: i64,
+    /// The algorithms keys are kept for (RS256 is required).
+    #[serde(deserialize_with = "lenient::list")]
+    pub algorithms: Vec<crate::crypto::Alg>,
 }
 
 impl Default for KeySettings {
     fn default() -> Self {
         Self {
             dir: PathBuf::from("keys"),
+            kek: Secret::default(),
+            kek_file: None,
+            publish_ahead: 86_400,
+            rotate_every: 7_776_000,
+            algorithms: crate::crypto::Alg::ALL.to_vec(),
         }
     }
 }
@@ -268,6 +292,21 @@ impl Default for TokenSettings {
             refresh_token_absolute_ttl: 2_592_000,
             refresh_token_reuse_grace: 10,
         }
+    }
+}
+
+/// The audit log.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct AuditSettings {
+    /// Days an audit event is kept.
+    #[serde(deserialize_with = "lenient::i64")]
+    pub retention_days: i64,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self { retention_days: 180 }
     }
 }
 

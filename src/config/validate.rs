@@ -7,7 +7,7 @@ use url::Url;
 
 use super::{Problem, Settings};
 
-use super::{InApp, SubjectKind, WebLogin};
+use super::{ClientSettings, InApp, SubjectKind, WebLogin};
 
 /// Scopes a client may be allowed.
 pub const KNOWN_SCOPES: &[&str] = &["openid", "profile", "email", "phone", "groups", "offline_access"];
@@ -80,6 +80,20 @@ pub fn validate(s: &Settings) -> Vec<Problem> {
     }
     if s.database.max_connections == 0 {
         problem("database.max_connections", "must be at least 1".into());
+    }
+    check_keys(&s.keys, &mut problem);
+    for (i, c) in s.clients.iter().enumerate() {
+        if let Some(Ok(alg)) = c
+            .id_token_signed_response_alg
+            .as_deref()
+            .map(str::parse::<crate::crypto::Alg>)
+            && !s.keys.algorithms.contains(&alg)
+        {
+            problem(
+                &format!("clients[{i}].id_token_signed_response_alg"),
+                format!("{alg} is not in keys.algorithms, so no {alg} key is kept"),
+            );
+        }
     }
 
     let d = &s.dingtalk;
@@ -158,6 +172,9 @@ pub fn validate(s: &Settings) -> Vec<Problem> {
         );
     }
     check_policy("policy", &s.policy, &mut problem);
+    if !(1..=3650).contains(&s.audit.retention_days) {
+        problem("audit.retention_days", "must be between 1 and 3650 days".into());
+    }
 
     let t = &s.tokens;
     for (key, value, max) in [
@@ -181,131 +198,144 @@ pub fn validate(s: &Settings) -> Vec<Problem> {
 
     let mut seen = HashSet::new();
     for (i, c) in s.clients.iter().enumerate() {
-        let at = |key: &str| format!("clients[{i}].{key}");
-        if c.client_id.trim().is_empty() {
-            problem(&at("client_id"), "missing".into());
-        } else if !seen.insert(c.client_id.as_str()) {
-            problem(&at("client_id"), format!("duplicate client_id {:?}", c.client_id));
-        }
-        if c.redirect_uris.is_empty() {
-            problem(&at("redirect_uris"), "at least one redirect URI is required".into());
-        }
-        for (j, uri) in c.redirect_uris.iter().enumerate() {
-            if let Err(message) = check_redirect_uri(uri) {
-                problem(&format!("clients[{i}].redirect_uris[{j}]"), message);
-            }
-        }
-        if !c.scopes.iter().any(|x| x == "openid") {
-            problem(&at("scopes"), "must include \"openid\"".into());
-        }
-        for scope in c.scopes.iter().filter(|x| !KNOWN_SCOPES.contains(&x.as_str())) {
+        if !c.client_id.trim().is_empty() && !seen.insert(c.client_id.as_str()) {
             problem(
-                &at("scopes"),
-                format!("unknown scope {scope:?} (known: {})", KNOWN_SCOPES.join(", ")),
+                &format!("clients[{i}].client_id"),
+                format!("duplicate client_id {:?}", c.client_id),
             );
         }
-        let has_secret = c.secret_sha256.is_some() || c.secret_env.is_some() || c.secret_file.is_some();
-        let method = c.token_endpoint_auth_method.as_deref();
-        match method {
-            None | Some("client_secret_basic" | "client_secret_post" | "private_key_jwt" | "none") => {}
-            Some(other) => problem(
-                &at("token_endpoint_auth_method"),
-                format!("unknown method {other:?} (client_secret_basic, client_secret_post, private_key_jwt, none)"),
+        for p in check_client(&format!("clients[{i}]"), c) {
+            problem(&p.path, p.message);
+        }
+    }
+    problems
+}
+
+/// Every problem of one client's settings; paths start with `prefix` (e.g. `clients[2]`).
+pub fn check_client(prefix: &str, c: &ClientSettings) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    let mut problem = |path: &str, message: String| problems.push(Problem::new(path, message));
+    let at = |key: &str| format!("{prefix}.{key}");
+    if c.client_id.trim().is_empty() {
+        problem(&at("client_id"), "missing".into());
+    }
+    if c.redirect_uris.is_empty() {
+        problem(&at("redirect_uris"), "at least one redirect URI is required".into());
+    }
+    for (j, uri) in c.redirect_uris.iter().enumerate() {
+        if let Err(message) = check_redirect_uri(uri) {
+            problem(&format!("{prefix}.redirect_uris[{j}]"), message);
+        }
+    }
+    if !c.scopes.iter().any(|x| x == "openid") {
+        problem(&at("scopes"), "must include \"openid\"".into());
+    }
+    for scope in c.scopes.iter().filter(|x| !KNOWN_SCOPES.contains(&x.as_str())) {
+        problem(
+            &at("scopes"),
+            format!("unknown scope {scope:?} (known: {})", KNOWN_SCOPES.join(", ")),
+        );
+    }
+    let has_secret = c.secret_sha256.is_some() || c.secret_env.is_some() || c.secret_file.is_some();
+    let method = c.token_endpoint_auth_method.as_deref();
+    match method {
+        None | Some("client_secret_basic" | "client_secret_post" | "private_key_jwt" | "none") => {}
+        Some(other) => problem(
+            &at("token_endpoint_auth_method"),
+            format!("unknown method {other:?} (client_secret_basic, client_secret_post, private_key_jwt, none)"),
+        ),
+    }
+    if method == Some("private_key_jwt") {
+        match (&c.jwks, &c.jwks_uri) {
+            (Some(_), Some(_)) | (None, None) => problem(
+                &at("jwks"),
+                "private_key_jwt needs exactly one of jwks or jwks_uri".into(),
             ),
-        }
-        if method == Some("private_key_jwt") {
-            match (&c.jwks, &c.jwks_uri) {
-                (Some(_), Some(_)) | (None, None) => problem(
-                    &at("jwks"),
-                    "private_key_jwt needs exactly one of jwks or jwks_uri".into(),
-                ),
-                (Some(jwks), None) => {
-                    let keys = serde_json::from_str::<serde_json::Value>(jwks).ok();
-                    if !keys.is_some_and(|k| k["keys"].is_array()) {
-                        problem(&at("jwks"), "not a JWKS document ({\"keys\": [...]})".into());
-                    }
-                }
-                (None, Some(uri)) => {
-                    if !is_http_url(uri) {
-                        problem(&at("jwks_uri"), format!("not an absolute http(s) URL: {uri:?}"));
-                    }
+            (Some(jwks), None) => {
+                let keys = serde_json::from_str::<serde_json::Value>(jwks).ok();
+                if !keys.is_some_and(|k| k["keys"].is_array()) {
+                    problem(&at("jwks"), "not a JWKS document ({\"keys\": [...]})".into());
                 }
             }
-            if c.public || has_secret {
-                problem(
-                    &at("token_endpoint_auth_method"),
-                    "a private_key_jwt client has no secret and is not public".into(),
-                );
-            }
-        } else {
-            match (c.public || method == Some("none"), has_secret) {
-                (true, true) => problem(&at("public"), "a public client has no secret".into()),
-                (false, false) => problem(
-                    &at("secret_sha256"),
-                    "a confidential client needs secret_sha256, secret_env or secret_file (or set public = true)"
-                        .into(),
-                ),
-                _ => {}
+            (None, Some(uri)) => {
+                if !is_http_url(uri) {
+                    problem(&at("jwks_uri"), format!("not an absolute http(s) URL: {uri:?}"));
+                }
             }
         }
-        if c.id_token_signed_response_alg
-            .as_deref()
-            .is_some_and(|a| !matches!(a, "RS256" | "ES256" | "EdDSA"))
-        {
+        if c.public || has_secret {
             problem(
-                &at("id_token_signed_response_alg"),
-                "must be RS256, ES256 or EdDSA".into(),
+                &at("token_endpoint_auth_method"),
+                "a private_key_jwt client has no secret and is not public".into(),
             );
         }
-        if c.access_token_format
-            .as_deref()
-            .is_some_and(|f| !matches!(f, "opaque" | "jwt"))
-        {
-            problem(&at("access_token_format"), "must be \"opaque\" or \"jwt\"".into());
+    } else {
+        match (c.public || method == Some("none"), has_secret) {
+            (true, true) => problem(&at("public"), "a public client has no secret".into()),
+            (false, false) => problem(
+                &at("secret_sha256"),
+                "a confidential client needs secret_sha256, secret_env or secret_file (or set public = true)".into(),
+            ),
+            _ => {}
         }
-        for (j, uri) in c.post_logout_redirect_uris.iter().enumerate() {
-            if let Err(message) = check_redirect_uri(uri) {
-                problem(&format!("clients[{i}].post_logout_redirect_uris[{j}]"), message);
-            }
+    }
+    if c.id_token_signed_response_alg
+        .as_deref()
+        .is_some_and(|a| !matches!(a, "RS256" | "ES256" | "EdDSA"))
+    {
+        problem(
+            &at("id_token_signed_response_alg"),
+            "must be RS256, ES256 or EdDSA".into(),
+        );
+    }
+    if c.access_token_format
+        .as_deref()
+        .is_some_and(|f| !matches!(f, "opaque" | "jwt"))
+    {
+        problem(&at("access_token_format"), "must be \"opaque\" or \"jwt\"".into());
+    }
+    for (j, uri) in c.post_logout_redirect_uris.iter().enumerate() {
+        if let Err(message) = check_redirect_uri(uri) {
+            problem(&format!("{prefix}.post_logout_redirect_uris[{j}]"), message);
         }
-        if let Some(uri) = &c.backchannel_logout_uri
-            && !is_http_url(uri)
-        {
+    }
+    if let Some(uri) = &c.backchannel_logout_uri
+        && !is_http_url(uri)
+    {
+        problem(
+            &at("backchannel_logout_uri"),
+            format!("not an absolute http(s) URL: {uri:?}"),
+        );
+    }
+    for (key, ttl) in [
+        ("refresh_token_idle_ttl", c.refresh_token_idle_ttl),
+        ("refresh_token_absolute_ttl", c.refresh_token_absolute_ttl),
+    ] {
+        if ttl.is_some_and(|t| !(1..=31_536_000).contains(&t)) {
+            problem(&at(key), "must be between 1 and 31536000 seconds".into());
+        }
+    }
+    if let Some(policy) = &c.policy {
+        check_policy(&at("policy"), policy, &mut problem);
+    }
+    for claim in c
+        .claims
+        .iter()
+        .flatten()
+        .filter(|x| !RELEASABLE_CLAIMS.contains(&x.as_str()))
+    {
+        problem(
+            &at("claims"),
+            format!("unknown claim {claim:?} (known: {})", RELEASABLE_CLAIMS.join(", ")),
+        );
+    }
+    if let Some(hash) = &c.secret_sha256 {
+        let hex = hash.expose();
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             problem(
-                &at("backchannel_logout_uri"),
-                format!("not an absolute http(s) URL: {uri:?}"),
+                &at("secret_sha256"),
+                "must be 64 hexadecimal characters (a SHA-256)".into(),
             );
-        }
-        for (key, ttl) in [
-            ("refresh_token_idle_ttl", c.refresh_token_idle_ttl),
-            ("refresh_token_absolute_ttl", c.refresh_token_absolute_ttl),
-        ] {
-            if ttl.is_some_and(|t| !(1..=31_536_000).contains(&t)) {
-                problem(&at(key), "must be between 1 and 31536000 seconds".into());
-            }
-        }
-        if let Some(policy) = &c.policy {
-            check_policy(&at("policy"), policy, &mut problem);
-        }
-        for claim in c
-            .claims
-            .iter()
-            .flatten()
-            .filter(|x| !RELEASABLE_CLAIMS.contains(&x.as_str()))
-        {
-            problem(
-                &at("claims"),
-                format!("unknown claim {claim:?} (known: {})", RELEASABLE_CLAIMS.join(", ")),
-            );
-        }
-        if let Some(hash) = &c.secret_sha256 {
-            let hex = hash.expose();
-            if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                problem(
-                    &at("secret_sha256"),
-                    "must be 64 hexadecimal characters (a SHA-256)".into(),
-                );
-            }
         }
     }
     problems
@@ -327,6 +357,36 @@ fn check_policy(at: &str, policy: &super::PolicySettings, problem: &mut impl FnM
         if roles.iter().any(|r| r.trim().is_empty()) {
             problem(&format!("{at}.{key}"), "role names cannot be empty".into());
         }
+    }
+}
+
+fn check_keys(k: &super::KeySettings, problem: &mut impl FnMut(&str, String)) {
+    if !k.kek.is_empty()
+        && let Err(e) = crate::crypto::Kek::from_base64(k.kek.expose())
+    {
+        problem("keys.kek", format!("must be base64 of 32 random bytes: {e}"));
+    }
+    if !(120..=31_536_000).contains(&k.publish_ahead) {
+        problem(
+            "keys.publish_ahead",
+            "must be between 120 and 31536000 seconds (relying parties must see a key before it signs)".into(),
+        );
+    }
+    if k.rotate_every != 0 && (k.rotate_every <= k.publish_ahead || k.rotate_every > 315_360_000) {
+        problem(
+            "keys.rotate_every",
+            "must be 0 (never automatically) or more than keys.publish_ahead, at most 315360000 seconds".into(),
+        );
+    }
+    if !k.algorithms.contains(&crate::crypto::Alg::RS256) {
+        problem(
+            "keys.algorithms",
+            "must include \"RS256\" (every relying party supports it; it is the default)".into(),
+        );
+    }
+    let mut seen = HashSet::new();
+    for alg in k.algorithms.iter().filter(|a| !seen.insert(**a)) {
+        problem("keys.algorithms", format!("{alg} is listed twice"));
     }
 }
 

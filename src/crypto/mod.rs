@@ -1,16 +1,22 @@
 //! Keys, JWTs, randomness and hashing. Every private-key operation goes through aws-lc-rs, over
-//! keys parsed once at start-up.
+//! keys parsed once when loaded.
 
 pub mod jwt;
+pub mod kek;
 pub mod keys;
+mod keyset;
 mod pem;
+pub mod schedule;
 
 use aws_lc_rs::digest::{SHA256, digest};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-pub use keys::{KeyError, KeySet, SigningKey};
+pub use kek::Kek;
+pub use keys::{Alg, KeyError, SigningKey};
+pub use keyset::{KeySet, ScheduledKey};
+pub use schedule::{KeyState, KeyTimes, Schedule};
 
 /// base64url without padding (RFC 7515 §2).
 pub fn b64url(bytes: impl AsRef<[u8]>) -> String {

@@ -40,7 +40,7 @@ async fn authorize(state: &AppState, request: &HttpRequest, params: Params) -> H
             &state.dingtalk,
         )
         .await;
-    let mut response = authorize_response(state, outcome);
+    let mut response = authorize_response(state, outcome, pages::Lang::of(request));
     if let Some(cookie) = cookie {
         // A freshly built cookie always encodes to a valid header.
         let _ = response.add_cookie(&cookie);
@@ -48,11 +48,11 @@ async fn authorize(state: &AppState, request: &HttpRequest, params: Params) -> H
     response
 }
 
-fn authorize_response(state: &AppState, outcome: AuthorizeOutcome) -> HttpResponse {
+fn authorize_response(state: &AppState, outcome: AuthorizeOutcome, lang: pages::Lang) -> HttpResponse {
     match outcome {
         AuthorizeOutcome::Redirect(url) => redirect(&url),
-        AuthorizeOutcome::Page(error) => pages::error_page(&error),
-        AuthorizeOutcome::Refused(refusal) => pages::refusal_page(&refusal),
+        AuthorizeOutcome::Page(error) => pages::error_page(&error, lang),
+        AuthorizeOutcome::Refused(refusal) => pages::refusal_page(&refusal, lang),
         AuthorizeOutcome::InApp(login) => {
             let urls = pages::InAppUrls {
                 post: state.provider.url(paths::DINGTALK_IN_APP),
@@ -77,7 +77,7 @@ pub async fn dingtalk_callback(state: web::Data<AppState>, request: HttpRequest)
         .provider
         .finish_login(reply, browser.as_deref(), &state.dingtalk)
         .await;
-    login_response(&state, outcome)
+    login_response(&state, outcome, pages::Lang::of(&request))
 }
 
 /// The in-app login page posts the code from the DingTalk client (or, when silent, its failure).
@@ -94,24 +94,24 @@ pub async fn dingtalk_in_app(state: web::Data<AppState>, request: HttpRequest, b
         .provider
         .finish_in_app(reply, browser.as_deref(), &state.dingtalk)
         .await;
-    see_other(login_response(&state, outcome))
+    see_other(login_response(&state, outcome, pages::Lang::of(&request)))
 }
 
 /// The in-app page's fallback to DingTalk's web login, for the same pending login.
 pub async fn dingtalk_web_fallback(state: web::Data<AppState>, request: HttpRequest) -> HttpResponse {
     let params = Params::parse(request.query_string());
     let Some(login_state) = params.get("state") else {
-        return pages::error_page(&crate::oidc::PageError::LoginStateMissing);
+        return pages::error_page(&crate::oidc::PageError::LoginStateMissing, pages::Lang::of(&request));
     };
     let browser = browser::id(&request);
     let outcome = state
         .provider
         .web_fallback(login_state, browser.as_deref(), &state.dingtalk)
         .await;
-    authorize_response(&state, outcome)
+    authorize_response(&state, outcome, pages::Lang::of(&request))
 }
 
-fn login_response(state: &AppState, outcome: LoginOutcome) -> HttpResponse {
+fn login_response(state: &AppState, outcome: LoginOutcome, lang: pages::Lang) -> HttpResponse {
     match outcome {
         LoginOutcome::Redirect(url) => redirect(&url),
         LoginOutcome::LoggedIn { url, session_cookie } => {
@@ -121,8 +121,8 @@ fn login_response(state: &AppState, outcome: LoginOutcome) -> HttpResponse {
             let _ = response.add_cookie(&cookie);
             response
         }
-        LoginOutcome::Refused(refusal) => pages::refusal_page(&refusal),
-        LoginOutcome::Page(error) => pages::error_page(&error),
+        LoginOutcome::Refused(refusal) => pages::refusal_page(&refusal, lang),
+        LoginOutcome::Page(error) => pages::error_page(&error, lang),
     }
 }
 

@@ -25,6 +25,7 @@ pub async fn logout_post(state: web::Data<AppState>, request: HttpRequest, body:
 }
 
 async fn logout(state: &AppState, request: &HttpRequest, params: Params) -> HttpResponse {
+    let lang = pages::Lang::of(request);
     let session = browser::session(request);
     let confirmation = params.get("confirmation");
     let mut response = match state.provider.logout(&params, session.as_deref(), confirmation).await {
@@ -33,13 +34,13 @@ async fn logout(state: &AppState, request: &HttpRequest, params: Params) -> Http
                 .iter()
                 .filter_map(|name| params.get(name).map(|v| (*name, v)))
                 .collect();
-            return pages::logout_confirmation_page(&state.provider.url(paths::LOGOUT), &carried, &csrf);
+            return pages::logout_confirmation_page(&state.provider.url(paths::LOGOUT), &carried, &csrf, lang);
         }
         LogoutOutcome::Redirect(url) => no_store(&mut HttpResponse::SeeOther())
             .insert_header((LOCATION, url))
             .finish(),
-        LogoutOutcome::LoggedOut => pages::logged_out_page(),
-        LogoutOutcome::Invalid(error) => return pages::logout_error_page(error),
+        LogoutOutcome::LoggedOut => pages::logged_out_page(lang),
+        LogoutOutcome::Invalid(error) => return pages::logout_error_page(error, lang),
     };
     // A freshly built cookie always encodes to a valid header.
     let _ = response.add_cookie(&browser::cleared_session_cookie(state.secure_cookies));

@@ -8,22 +8,25 @@ use super::pages;
 use crate::oidc::paths;
 use crate::state::AppState;
 
-/// How long relying parties may cache discovery and keys.
-const METADATA_MAX_AGE: &str = "public, max-age=300";
+/// How long relying parties may cache discovery.
+const DISCOVERY_MAX_AGE: u64 = 300;
 
 pub async fn discovery(state: web::Data<AppState>) -> HttpResponse {
-    json_bytes(state.provider.discovery_json())
+    json_bytes(state.provider.discovery_json().to_vec(), DISCOVERY_MAX_AGE)
 }
 
+/// The published keys (next, signing, retiring), cacheable for at most half the time a new key
+/// is published before it signs, so that a caching relying party has it before its first use.
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
-    json_bytes(state.provider.keys().jwks_json())
+    let keys = state.provider.keys();
+    json_bytes(keys.jwks_json().to_vec(), keys.jwks_max_age())
 }
 
-fn json_bytes(bytes: &[u8]) -> HttpResponse {
+fn json_bytes(bytes: Vec<u8>, max_age: u64) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "application/json"))
-        .insert_header((CACHE_CONTROL, METADATA_MAX_AGE))
-        .body(bytes.to_vec())
+        .insert_header((CACHE_CONTROL, format!("public, max-age={max_age}")))
+        .body(bytes)
 }
 
 pub async fn home(state: web::Data<AppState>) -> HttpResponse {

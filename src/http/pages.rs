@@ -34,12 +34,68 @@ background:#f5f6f8;padding:.75rem;border-radius:8px}a.button,button.button{displ
 margin-top:1rem;padding:.6rem 1.2rem;background:#3370ff;color:#fff;border:0;border-radius:8px;\
 font-size:1rem;text-decoration:none;cursor:pointer}";
 
+/// Which language a page puts first: Chinese, unless the browser prefers English.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Zh,
+    En,
+}
+
+impl Lang {
+    /// From `Accept-Language` (RFC 9110 §12.5.4): the Chinese or English range with the highest
+    /// weight; Chinese when neither appears.
+    pub fn preferred(accept_language: Option<&str>) -> Lang {
+        let mut best = (Lang::Zh, 0.0_f32);
+        for item in accept_language.unwrap_or_default().split(',') {
+            let mut parts = item.split(';');
+            let range = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+            let weight = parts
+                .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+                .unwrap_or(1.0);
+            let lang = if range == "zh" || range.starts_with("zh-") {
+                Lang::Zh
+            } else if range == "en" || range.starts_with("en-") {
+                Lang::En
+            } else {
+                continue;
+            };
+            if weight > best.1 {
+                best = (lang, weight);
+            }
+        }
+        best.0
+    }
+
+    /// The language of a request.
+    pub fn of(request: &actix_web::HttpRequest) -> Lang {
+        Lang::preferred(
+            request
+                .headers()
+                .get(actix_web::http::header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok()),
+        )
+    }
+
+    fn tag(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+}
+
 /// A complete page; `body` is trusted HTML built from escaped parts.
 pub fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
+    page_in(Lang::Zh, status, title, body)
+}
+
+/// A complete page whose main language is `lang`.
+pub fn page_in(lang: Lang, status: StatusCode, title: &str, body: &str) -> HttpResponse {
     let html = format!(
-        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+        "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
          <title>{}</title><style>{STYLE}</style></head><body><main>{body}</main></body></html>",
+        lang.tag(),
         escape(title)
     );
     HttpResponse::build(status)
@@ -48,18 +104,22 @@ pub fn page(status: StatusCode, title: &str, body: &str) -> HttpResponse {
         .body(html)
 }
 
-/// A heading and a paragraph, each in both languages.
-fn message(zh_title: &str, en_title: &str, zh: &str, en: &str) -> String {
+/// A heading and a paragraph, each in both languages, `lang` first.
+fn message(lang: Lang, zh_title: &str, en_title: &str, zh: &str, en: &str) -> String {
+    let ((t1, t2, l2), (p1, p2)) = match lang {
+        Lang::Zh => ((zh_title, en_title, "en"), (zh, en)),
+        Lang::En => ((en_title, zh_title, "zh-CN"), (en, zh)),
+    };
     format!(
-        "<h1>{}</h1><p class=\"en\" lang=\"en\">{}</p><p>{}</p><p class=\"en\" lang=\"en\">{}</p>",
-        escape(zh_title),
-        escape(en_title),
-        escape(zh),
-        escape(en)
+        "<h1>{}</h1><p class=\"en\" lang=\"{l2}\">{}</p><p>{}</p><p class=\"en\" lang=\"{l2}\">{}</p>",
+        escape(t1),
+        escape(t2),
+        escape(p1),
+        escape(p2)
     )
 }
 
-pub fn error_page(error: &PageError) -> HttpResponse {
+pub fn error_page(error: &PageError, lang: Lang) -> HttpResponse {
     let (zh, en) = match error {
         PageError::MissingClientId => ("请求缺少 client_id。", "The request has no client_id."),
         PageError::UnknownClient => (
@@ -96,14 +156,15 @@ pub fn error_page(error: &PageError) -> HttpResponse {
         PageError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
     };
-    page(
+    page_in(
+        lang,
         status,
         "无法登录 · Cannot log in",
-        &message("无法登录", "Cannot log in", zh, en),
+        &message(lang, "无法登录", "Cannot log in", zh, en),
     )
 }
 
-pub fn refusal_page(refusal: &Refusal) -> HttpResponse {
+pub fn refusal_page(refusal: &Refusal, lang: Lang) -> HttpResponse {
     let (zh, en) = match refusal.reason {
         RefusalReason::Denied(Denied::NotMember) => (
             "你的钉钉账号不是本组织的成员，无法登录此应用。如需访问，请联系管理员。",
@@ -126,6 +187,10 @@ pub fn refusal_page(refusal: &Refusal) -> HttpResponse {
             "你的角色无权使用此应用。如需访问，请联系管理员。",
             "Your role is not allowed to use this application. Ask your administrator if you need access.",
         ),
+        RefusalReason::Denied(Denied::Disabled) => (
+            "你的账号已被管理员停用，如有疑问请联系管理员。",
+            "Your account has been disabled by an administrator. Contact them if you have questions.",
+        ),
         RefusalReason::Denied(Denied::AdminsOnly) => {
             ("此应用仅限管理员使用。", "This application is for administrators only.")
         }
@@ -141,10 +206,10 @@ pub fn refusal_page(refusal: &Refusal) -> HttpResponse {
     let app = escape(&refusal.client_name);
     let body = format!(
         "{}<a class=\"button\" href=\"{}\">返回 {app} · Back to {app}</a>",
-        message("无法登录", "Access denied", zh, en),
+        message(lang, "无法登录", "Access denied", zh, en),
         escape(&refusal.return_url)
     );
-    page(StatusCode::FORBIDDEN, "无法登录 · Access denied", &body)
+    page_in(lang, StatusCode::FORBIDDEN, "无法登录 · Access denied", &body)
 }
 
 /// Where the in-app page posts, falls back to, and finds its script.
@@ -196,7 +261,7 @@ pub async fn in_app_script() -> HttpResponse {
 }
 
 /// Asks the person to confirm a logout the client could not prove it asked for.
-pub fn logout_confirmation_page(action: &str, carried: &[(&str, &str)], csrf: &str) -> HttpResponse {
+pub fn logout_confirmation_page(action: &str, carried: &[(&str, &str)], csrf: &str, lang: Lang) -> HttpResponse {
     let hidden: String = carried
         .iter()
         .map(|(name, value)| {
@@ -211,6 +276,7 @@ pub fn logout_confirmation_page(action: &str, carried: &[(&str, &str)], csrf: &s
         "{}<form method=\"post\" action=\"{}\">{hidden}<input type=\"hidden\" name=\"confirmation\" value=\"{}\">\
          <button class=\"button\" type=\"submit\" id=\"confirm-logout\">退出登录 · Log out</button></form>",
         message(
+            lang,
             "退出登录？",
             "Log out?",
             "确认后，你将退出 dingo 的登录，各应用需要重新登录。",
@@ -219,20 +285,21 @@ pub fn logout_confirmation_page(action: &str, carried: &[(&str, &str)], csrf: &s
         escape(action),
         escape(csrf),
     );
-    page(StatusCode::OK, "退出登录 · Log out", &body)
+    page_in(lang, StatusCode::OK, "退出登录 · Log out", &body)
 }
 
-pub fn logged_out_page() -> HttpResponse {
+pub fn logged_out_page(lang: Lang) -> HttpResponse {
     let body = message(
+        lang,
         "已退出登录",
         "You are logged out",
         "你已退出 dingo 的登录。",
         "You have been logged out of dingo.",
     );
-    page(StatusCode::OK, "已退出登录 · Logged out", &body)
+    page_in(lang, StatusCode::OK, "已退出登录 · Logged out", &body)
 }
 
-pub fn logout_error_page(error: LogoutError) -> HttpResponse {
+pub fn logout_error_page(error: LogoutError, lang: Lang) -> HttpResponse {
     let (zh, en) = match error {
         LogoutError::DuplicateParameter => (
             "请求中有重复的参数。",
@@ -255,10 +322,11 @@ pub fn logout_error_page(error: LogoutError) -> HttpResponse {
             "The application's post_logout_redirect_uri is not registered, so you were not sent there.",
         ),
     };
-    page(
+    page_in(
+        lang,
         StatusCode::BAD_REQUEST,
         "无法退出 · Cannot log out",
-        &message("无法退出登录", "Cannot log out", zh, en),
+        &message(lang, "无法退出登录", "Cannot log out", zh, en),
     )
 }
 
@@ -272,5 +340,23 @@ mod tests {
             escape(r#"<a href="x">'&'</a>"#),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
         );
+    }
+
+    #[test]
+    fn the_language_follows_accept_language_and_defaults_to_chinese() {
+        assert_eq!(Lang::preferred(None), Lang::Zh);
+        assert_eq!(Lang::preferred(Some("en-US,en;q=0.9")), Lang::En);
+        assert_eq!(Lang::preferred(Some("zh-CN,zh;q=0.9,en;q=0.8")), Lang::Zh);
+        assert_eq!(Lang::preferred(Some("fr-FR, en;q=0.5, zh;q=0.4")), Lang::En);
+        assert_eq!(Lang::preferred(Some("de, fr")), Lang::Zh);
+        assert_eq!(Lang::preferred(Some("en;q=0.2, zh-TW;q=0.8")), Lang::Zh);
+    }
+
+    #[test]
+    fn messages_put_the_preferred_language_first() {
+        let zh = message(Lang::Zh, "标题", "Title", "正文", "Text");
+        assert!(zh.starts_with("<h1>标题</h1>") && zh.contains("lang=\"en\">Title"));
+        let en = message(Lang::En, "标题", "Title", "正文", "Text");
+        assert!(en.starts_with("<h1>Title</h1>") && en.contains("lang=\"zh-CN\">标题"));
     }
 }

@@ -18,6 +18,8 @@ pub enum Refusal {
     Role,
     /// The app is for administrators only.
     AdminsOnly,
+    /// An administrator of dingo disabled this person.
+    Disabled,
 }
 
 impl Refusal {
@@ -28,6 +30,7 @@ impl Refusal {
             Self::NotVisible => "refused_not_visible",
             Self::Inactive => "refused_inactive",
             Self::Department | Self::Role | Self::AdminsOnly => "refused_policy",
+            Self::Disabled => "refused_disabled",
         }
     }
 
@@ -40,6 +43,7 @@ impl Refusal {
             Self::Department => "the member's department may not use this application",
             Self::Role => "the member's role may not use this application",
             Self::AdminsOnly => "this application is for administrators only",
+            Self::Disabled => "the account has been disabled by an administrator",
         }
     }
 }

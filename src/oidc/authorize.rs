@@ -81,7 +81,7 @@ pub fn check(params: &Params, clients: &ClientRegistry, issuer: &str) -> Checked
         return Checked::Page(PageError::DuplicateParameter(name.to_owned()));
     }
     let state = params.get("state").map(str::to_owned);
-    match validate(params, client) {
+    match validate(params, &client) {
         Ok(request) => Checked::Valid(AuthorizationRequest { state, ..request }),
         Err(e) => Checked::ErrorRedirect(error_redirect(redirect_uri, &e, state.as_deref(), issuer)),
     }

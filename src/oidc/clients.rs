@@ -1,6 +1,7 @@
 //! Registered relying parties and how they authenticate.
 
 use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use crate::config::ClientSettings;
 use crate::crypto::{constant_time_eq, sha256};
@@ -81,64 +82,97 @@ impl Client {
     }
 }
 
+/// Clients from the configuration file (fixed) and from the database (managed at run time
+/// with `dingo clients …`, reloaded by every instance).
 #[derive(Debug, Default)]
 pub struct ClientRegistry {
-    clients: HashMap<String, Client>,
+    configured: HashMap<String, Arc<Client>>,
+    managed: RwLock<HashMap<String, Arc<Client>>>,
 }
 
 impl ClientRegistry {
     /// Builds the registry from validated settings (secrets already resolved to their hash).
     pub fn from_settings(settings: &[ClientSettings]) -> Result<Self, String> {
-        let mut clients = HashMap::new();
-        for c in settings {
-            let method = c.token_endpoint_auth_method.as_deref();
-            let kind = if c.public || method == Some("none") {
-                ClientKind::Public
-            } else if method == Some("private_key_jwt") {
-                match (&c.jwks, &c.jwks_uri) {
-                    (Some(jwks), _) => ClientKind::PrivateKeyJwt(ClientKeys::Inline(jwks.clone())),
-                    (None, Some(uri)) => ClientKind::PrivateKeyJwt(ClientKeys::Uri(uri.clone())),
-                    (None, None) => return Err(format!("client {} has no jwks or jwks_uri", c.client_id)),
-                }
-            } else {
-                let hex = c
-                    .secret_sha256
-                    .as_ref()
-                    .ok_or_else(|| format!("client {} has no secret", c.client_id))?;
-                ClientKind::Confidential {
-                    secret_sha256: parse_hex32(hex.expose())
-                        .ok_or_else(|| format!("client {}: secret_sha256 is not 64 hex characters", c.client_id))?,
-                    only: match method {
-                        Some("client_secret_basic") => Some(SecretMethod::Basic),
-                        Some("client_secret_post") => Some(SecretMethod::Post),
-                        _ => None,
-                    },
-                }
-            };
-            let client = Client {
-                id: c.client_id.clone(),
-                name: c.name.clone(),
-                redirect_uris: c.redirect_uris.clone(),
-                scopes: c.scopes.clone(),
-                kind,
-                policy: c.policy.clone().map(Policy::new),
-                claims: c.claims.clone(),
-                post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
-                backchannel_logout_uri: c.backchannel_logout_uri.clone(),
-                refresh_tokens: c.refresh_tokens,
-                refresh_token_idle_ttl: c.refresh_token_idle_ttl,
-                refresh_token_absolute_ttl: c.refresh_token_absolute_ttl,
-                id_token_alg: c.id_token_signed_response_alg.clone().unwrap_or_else(|| "RS256".into()),
-                jwt_access_tokens: c.access_token_format.as_deref() == Some("jwt"),
-            };
-            clients.insert(client.id.clone(), client);
-        }
-        Ok(Self { clients })
+        let configured = settings
+            .iter()
+            .map(|c| client(c, c.secret_sha256.as_ref().map(|s| s.expose())).map(|c| (c.id.clone(), Arc::new(c))))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            configured,
+            managed: RwLock::new(HashMap::new()),
+        })
     }
 
-    pub fn get(&self, client_id: &str) -> Option<&Client> {
-        self.clients.get(client_id)
+    /// The client with this id; a configured client wins over a managed one.
+    pub fn get(&self, client_id: &str) -> Option<Arc<Client>> {
+        if let Some(client) = self.configured.get(client_id) {
+            return Some(client.clone());
+        }
+        self.managed.read().ok()?.get(client_id).cloned()
     }
+
+    /// Whether the client comes from the configuration file (and so cannot be changed at run time).
+    pub fn is_configured(&self, client_id: &str) -> bool {
+        self.configured.contains_key(client_id)
+    }
+
+    /// Replaces the managed clients with `managed` (settings, secret hash); a broken row is
+    /// skipped and reported, never fatal.
+    pub fn replace_managed(&self, managed: &[(ClientSettings, Option<String>)]) {
+        let mut clients = HashMap::new();
+        for (settings, secret) in managed {
+            match client(settings, secret.as_deref()) {
+                Ok(c) => {
+                    clients.insert(c.id.clone(), Arc::new(c));
+                }
+                Err(e) => tracing::error!(client = %settings.client_id, cause = %e, "a managed client is unusable"),
+            }
+        }
+        if let Ok(mut slot) = self.managed.write() {
+            *slot = clients;
+        }
+    }
+}
+
+/// The client described by `c`, whose secret's SHA-256 (hex) is `secret_sha256`.
+fn client(c: &ClientSettings, secret_sha256: Option<&str>) -> Result<Client, String> {
+    let method = c.token_endpoint_auth_method.as_deref();
+    let kind = if c.public || method == Some("none") {
+        ClientKind::Public
+    } else if method == Some("private_key_jwt") {
+        match (&c.jwks, &c.jwks_uri) {
+            (Some(jwks), _) => ClientKind::PrivateKeyJwt(ClientKeys::Inline(jwks.clone())),
+            (None, Some(uri)) => ClientKind::PrivateKeyJwt(ClientKeys::Uri(uri.clone())),
+            (None, None) => return Err(format!("client {} has no jwks or jwks_uri", c.client_id)),
+        }
+    } else {
+        let hex = secret_sha256.ok_or_else(|| format!("client {} has no secret", c.client_id))?;
+        ClientKind::Confidential {
+            secret_sha256: parse_hex32(hex)
+                .ok_or_else(|| format!("client {}: secret_sha256 is not 64 hex characters", c.client_id))?,
+            only: match method {
+                Some("client_secret_basic") => Some(SecretMethod::Basic),
+                Some("client_secret_post") => Some(SecretMethod::Post),
+                _ => None,
+            },
+        }
+    };
+    Ok(Client {
+        id: c.client_id.clone(),
+        name: c.name.clone(),
+        redirect_uris: c.redirect_uris.clone(),
+        scopes: c.scopes.clone(),
+        kind,
+        policy: c.policy.clone().map(Policy::new),
+        claims: c.claims.clone(),
+        post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+        backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+        refresh_tokens: c.refresh_tokens,
+        refresh_token_idle_ttl: c.refresh_token_idle_ttl,
+        refresh_token_absolute_ttl: c.refresh_token_absolute_ttl,
+        id_token_alg: c.id_token_signed_response_alg.clone().unwrap_or_else(|| "RS256".into()),
+        jwt_access_tokens: c.access_token_format.as_deref() == Some("jwt"),
+    })
 }
 
 fn parse_hex32(hex: &str) -> Option<[u8; 32]> {

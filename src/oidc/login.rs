@@ -170,16 +170,21 @@ impl Provider {
         if request.prompt_login || !fresh_enough || !same_person {
             return None;
         }
-        let policy = client.policy.as_ref().unwrap_or(&self.policy);
-        if let Err(refusal) = policy.check(&user.identity) {
-            return Some(match self.refuse(request, refusal, "session") {
-                LoginOutcome::Refused(r) => AuthorizeOutcome::Refused(r),
-                _ => AuthorizeOutcome::Page(PageError::Internal),
-            });
+        if let Err(refusal) = self.admits(&client, &user.identity).await {
+            return Some(
+                match self
+                    .refuse(request, refusal, "session", Some(&user.identity.userid))
+                    .await
+                {
+                    LoginOutcome::Refused(r) => AuthorizeOutcome::Refused(r),
+                    _ => AuthorizeOutcome::Page(PageError::Internal),
+                },
+            );
         }
         Some(match self.issue_code(request, &user.identity, &session).await {
             Ok(url) => {
-                self.metrics.record_login("session", "success");
+                self.login_outcome("session", "success", &client.id, Some(&user.identity.userid), None)
+                    .await;
                 AuthorizeOutcome::Redirect(url)
             }
             Err(e) => AuthorizeOutcome::Redirect(self.error_url(request, &e)),
@@ -276,17 +281,19 @@ impl Provider {
         let identity = match upstream.resolve(code).await {
             Ok(identity) => identity,
             Err(UpstreamError::NotMember) => {
-                return self.refuse(request, identity::Refusal::NotMember, route);
+                return self.refuse(request, identity::Refusal::NotMember, route, None).await;
             }
             Err(UpstreamError::NotVisible) => {
-                return self.refuse(request, identity::Refusal::NotVisible, route);
+                return self.refuse(request, identity::Refusal::NotVisible, route, None).await;
             }
             Err(UpstreamError::InvalidCode) => {
-                self.metrics.record_login(route, "code_rejected");
+                self.login_outcome(route, "code_rejected", &request.client_id, None, None)
+                    .await;
                 return self.refusal(request, RefusalReason::CodeRejected);
             }
             Err(UpstreamError::Unavailable(why)) => {
-                self.metrics.record_login(route, "upstream_error");
+                self.login_outcome(route, "upstream_error", &request.client_id, None, Some(why.as_str()))
+                    .await;
                 tracing::warn!(cause = %why, route, "DingTalk unavailable during login");
                 let e = OidcError::new(
                     ErrorCode::TemporarilyUnavailable,
@@ -295,15 +302,18 @@ impl Provider {
                 return LoginOutcome::Redirect(self.error_url(request, &e));
             }
             Err(refused @ UpstreamError::Refused { .. }) => {
-                self.metrics.record_login(route, "upstream_refused");
+                let detail = refused.to_string();
+                self.login_outcome(route, "upstream_refused", &request.client_id, None, Some(&detail))
+                    .await;
                 tracing::error!(cause = %refused, route, "DingTalk refused a call: check the app's credentials and permissions");
                 return LoginOutcome::Redirect(self.error_url(request, &OidcError::internal(refused)));
             }
         };
-        let client = self.clients.get(&request.client_id);
-        let policy = client.and_then(|c| c.policy.as_ref()).unwrap_or(&self.policy);
-        if let Err(refusal) = policy.check(&identity) {
-            return self.refuse(request, refusal, route);
+        let Some(client) = self.clients.get(&request.client_id) else {
+            return LoginOutcome::Page(PageError::UnknownClient);
+        };
+        if let Err(refusal) = self.admits(&client, &identity).await {
+            return self.refuse(request, refusal, route, Some(&identity.userid)).await;
         }
         let issued = async {
             self.db.upsert_user(&identity, self.clock.now()).await?;
@@ -312,8 +322,8 @@ impl Provider {
         };
         match issued.await {
             Ok((session_cookie, url)) => {
-                self.metrics.record_login(route, "success");
-                tracing::info!(client = %request.client_id, route, "login succeeded");
+                self.login_outcome(route, "success", &request.client_id, Some(&identity.userid), None)
+                    .await;
                 LoginOutcome::LoggedIn { url, session_cookie }
             }
             Err(e) => {
@@ -401,9 +411,31 @@ impl Provider {
         error_redirect(&request.redirect_uri, e, request.state.as_deref(), &self.issuer)
     }
 
-    fn refuse(&self, request: &AuthorizationRequest, refusal: identity::Refusal, route: &str) -> LoginOutcome {
-        tracing::info!(client = %request.client_id, route, reason = refusal.describe(), "login refused");
-        self.metrics.record_login(route, refusal.metric_label());
+    /// Whether `client` may be used by `person`: not disabled here, and allowed by the client's
+    /// policy (or the global one).
+    pub(super) async fn admits(&self, client: &super::Client, person: &Identity) -> Result<(), identity::Refusal> {
+        match self.db.is_user_disabled(&person.userid).await {
+            Ok(false) => {}
+            Ok(true) => return Err(identity::Refusal::Disabled),
+            Err(e) => {
+                // Fail closed: without knowing, nobody is let in.
+                tracing::error!(cause = %e, "cannot read whether a person is disabled");
+                return Err(identity::Refusal::Disabled);
+            }
+        }
+        client.policy.as_ref().unwrap_or(&self.policy).check(person)
+    }
+
+    async fn refuse(
+        &self,
+        request: &AuthorizationRequest,
+        refusal: identity::Refusal,
+        route: &str,
+        userid: Option<&str>,
+    ) -> LoginOutcome {
+        let outcome = refusal.metric_label();
+        self.login_outcome(route, outcome, &request.client_id, userid, Some(refusal.describe()))
+            .await;
         self.refusal(request, RefusalReason::Denied(refusal))
     }
 
@@ -412,8 +444,7 @@ impl Provider {
         let client_name = self
             .clients
             .get(&request.client_id)
-            .map_or(request.client_id.as_str(), |c| c.display_name())
-            .to_owned();
+            .map_or_else(|| request.client_id.clone(), |c| c.display_name().to_owned());
         LoginOutcome::Refused(Refusal {
             reason,
             client_name,

@@ -3,6 +3,7 @@
 
 use serde_json::json;
 
+use super::audit::Audit;
 use super::authorize::with_query;
 use super::error::OidcError;
 use super::params::Params;
@@ -135,7 +136,15 @@ impl Provider {
             self.db.enqueue_logout_delivery(&delivery, now).await?;
         }
         self.logout_deliveries.notify_one();
-        tracing::info!(clients = clients.len(), "session ended");
+        let detail = format!("session ended; {} client(s) took part", clients.len());
+        self.audit(Audit {
+            kind: "logout",
+            outcome: "success",
+            userid: Some(&session.userid),
+            detail: Some(&detail),
+            ..Default::default()
+        })
+        .await;
         Ok(())
     }
 

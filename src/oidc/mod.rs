@@ -1,6 +1,8 @@
 //! The OpenID provider's decisions: authorize, login completion, token, userinfo, discovery.
 //! No HTTP framework, SQL or HTTP client here; `http` adapts requests to these calls.
 
+mod admin;
+mod audit;
 mod authorize;
 mod claims;
 mod clients;
@@ -100,7 +102,7 @@ impl Provider {
         &self.keys
     }
 
-    pub fn client(&self, client_id: &str) -> Option<&Client> {
+    pub fn client(&self, client_id: &str) -> Option<Arc<Client>> {
         self.clients.get(client_id)
     }
 

@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::audit::Audit;
 use super::error::{ErrorCode, OidcError};
 use super::params::Params;
 use super::{Client, Provider, claims};
@@ -24,16 +25,27 @@ impl Provider {
             .ok_or_else(|| OidcError::new(ErrorCode::InvalidRequest, "token is missing"))?;
         let hash = token_hash(token);
         let now = self.clock.now();
-        if let Some(access) = self.db.find_access_token(&hash, now).await? {
-            if access.client_id == client.id {
-                self.db.delete_access_token(&hash).await?;
-            }
-            return Ok(());
-        }
-        if let Some(refresh) = self.db.find_refresh_token(&hash).await?
+        let revoked = if let Some(access) = self.db.find_access_token(&hash, now).await? {
+            (access.client_id == client.id && self.db.delete_access_token(&hash).await?)
+                .then_some((access.userid, "access token"))
+        } else if let Some(refresh) = self.db.find_refresh_token(&hash).await?
             && refresh.client_id == client.id
         {
             self.db.revoke_refresh_family(&refresh.family_id).await?;
+            Some((refresh.userid, "refresh token and its family"))
+        } else {
+            None
+        };
+        if let Some((userid, what)) = revoked {
+            self.audit(Audit {
+                kind: "revocation",
+                outcome: "success",
+                userid: Some(&userid),
+                client_id: Some(&client.id),
+                detail: Some(what),
+                ..Default::default()
+            })
+            .await;
         }
         Ok(())
     }
@@ -81,7 +93,7 @@ impl Provider {
             return Ok(inactive);
         };
         Ok(Value::Object(
-            self.introspection(owner, &user, scope, iat, exp, token_type),
+            self.introspection(&owner, &user, scope, iat, exp, token_type),
         ))
     }
 

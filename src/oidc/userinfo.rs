@@ -46,6 +46,6 @@ impl Provider {
         let client = self.clients.get(&record.client_id).ok_or(BearerError::InvalidToken(
             "the access token's client is no longer registered",
         ))?;
-        Ok(claims::for_scopes(&user, &scopes, client, &self.identity))
+        Ok(claims::for_scopes(&user, &scopes, &client, &self.identity))
     }
 }

@@ -2,12 +2,16 @@
 //! (TEXT ids, BIGINT unix seconds, `$n` placeholders, `RETURNING`).
 
 mod assertions;
+mod audit;
+mod clients;
 mod codes;
 mod deliveries;
 mod logins;
+mod people;
 mod purge;
 mod refresh;
 mod sessions;
+mod signing_keys;
 mod tokens;
 mod users;
 
@@ -17,11 +21,14 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
+pub use audit::{AuditEvent, AuditFilter};
 pub use codes::{CodeRedemption, NewAuthorizationCode, RedeemedCode};
 pub use deliveries::LogoutDelivery;
 pub use logins::PendingLogin;
+pub use people::PersonSummary;
 pub use refresh::{RefreshToken, Rotation};
 pub use sessions::Session;
+pub use signing_keys::StoredSigningKey;
 pub use tokens::{AccessTokenRecord, NewAccessToken};
 pub use users::UserRecord;
 

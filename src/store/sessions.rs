@@ -94,7 +94,7 @@ impl Db {
     }
 }
 
-fn read_session(r: &sqlx::any::AnyRow) -> Result<Session, StoreError> {
+pub(super) fn read_session(r: &sqlx::any::AnyRow) -> Result<Session, StoreError> {
     Ok(Session {
         id_hash: r.try_get("id_hash")?,
         sid: r.try_get("sid")?,

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
 use dingo::clock::Clock;
-use dingo::crypto::{SigningKey, jwt, random_token};
+use dingo::crypto::{Alg, SigningKey, jwt, random_token};
 use serde_json::{Value, json};
 
 use crate::support::app::{WEB_REDIRECT, new_browser};
@@ -70,7 +70,7 @@ async fn error_of(response: reqwest::Response) -> (u16, String) {
 
 #[tokio::test]
 async fn a_client_authenticates_with_a_signed_assertion_once() {
-    let key = SigningKey::generate().unwrap();
+    let key = SigningKey::generate(Alg::RS256).unwrap();
     let app = app_with_key_client(&key, None).await;
     let token_endpoint = app.url("/token");
     let signed = assertion(&app, &key, &token_endpoint, 120, &random_token());
@@ -89,12 +89,27 @@ async fn a_client_authenticates_with_a_signed_assertion_once() {
 }
 
 #[tokio::test]
+async fn es256_and_eddsa_assertions_are_accepted_too() {
+    for alg in [Alg::ES256, Alg::EdDSA] {
+        let key = SigningKey::generate(alg).unwrap();
+        let app = app_with_key_client(&key, None).await;
+        let code = code_for(&app, JWT_CLIENT).await;
+        let signed = assertion(&app, &key, &app.url("/token"), 120, &random_token());
+        assert_eq!(
+            redeem_with_assertion(&app, &code, &signed).await.status(),
+            200,
+            "{alg:?}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn assertions_with_the_wrong_audience_key_or_lifetime_are_refused() {
-    let key = SigningKey::generate().unwrap();
+    let key = SigningKey::generate(Alg::RS256).unwrap();
     let app = app_with_key_client(&key, None).await;
     let code = code_for(&app, JWT_CLIENT).await;
     let token_endpoint = app.url("/token");
-    let other_key = SigningKey::generate().unwrap();
+    let other_key = SigningKey::generate(Alg::RS256).unwrap();
     for (why, signed) in [
         (
             "wrong audience",
@@ -139,7 +154,7 @@ fn serve_jwks(document: Arc<Mutex<Value>>) -> String {
 
 #[tokio::test]
 async fn keys_come_from_the_jwks_uri_and_a_new_key_is_picked_up() {
-    let first = SigningKey::generate().unwrap();
+    let first = SigningKey::generate(Alg::RS256).unwrap();
     let document = Arc::new(Mutex::new(json!({"keys": [first.public_jwk()]})));
     let uri = serve_jwks(document.clone());
     let app = app_with_key_client(&first, Some(&uri)).await;
@@ -148,7 +163,7 @@ async fn keys_come_from_the_jwks_uri_and_a_new_key_is_picked_up() {
     let signed = assertion(&app, &first, &token_endpoint, 120, &random_token());
     assert_eq!(redeem_with_assertion(&app, &code, &signed).await.status(), 200);
     // The client rotates: its new key is published, and dingo fetches the document again.
-    let second = SigningKey::generate().unwrap();
+    let second = SigningKey::generate(Alg::RS256).unwrap();
     *document.lock().unwrap() = json!({"keys": [first.public_jwk(), second.public_jwk()]});
     let code = code_for(&app, JWT_CLIENT).await;
     let signed = assertion(&app, &second, &token_endpoint, 120, &random_token());
@@ -198,7 +213,7 @@ async fn a_client_registered_for_one_secret_method_cannot_use_the_other() {
 
 #[tokio::test]
 async fn jwt_access_tokens_verify_with_the_jwks_and_still_work_at_userinfo() {
-    let key = SigningKey::generate().unwrap();
+    let key = SigningKey::generate(Alg::RS256).unwrap();
     let app = app_with_key_client(&key, None).await;
     let code = code_for(&app, JWT_CLIENT).await;
     let signed = assertion(&app, &key, &app.url("/token"), 120, &random_token());

@@ -271,3 +271,25 @@ async fn a_dingtalk_code_used_twice_is_refused_by_dingtalk_and_explained() {
 fn outsider() -> String {
     "m9RtC4pWdYjE2uAaS6kQhZgiEiE".into()
 }
+
+#[tokio::test]
+async fn pages_put_english_first_for_browsers_that_prefer_it() {
+    let app = TestApp::spawn().await;
+    app.sim.set_auto_login(Some(outsider()));
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(
+            [(reqwest::header::ACCEPT_LANGUAGE, "en-GB,en;q=0.9".parse().unwrap())]
+                .into_iter()
+                .collect(),
+        )
+        .build()
+        .unwrap();
+    let (status, body) = app.follow_with(&browser, &app.authorize_url("")).await.page();
+    assert_eq!(status, 403);
+    assert!(body.contains("<html lang=\"en\">"), "{body}");
+    let english = body.find("Your DingTalk account is not a member").unwrap();
+    let chinese = body.find("你的钉钉账号不是本组织的成员").unwrap();
+    assert!(english < chinese, "English first");
+}

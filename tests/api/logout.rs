@@ -244,3 +244,33 @@ async fn a_person_refused_on_refresh_is_logged_out_of_every_app() {
     assert_eq!(claims["sid"], sid_of(tokens["id_token"].as_str().unwrap()));
     assert!(!still_logged_in(&app, &browser).await);
 }
+
+#[tokio::test]
+async fn the_openidconnect_crate_discovers_the_end_session_endpoint_and_logs_out() {
+    use openidconnect::core::CoreIdToken;
+    use openidconnect::{CsrfToken, IssuerUrl, LogoutRequest, PostLogoutRedirectUrl, ProviderMetadataWithLogout};
+    let app = TestApp::spawn().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let metadata = ProviderMetadataWithLogout::discover_async(IssuerUrl::new(app.address.clone()).unwrap(), &http)
+        .await
+        .unwrap();
+    let end_session = metadata
+        .additional_metadata()
+        .end_session_endpoint
+        .clone()
+        .expect("end_session_endpoint");
+    let (browser, tokens) = logged_in(&app).await;
+    let id_token: CoreIdToken = tokens["id_token"].as_str().unwrap().parse().unwrap();
+    let url = LogoutRequest::from(end_session)
+        .set_id_token_hint(&id_token)
+        .set_post_logout_redirect_uri(PostLogoutRedirectUrl::new(LOGGED_OUT.into()).unwrap())
+        .set_state(CsrfToken::new("st-out".into()))
+        .http_get_url();
+    let response = browser.get(url.as_str()).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(query_of(&response)["state"], "st-out");
+    assert!(!still_logged_in(&app, &browser).await);
+}

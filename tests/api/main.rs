@@ -6,12 +6,15 @@
 
 mod support;
 
+mod admin;
+mod audit;
 mod authorize;
 mod cli;
 mod client_auth;
 mod demo;
 mod discovery;
 mod in_app;
+mod keys;
 mod login;
 mod logout;
 mod ops;

@@ -241,3 +241,62 @@ fn wrong_operations_settings_are_reported_with_their_keys() {
     let same = problems(MINIMAL, &[("DINGO_METRICS__LISTEN", "0.0.0.0:8080")]);
     assert_eq!(same[0].path, "metrics.listen", "{same:?}");
 }
+
+#[test]
+fn key_settings_default_to_three_algorithms_and_a_ninety_day_rotation() {
+    use crate::crypto::Alg;
+    let s = load_str(MINIMAL, env(&[])).unwrap();
+    assert_eq!(s.keys.algorithms, [Alg::RS256, Alg::ES256, Alg::EdDSA]);
+    assert_eq!((s.keys.publish_ahead, s.keys.rotate_every), (86_400, 7_776_000));
+    assert!(s.keys.kek.is_empty());
+    let kek = crate::crypto::Kek::generate_base64();
+    let vars = [
+        ("DINGO_KEYS__ALGORITHMS", "RS256, EdDSA"),
+        ("DINGO_KEYS__PUBLISH_AHEAD", "3600"),
+        ("DINGO_KEYS__ROTATE_EVERY", "0"),
+        ("DINGO_KEYS__KEK", kek.as_str()),
+    ];
+    let s = load_str(MINIMAL, env(&vars)).unwrap();
+    assert_eq!(s.keys.algorithms, [Alg::RS256, Alg::EdDSA]);
+    assert_eq!((s.keys.publish_ahead, s.keys.rotate_every), (3600, 0));
+    assert_eq!(s.keys.kek.expose(), kek);
+    assert!(!s.to_redacted_toml().contains(&kek), "the KEK is a secret");
+}
+
+#[test]
+fn wrong_key_settings_are_reported_with_their_keys() {
+    let unknown = problems(MINIMAL, &[("DINGO_KEYS__ALGORITHMS", "RS256,HS256")]);
+    assert_eq!(unknown[0].path, "keys.algorithms", "{unknown:?}");
+    assert!(unknown[0].message.contains("HS256"), "{unknown:?}");
+    let vars = [
+        ("DINGO_KEYS__ALGORITHMS", "ES256,ES256"),
+        ("DINGO_KEYS__PUBLISH_AHEAD", "60"),
+        ("DINGO_KEYS__ROTATE_EVERY", "50"),
+        ("DINGO_KEYS__KEK", "c2hvcnQ="),
+    ];
+    let found = problems(MINIMAL, &vars);
+    let paths: Vec<_> = found.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "keys.kek",
+            "keys.publish_ahead",
+            "keys.rotate_every",
+            "keys.algorithms",
+            "keys.algorithms"
+        ],
+        "{found:#?}"
+    );
+    assert!(
+        found[3].message.contains("RS256") && found[4].message.contains("twice"),
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn a_client_cannot_ask_for_an_algorithm_whose_keys_are_not_kept() {
+    let text = format!("{MINIMAL}id_token_signed_response_alg = \"ES256\"\n");
+    assert!(load_str(&text, env(&[])).is_ok());
+    let found = problems(&text, &[("DINGO_KEYS__ALGORITHMS", "RS256,EdDSA")]);
+    assert_eq!(found[0].path, "clients[0].id_token_signed_response_alg", "{found:?}");
+}

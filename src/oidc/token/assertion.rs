@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -35,7 +36,7 @@ impl Provider {
         &self,
         assertion: &str,
         client_id: Option<&str>,
-    ) -> Result<&Client, OidcError> {
+    ) -> Result<Arc<Client>, OidcError> {
         let header =
             jsonwebtoken::decode_header(assertion).map_err(|_| invalid_client("malformed assertion header"))?;
         if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256 | Algorithm::EdDSA) {

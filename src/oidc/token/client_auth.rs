@@ -1,6 +1,8 @@
 //! Client authentication at the token, revocation and introspection endpoints (RFC 6749 §2.3,
 //! RFC 7523 §2.2).
 
+use std::sync::Arc;
+
 use super::super::error::{ErrorCode, OidcError};
 use super::super::params::Params;
 use super::super::{Client, ClientKind, Provider, SecretMethod};
@@ -14,7 +16,7 @@ impl Provider {
         &self,
         form: &Params,
         basic: Option<(String, String)>,
-    ) -> Result<&Client, OidcError> {
+    ) -> Result<Arc<Client>, OidcError> {
         if let Some(kind) = form.get("client_assertion_type") {
             if basic.is_some() || form.get("client_secret").is_some() {
                 return Err(invalid_request("use one client authentication method, not two"));

@@ -9,6 +9,7 @@ mod refresh;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::audit::Audit;
 use super::error::{ErrorCode, OidcError};
 use super::params::Params;
 use super::{Client, Provider, claims};
@@ -64,9 +65,11 @@ impl Provider {
         let client = self.authenticate_client(form, basic).await?;
         let issued = match form.get("grant_type") {
             None => Err(invalid_request("grant_type is missing")),
-            Some(grant @ "authorization_code") => self.authorization_code_grant(form, client).await.map(|t| (grant, t)),
+            Some(grant @ "authorization_code") => {
+                self.authorization_code_grant(form, &client).await.map(|t| (grant, t))
+            }
             Some(grant @ "refresh_token") => self
-                .refresh_token_grant(form, client, upstream)
+                .refresh_token_grant(form, &client, upstream)
                 .await
                 .map(|t| (grant, t)),
             Some(_) => Err(OidcError::new(
@@ -74,6 +77,16 @@ impl Provider {
                 "supported grants: authorization_code, refresh_token",
             )),
         };
+        if let (Err(e), Some("refresh_token")) = (&issued, form.get("grant_type")) {
+            self.audit(Audit {
+                kind: "refresh",
+                outcome: e.code.as_str(),
+                client_id: Some(&client.id),
+                detail: Some(&e.description),
+                ..Default::default()
+            })
+            .await;
+        }
         let (grant, tokens) = issued?;
         self.metrics.record_token(grant);
         Ok(tokens)

@@ -123,13 +123,10 @@ impl Provider {
         upstream: &impl Upstream,
     ) -> Result<crate::store::UserRecord, OidcError> {
         let refusal = match upstream.identity_of(&token.userid).await {
-            Ok(identity) => {
-                let policy = client.policy.as_ref().unwrap_or(&self.policy);
-                match policy.check(&identity) {
-                    Ok(()) => return Ok(self.db.upsert_user(&identity, self.clock.now()).await?),
-                    Err(refusal) => refusal,
-                }
-            }
+            Ok(identity) => match self.admits(client, &identity).await {
+                Ok(()) => return Ok(self.db.upsert_user(&identity, self.clock.now()).await?),
+                Err(refusal) => refusal,
+            },
             Err(UpstreamError::NotMember) => crate::identity::Refusal::NotMember,
             Err(UpstreamError::NotVisible) => crate::identity::Refusal::NotVisible,
             Err(UpstreamError::Unavailable(why)) => {

@@ -252,7 +252,7 @@ async fn upkeep_counts_live_sessions_and_purges_what_expired() {
     app.tokens_for("lisi").await;
     let metrics = dingo::telemetry::Metrics::new();
     let clock: dingo::clock::SharedClock = app.clock.clone();
-    dingo::housekeeping::run_once(&app.db, &clock, &metrics).await;
+    dingo::housekeeping::run_once(&app.db, &clock, &metrics, 86_400 * 180).await;
     assert_eq!(app.db.count_live_sessions(clock.now()).await.unwrap(), 2);
     assert!(
         metrics.render().contains("dingo_sessions_active 2"),
@@ -261,7 +261,7 @@ async fn upkeep_counts_live_sessions_and_purges_what_expired() {
     );
     // A day later every session, code and access token of those logins has expired.
     app.clock.advance(86_400);
-    dingo::housekeeping::run_once(&app.db, &clock, &metrics).await;
+    dingo::housekeeping::run_once(&app.db, &clock, &metrics, 86_400 * 180).await;
     assert!(metrics.render().contains("dingo_sessions_active 0"));
     assert_eq!(
         app.db.purge_expired(clock.now(), 500).await.unwrap(),

@@ -49,6 +49,8 @@ pub struct TestApp {
     pub dir: Arc<tempfile::TempDir>,
     /// The application's database handle (closing it takes the database away from dingo).
     pub db: dingo::store::Db,
+    /// The application's signing keys: `reload` picks up a rotation at once.
+    pub keyring: Arc<dingo::keyring::Keyring>,
     /// A browser: keeps cookies, never follows redirects by itself.
     pub browser: reqwest::Client,
     server: tokio::task::JoinHandle<()>,
@@ -198,10 +200,13 @@ public = true
         );
         let env = options.env.iter().map(|(k, v)| (k.to_string(), v.clone()));
         let settings = config::load_str(&text, env).unwrap_or_else(|e| panic!("{e}"));
+        // Kept beside the database, for the command-line tools run against this instance.
+        std::fs::write(dir.path().join("dingo.toml"), &text).unwrap();
         let app = Application::build_on(&settings, clock.clone(), listener, None)
             .await
             .unwrap();
         let db = app.db().clone();
+        let keyring = app.keyring();
         let server = tokio::spawn(async move {
             let _ = app.run_until_stopped().await;
         });
@@ -217,6 +222,7 @@ public = true
             sim_address,
             dir,
             db,
+            keyring,
             browser,
             server,
         }

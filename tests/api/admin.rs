@@ -1,0 +1,197 @@
+//! `dingo users` and `dingo sessions`, run as processes against a running instance's database.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::app::{WEB_CLIENT, WEB_SECRET, new_browser};
+use crate::support::receiver::Receiver;
+use crate::support::{TestApp, TestAppOptions};
+
+fn dingo(app: &TestApp, args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_dingo"))
+        .args(args)
+        .env("DINGO_CONFIG", app.dir.path().join("dingo.toml"))
+        .env("RUST_LOG", "warn")
+        .current_dir(app.dir.path())
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn disabling_a_person_ends_everything_at_once_and_enabling_lets_them_back() {
+    let mut receiver = Receiver::start();
+    let app = TestApp::spawn_with(TestAppOptions {
+        backchannel_logout_uri: Some(receiver.uri.clone()),
+        ..Default::default()
+    })
+    .await;
+    let browser = new_browser();
+    app.sim.set_auto_login(Some("zhangsan".into()));
+    let url = app.authorize_url("").replace(
+        "scope=openid%20profile%20email%20phone",
+        "scope=openid%20offline_access",
+    );
+    let q = app.follow_with(&browser, &url).await.query();
+    let tokens: Value = app.redeem(&q["code"]).await.json().await.unwrap();
+    let (ok, list, _) = dingo(&app, &["users", "list"]);
+    assert!(ok && list.contains("zhangsan") && list.contains("active"), "{list}");
+
+    let (ok, out, err) = dingo(&app, &["users", "disable", "zhangsan"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("disabled"));
+    // The running instance delivers the logout token the command queued.
+    assert!(receiver.next_token(5).await.is_some(), "a back-channel logout");
+    let refresh = app
+        .browser
+        .post(app.url("/token"))
+        .basic_auth(WEB_CLIENT, Some(WEB_SECRET))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refresh.status(), 400);
+    let userinfo = app
+        .browser
+        .get(app.url("/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(userinfo.status(), 401);
+    let again = app.follow_with(&new_browser(), &app.authorize_url("")).await;
+    let (status, body) = again.page();
+    assert_eq!(status, 403);
+    assert!(body.contains("停用") && body.contains("disabled"), "{body}");
+    let (_, list, _) = dingo(&app, &["users", "list"]);
+    assert!(list.contains("disabled since"), "{list}");
+
+    let (ok, _, err) = dingo(&app, &["users", "enable", "zhangsan"]);
+    assert!(ok, "{err}");
+    assert!(app.login_as("zhangsan", "").await.contains_key("code"));
+    let (ok, _, err) = dingo(&app, &["users", "disable", "nobody"]);
+    assert!(!ok && err.contains("nobody"), "{err}");
+}
+
+#[tokio::test]
+async fn sessions_are_listed_and_one_can_be_ended() {
+    let app = TestApp::spawn().await;
+    let browser = new_browser();
+    app.sim.set_auto_login(Some("lisi".into()));
+    app.follow_with(&browser, &app.authorize_url("")).await;
+    let (ok, list, err) = dingo(&app, &["sessions", "list", "--user", "lisi"]);
+    assert!(ok, "{err}");
+    let sid = list
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    assert!(list.contains("dingtalk_web"));
+    let (ok, _, err) = dingo(&app, &["sessions", "revoke", &sid]);
+    assert!(ok, "{err}");
+    let q = app
+        .follow_with(&browser, &app.authorize_url("&prompt=none"))
+        .await
+        .query();
+    assert_eq!(q["error"], "login_required");
+    let (_, show, _) = dingo(&app, &["users", "show", "lisi"]);
+    assert!(
+        show.contains("\"name\": \"李四\"") && show.contains("(no live sessions)"),
+        "{show}"
+    );
+    let (ok, _, err) = dingo(&app, &["sessions", "revoke", "no-such-sid"]);
+    assert!(!ok && err.contains("no session"), "{err}");
+}
+
+#[tokio::test]
+async fn clients_are_managed_at_run_time_and_take_effect_without_a_restart() {
+    let app = TestApp::spawn().await;
+    let redirect = "http://127.0.0.1:1/callback";
+    let (ok, out, err) = dingo(
+        &app,
+        &[
+            "clients",
+            "add",
+            "wiki",
+            "--name",
+            "Wiki",
+            "--redirect-uri",
+            redirect,
+            "--scope",
+            "openid",
+            "--scope",
+            "profile",
+        ],
+    );
+    assert!(ok, "{err}");
+    let secret = out
+        .lines()
+        .find_map(|l| l.strip_prefix("client_secret: "))
+        .unwrap()
+        .to_owned();
+    let (_, list, _) = dingo(&app, &["clients", "list"]);
+    assert!(list.contains("wiki") && list.contains("managed"), "{list}");
+    assert!(list.contains("web-app") && list.contains("config"), "{list}");
+    // The running instance picks the client up within seconds; the new secret works.
+    let mut code = None;
+    for _ in 0..20 {
+        app.sim.set_auto_login(Some("zhangsan".into()));
+        let landing = app
+            .follow_with(&new_browser(), &app.authorize_url_for("wiki", ""))
+            .await;
+        if let crate::support::app::Landing::AtClient(url) = landing {
+            code = url
+                .query_pairs()
+                .find(|(k, _)| k == "code")
+                .map(|(_, v)| v.into_owned());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let code = code.expect("the new client is known to the running instance");
+    let token = app
+        .browser
+        .post(app.url("/token"))
+        .basic_auth("wiki", Some(&secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", redirect),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), 200);
+    let body: Value = token.json().await.unwrap();
+    assert_eq!(
+        body["scope"], "openid profile",
+        "scopes are limited to the registered ones"
+    );
+
+    let (ok, out, _) = dingo(&app, &["clients", "rotate-secret", "wiki"]);
+    assert!(ok && out.contains("client_secret: ") && !out.contains(&secret));
+    let (ok, _, err) = dingo(&app, &["clients", "update", "wiki", "--name", "Team wiki"]);
+    assert!(ok, "{err}");
+    let (_, show, _) = dingo(&app, &["clients", "show", "wiki"]);
+    assert!(
+        show.contains("name = \"Team wiki\"") && show.contains(redirect),
+        "{show}"
+    );
+    let (ok, _, err) = dingo(&app, &["clients", "update", "web-app", "--name", "x"]);
+    assert!(!ok && err.contains("read-only"), "{err}");
+    let (ok, _, err) = dingo(&app, &["clients", "add", "bad", "--redirect-uri", "/relative"]);
+    assert!(!ok && err.contains("redirect_uris[0]"), "{err}");
+    let (ok, _, err) = dingo(&app, &["clients", "remove", "wiki"]);
+    assert!(ok, "{err}");
+    let (_, list, _) = dingo(&app, &["clients", "list"]);
+    assert!(!list.contains("wiki"), "{list}");
+}
