@@ -37,9 +37,10 @@ pub enum KeyError {
 }
 
 /// A JWS signing algorithm dingo signs with (RFC 7518 §3.1, RFC 8037 §3.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Alg {
-    /// RSASSA-PKCS1-v1_5 with SHA-256, RSA-2048: what every relying party supports.
+    /// RSASSA-PKCS1-v1_5 with SHA-256, RSA-2048: what every relying party supports (the default).
+    #[default]
     RS256,
     /// ECDSA on P-256 with SHA-256; the signature is r‖s, 64 bytes.
     ES256,

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use crate::config::ClientSettings;
+use crate::crypto::Alg;
 use crate::crypto::{constant_time_eq, sha256};
 use crate::identity::Policy;
 
@@ -53,7 +54,7 @@ pub struct Client {
     pub refresh_token_idle_ttl: Option<i64>,
     pub refresh_token_absolute_ttl: Option<i64>,
     /// `id_token_signed_response_alg`: RS256, ES256 or EdDSA.
-    pub id_token_alg: String,
+    pub id_token_alg: Alg,
     /// RFC 9068 JWT access tokens instead of opaque ones.
     pub jwt_access_tokens: bool,
 }
@@ -170,7 +171,12 @@ fn client(c: &ClientSettings, secret_sha256: Option<&str>) -> Result<Client, Str
         refresh_tokens: c.refresh_tokens,
         refresh_token_idle_ttl: c.refresh_token_idle_ttl,
         refresh_token_absolute_ttl: c.refresh_token_absolute_ttl,
-        id_token_alg: c.id_token_signed_response_alg.clone().unwrap_or_else(|| "RS256".into()),
+        id_token_alg: match c.id_token_signed_response_alg.as_deref() {
+            None => Alg::RS256,
+            Some(name) => name
+                .parse()
+                .map_err(|_| format!("client {}: unknown algorithm {name:?}", c.client_id))?,
+        },
         jwt_access_tokens: c.access_token_format.as_deref() == Some("jwt"),
     })
 }

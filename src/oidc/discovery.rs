@@ -6,7 +6,7 @@ use super::claims::PROTOCOL_CLAIMS;
 use super::paths;
 use crate::config::{KNOWN_SCOPES, RELEASABLE_CLAIMS, SubjectKind};
 
-pub fn document(issuer: &str, subject: SubjectKind) -> Vec<u8> {
+pub fn document(issuer: &str, subject: SubjectKind, algorithms: &[crate::crypto::Alg]) -> Vec<u8> {
     let url = |path: &str| format!("{issuer}{path}");
     let claims: Vec<&str> = PROTOCOL_CLAIMS.iter().chain(RELEASABLE_CLAIMS).copied().collect();
     let subject_type = if subject == SubjectKind::Pairwise {
@@ -28,7 +28,7 @@ pub fn document(issuer: &str, subject: SubjectKind) -> Vec<u8> {
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
         "subject_types_supported": [subject_type],
-        "id_token_signing_alg_values_supported": ["RS256"],
+        "id_token_signing_alg_values_supported": algorithms.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
         "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],

@@ -67,7 +67,7 @@ impl Provider {
         jwks_source: Arc<dyn JwksSource>,
     ) -> Result<Self, String> {
         let issuer = settings.server.issuer.trim_end_matches('/').to_owned();
-        let discovery_json = discovery::document(&issuer, settings.identity.subject);
+        let discovery_json = discovery::document(&issuer, settings.identity.subject, &settings.keys.algorithms);
         Ok(Self {
             issuer,
             db,

@@ -10,7 +10,18 @@ fn dingo() -> Command {
 
 #[test]
 fn every_subcommand_explains_itself() {
-    for sub in ["serve", "demo", "sim", "migrate", "check-config"] {
+    for sub in [
+        "serve",
+        "demo",
+        "sim",
+        "migrate",
+        "check-config",
+        "keys",
+        "clients",
+        "users",
+        "sessions",
+        "audit",
+    ] {
         let output = dingo().args([sub, "--help"]).output().unwrap();
         assert!(output.status.success(), "{sub}");
         let text = String::from_utf8(output.stdout).unwrap();

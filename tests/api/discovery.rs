@@ -28,7 +28,7 @@ async fn discovery_advertises_exactly_what_is_implemented() {
     assert_eq!(doc["code_challenge_methods_supported"], serde_json::json!(["S256"]));
     assert_eq!(
         doc["id_token_signing_alg_values_supported"],
-        serde_json::json!(["RS256"])
+        serde_json::json!(["RS256", "ES256", "EdDSA"])
     );
     assert_eq!(
         doc["grant_types_supported"],
@@ -105,4 +105,59 @@ async fn the_key_survives_a_restart() {
         .await
         .unwrap();
     assert_eq!(before["keys"][0]["kid"], after["keys"][0]["kid"]);
+}
+
+/// A client whose ID tokens are signed with `alg`, verified by the `openidconnect` crate.
+async fn id_token_signed_with(alg: &str, core_alg: openidconnect::core::CoreJwsSigningAlgorithm) {
+    use openidconnect::core::{CoreClient, CoreIdTokenVerifier};
+    use openidconnect::{AuthorizationCode, ClientId, ClientSecret, Nonce, RedirectUrl, TokenResponse};
+    let client_id = format!("signed-{}", alg.to_lowercase());
+    let app = TestApp::spawn_with(TestAppOptions {
+        extra_toml: format!(
+            "[[clients]]\nclient_id = \"{client_id}\"\nredirect_uris = [\"{}\"]\nsecret_sha256 = \"{}\"\n\
+             id_token_signed_response_alg = \"{alg}\"\n",
+            crate::support::app::WEB_REDIRECT,
+            dingo::crypto::sha256_hex(crate::support::app::WEB_SECRET)
+        ),
+        ..Default::default()
+    })
+    .await;
+    let rp = Rp::discover(&app).await;
+    app.sim.set_auto_login(Some("zhangsan".into()));
+    let q = app.follow(&app.authorize_url_for(&client_id, "")).await.query();
+    let client = CoreClient::from_provider_metadata(
+        rp.metadata.clone(),
+        ClientId::new(client_id.clone()),
+        Some(ClientSecret::new(crate::support::app::WEB_SECRET.into())),
+    )
+    .set_redirect_uri(RedirectUrl::new(crate::support::app::WEB_REDIRECT.into()).unwrap());
+    let tokens = client
+        .exchange_code(AuthorizationCode::new(q["code"].clone()))
+        .unwrap()
+        .request_async(&rp.http)
+        .await
+        .unwrap();
+    let id_token = tokens.id_token().unwrap();
+    let verifier: CoreIdTokenVerifier = client.id_token_verifier().set_allowed_algs(vec![core_alg.clone()]);
+    let claims = id_token.claims(&verifier, &Nonce::new("n-1".into())).unwrap();
+    assert_eq!(claims.subject().as_str(), "zhangsan");
+    assert_eq!(id_token.signing_alg().unwrap(), &core_alg);
+    let expected = claims.access_token_hash().unwrap();
+    let actual = openidconnect::AccessTokenHash::from_token(
+        openidconnect::OAuth2TokenResponse::access_token(&tokens),
+        id_token.signing_alg().unwrap(),
+        id_token.signing_key(&verifier).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(&actual, expected, "at_hash with the algorithm's hash");
+}
+
+#[tokio::test]
+async fn a_client_may_have_es256_id_tokens() {
+    id_token_signed_with("ES256", openidconnect::core::CoreJwsSigningAlgorithm::EcdsaP256Sha256).await;
+}
+
+#[tokio::test]
+async fn a_client_may_have_eddsa_id_tokens() {
+    id_token_signed_with("EdDSA", openidconnect::core::CoreJwsSigningAlgorithm::EdDsa).await;
 }

@@ -13,7 +13,7 @@ use super::audit::Audit;
 use super::error::{ErrorCode, OidcError};
 use super::params::Params;
 use super::{Client, Provider, claims};
-use crate::crypto::{b64url, jwt, random_token, sha256, token_hash};
+use crate::crypto::{b64url, jwt, random_token, token_hash};
 use crate::identity::Upstream;
 use crate::store::{NewAccessToken, RefreshToken, UserRecord};
 pub use assertion::{ASSERTION_TYPE, JwksSource};
@@ -123,7 +123,8 @@ impl Provider {
         put("iat", json!(now));
         put("exp", json!(now + self.ttl.id_token_ttl));
         put("auth_time", json!(grant.auth_time));
-        put("at_hash", json!(at_hash(&access_token)));
+        let alg = grant.client.id_token_alg;
+        put("at_hash", json!(jwt::half_hash(alg, &access_token)));
         put("amr", json!([grant.route]));
         if let Some(sid) = grant.sid {
             put("sid", json!(sid));
@@ -131,7 +132,11 @@ impl Provider {
         if let Some(nonce) = grant.nonce {
             put("nonce", json!(nonce));
         }
-        let id_token = jwt::sign(&id_claims, self.keys.signing_key(), "JWT")?;
+        let key = self
+            .keys
+            .signing_key_for(alg)
+            .ok_or(crate::crypto::KeyError::NoSigningKey(alg))?;
+        let id_token = jwt::sign(&id_claims, key, "JWT")?;
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
@@ -204,23 +209,9 @@ fn successor(token: &str, successor_key: &str) -> String {
     b64url(crate::crypto::hmac_sha256(successor_key.as_bytes(), token.as_bytes()))
 }
 
-/// OIDC Core 3.1.3.6: base64url of the left half of SHA-256 of the access token (RS256).
-fn at_hash(access_token: &str) -> String {
-    b64url(&sha256(access_token)[..16])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn at_hash_is_the_left_half_of_sha256() {
-        // OIDC Core Appendix A.3 example.
-        assert_eq!(
-            at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
-            "77QmUPtjPfzWtF2AnpK9RQ"
-        );
-    }
 
     #[test]
     fn successors_are_stable_for_a_key_and_differ_across_keys() {
