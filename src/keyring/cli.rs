@@ -46,7 +46,29 @@ pub enum KeysCommand {
 pub async fn run(settings: &Settings, command: KeysCommand, clock: SharedClock) -> anyhow::Result<()> {
     let db = Db::connect(&settings.database.url, 2).await?;
     db.migrate().await?;
+    let action = match &command {
+        KeysCommand::List => None,
+        KeysCommand::Rotate { .. } => Some("keys_rotated"),
+        KeysCommand::Export { .. } => Some("key_exported"),
+        KeysCommand::Import { .. } => Some("key_imported"),
+    };
+    let now = clock.now();
     let result = execute(settings, command, &db, clock).await;
+    if let (Some(action), Ok(())) = (action, &result) {
+        let event = crate::store::AuditEvent {
+            id: crate::crypto::random_token(),
+            at: now,
+            kind: "admin".into(),
+            outcome: action.into(),
+            userid: None,
+            client_id: None,
+            route: None,
+            detail: None,
+        };
+        if let Err(e) = db.record_audit_event(&event).await {
+            tracing::error!(cause = %e, "cannot record an audit event");
+        }
+    }
     db.close().await;
     result
 }

@@ -74,6 +74,19 @@ async fn disabling_a_person_ends_everything_at_once_and_enabling_lets_them_back(
     let (_, list, _) = dingo(&app, &["users", "list"]);
     assert!(list.contains("disabled since"), "{list}");
 
+    let audit = app
+        .db
+        .audit_events(&dingo::store::AuditFilter {
+            userid: Some("zhangsan".into()),
+            limit: 20,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let seen: Vec<&str> = audit.iter().map(|e| e.outcome.as_str()).collect();
+    for expected in ["user_disabled", "refused_disabled", "success"] {
+        assert!(seen.contains(&expected), "{expected} in {seen:?}");
+    }
     let (ok, _, err) = dingo(&app, &["users", "enable", "zhangsan"]);
     assert!(ok, "{err}");
     assert!(app.login_as("zhangsan", "").await.contains_key("code"));

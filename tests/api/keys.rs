@@ -228,6 +228,16 @@ async fn dingo_keys_rotate_run_beside_a_server_is_picked_up_by_it() {
     );
     app.keyring.reload().await.unwrap();
     assert!(kids(&jwks(&app).await.0).contains(&next));
+    let rotations = app
+        .db
+        .audit_events(&dingo::store::AuditFilter {
+            outcome: Some("keys_rotated".into()),
+            limit: 5,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rotations.len(), 1, "the rotation is an audited admin action");
     let listed = dingo_keys(&app, &["list"]).await;
     assert!(
         listed.lines().any(|l| l.starts_with(&next) && l.contains("next")),
