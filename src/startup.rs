@@ -169,6 +169,7 @@ impl Application {
         let server = HttpServer::new(move || {
             let extra = extra.clone();
             App::new()
+                .wrap(crate::http::security_headers())
                 .wrap(actix_web::middleware::from_fn(crate::http::log_request))
                 .app_data(state.clone())
                 .app_data(metrics.clone())

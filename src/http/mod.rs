@@ -47,3 +47,12 @@ fn no_store(builder: &mut actix_web::HttpResponseBuilder) -> &mut actix_web::Htt
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .insert_header((actix_web::http::header::PRAGMA, "no-cache"))
 }
+
+/// Headers on every response: no MIME sniffing, no referrer leaving dingo (URLs can carry codes),
+/// no framing.
+pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
+    actix_web::middleware::DefaultHeaders::new()
+        .add(("X-Content-Type-Options", "nosniff"))
+        .add(("Referrer-Policy", "no-referrer"))
+        .add(("X-Frame-Options", "DENY"))
+}

@@ -2,7 +2,7 @@
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
 
 use crate::config::InApp;
 use crate::identity::Refusal as Denied;
@@ -101,7 +101,22 @@ pub fn page_in(lang: Lang, status: StatusCode, title: &str, body: &str) -> HttpR
     HttpResponse::build(status)
         .insert_header((CONTENT_TYPE, "text/html; charset=utf-8"))
         .insert_header((CACHE_CONTROL, "no-store"))
+        .insert_header((CONTENT_SECURITY_POLICY, PAGE_POLICY))
         .body(html)
+}
+
+/// Pages run no script, load nothing from elsewhere, and may not be framed.
+const PAGE_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data: https:; base-uri 'none'; frame-ancestors 'none'";
+
+/// The in-app page also runs its own script and the DingTalk JSAPI, which may talk to its origin.
+fn in_app_policy(dingtalk_script: &str) -> String {
+    let origin = url::Url::parse(dingtalk_script)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    format!(
+        "default-src 'none'; script-src 'self' {origin}; connect-src 'self' {origin}; style-src 'unsafe-inline'; \
+         img-src 'self' data: https:; base-uri 'none'; frame-ancestors 'none'"
+    )
 }
 
 /// A heading and a paragraph, each in both languages, `lang` first.
@@ -250,7 +265,11 @@ pub fn in_app_page(login: &InAppLogin, settings: &InAppPage, urls: &InAppUrls) -
         dingtalk_script = escape(dingtalk_script),
         script = escape(&urls.script),
     );
-    page(StatusCode::OK, "钉钉登录 · DingTalk login", &body)
+    let mut response = page(StatusCode::OK, "钉钉登录 · DingTalk login", &body);
+    if let Ok(policy) = in_app_policy(dingtalk_script).parse() {
+        response.headers_mut().insert(CONTENT_SECURITY_POLICY, policy);
+    }
+    response
 }
 
 pub async fn in_app_script() -> HttpResponse {

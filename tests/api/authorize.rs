@@ -120,3 +120,43 @@ async fn the_authorization_request_may_be_posted_as_a_form() {
             .starts_with(&app.sim_address)
     );
 }
+
+#[tokio::test]
+async fn every_response_has_security_headers_and_pages_a_strict_policy() {
+    let app = TestApp::spawn().await;
+    let page = app
+        .browser
+        .get(app.url("/authorize?client_id=stranger"))
+        .send()
+        .await
+        .unwrap();
+    let headers = page.headers();
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    let policy = headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        policy.contains("default-src 'none'") && policy.contains("frame-ancestors 'none'"),
+        "{policy}"
+    );
+    let discovery = app
+        .browser
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(discovery.headers()["x-content-type-options"], "nosniff");
+    // The in-app page may run its own script and the DingTalk JSAPI, and nothing else.
+    let in_app = app
+        .browser
+        .get(app.authorize_url(""))
+        .header("user-agent", "Mozilla/5.0 AliApp(DingTalk/7.6.0) DingTalk/7.6.0")
+        .send()
+        .await
+        .unwrap();
+    let policy = in_app.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(
+        policy.contains(&format!("script-src 'self' {}", app.sim_address)),
+        "{policy}"
+    );
+    assert!(policy.contains("frame-ancestors 'none'"));
+}
