@@ -177,6 +177,7 @@ impl Provider {
                     .await
                 {
                     LoginOutcome::Refused(r) => AuthorizeOutcome::Refused(r),
+                    LoginOutcome::Redirect(url) => AuthorizeOutcome::Redirect(url),
                     _ => AuthorizeOutcome::Page(PageError::Internal),
                 },
             );
@@ -439,8 +440,13 @@ impl Provider {
         self.refusal(request, RefusalReason::Denied(refusal))
     }
 
+    /// A refusal is explained to the person on a page, except when the client asked for no
+    /// interaction (`prompt=none`): then it goes straight back with `access_denied`.
     fn refusal(&self, request: &AuthorizationRequest, reason: RefusalReason) -> LoginOutcome {
         let e = OidcError::new(ErrorCode::AccessDenied, reason.description());
+        if request.prompt_none {
+            return LoginOutcome::Redirect(self.error_url(request, &e));
+        }
         let client_name = self
             .clients
             .get(&request.client_id)

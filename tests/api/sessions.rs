@@ -234,3 +234,16 @@ async fn a_session_does_not_open_an_app_the_person_may_not_use() {
         other => panic!("expected the refusal page, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn with_prompt_none_a_refusal_goes_back_to_the_app_without_a_page() {
+    let app = TestApp::spawn().await;
+    let browser = new_browser();
+    first_login(&app, &browser, "zhangsan").await;
+    let landing = app
+        .follow_with(&browser, &app.authorize_url_for(FINANCE_CLIENT, "&prompt=none"))
+        .await;
+    let q = landing.query();
+    assert_eq!(q["error"], "access_denied");
+    assert!(q["error_description"].contains("department"));
+}
