@@ -39,9 +39,11 @@ const COLUMNS: &str = "token_hash, family_id, client_id, userid, scope, sid, rou
                        created_at, expires_at, family_expires_at";
 
 impl Db {
+    /// Stores a refresh token; storing the same one twice (a derived successor) is harmless.
     pub async fn insert_refresh_token(&self, t: &RefreshToken) -> Result<(), StoreError> {
         sqlx::query(&format!(
-            "INSERT INTO refresh_tokens ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+            "INSERT INTO refresh_tokens ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT (token_hash) DO NOTHING"
         ))
         .bind(&t.token_hash)
         .bind(&t.family_id)

@@ -33,6 +33,22 @@ impl Provider {
         }
         let scope = narrowed_scope(form, &current.scope)?;
         let user = self.recheck_person(&current, client, upstream).await?;
+        // The successor is stored before the token is marked used, so that a concurrent refresh
+        // that loses the race finds it and gets the same one (a successor is derived, and two
+        // requests store the same row).
+        let next = successor(presented, &current.successor_key);
+        self.store_refresh_token(
+            &next,
+            &current.family_id,
+            client,
+            &current.userid,
+            &current.scope,
+            current.sid.as_deref(),
+            &current.route,
+            current.auth_time,
+            current.family_expires_at,
+        )
+        .await?;
         let token = match self.db.rotate_refresh_token(&hash, now).await? {
             Rotation::Fresh(token) => token,
             // Another request rotated it a moment ago.
@@ -40,19 +56,6 @@ impl Provider {
                 return self.reused_refresh_token(presented, &hash, client, form).await;
             }
         };
-        let next = successor(presented, &token.successor_key);
-        self.store_refresh_token(
-            &next,
-            &token.family_id,
-            client,
-            &token.userid,
-            &token.scope,
-            token.sid.as_deref(),
-            &token.route,
-            token.auth_time,
-            token.family_expires_at,
-        )
-        .await?;
         self.refreshed(client, &user, &token, &scope, next).await
     }
 
