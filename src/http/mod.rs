@@ -56,3 +56,12 @@ pub fn security_headers() -> actix_web::middleware::DefaultHeaders {
         .add(("Referrer-Policy", "no-referrer"))
         .add(("X-Frame-Options", "DENY"))
 }
+
+/// Whether the request body is `application/x-www-form-urlencoded`.
+fn is_form(request: &actix_web::HttpRequest) -> bool {
+    request
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"))
+}

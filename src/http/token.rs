@@ -1,7 +1,7 @@
 //! `POST /token`: errors exactly as RFC 6749 §5.2.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use actix_web::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -54,12 +54,7 @@ type BasicCredentials = (String, String);
 /// The form and the `Authorization: Basic` credentials of a client's request, or the error
 /// response when the body is not a form or the header is malformed.
 fn client_request(request: &HttpRequest, body: &[u8]) -> Result<(Params, Option<BasicCredentials>), Box<HttpResponse>> {
-    let is_form = request
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
+    if !super::is_form(request) {
         let e = OidcError::new(
             ErrorCode::InvalidRequest,
             "the body must be application/x-www-form-urlencoded",

@@ -1,7 +1,7 @@
 //! `GET`/`POST /userinfo` with a bearer token; errors per RFC 6750 §3.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use actix_web::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::no_store;
@@ -38,12 +38,7 @@ fn bearer_token(request: &HttpRequest, body: &[u8]) -> Result<String, BearerErro
             }
         }
     };
-    let is_form = request
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
-    let from_body = if is_form {
+    let from_body = if super::is_form(request) {
         Params::parse(&String::from_utf8_lossy(body))
             .get("access_token")
             .map(str::to_owned)

@@ -1,12 +1,6 @@
 //! The `dingo` binary: help, configuration checks, migrations.
 
-use std::process::Command;
-
-fn dingo() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_dingo"));
-    command.env_remove("DINGO_CONFIG").env("RUST_LOG", "warn");
-    command
-}
+use crate::support::process::{Process, dingo, free_port};
 
 #[test]
 fn every_subcommand_explains_itself() {
@@ -103,54 +97,6 @@ fn migrate_creates_the_database_file() {
     assert!(db.exists());
 }
 
-/// A free loopback port (bound, then released for the child process to take).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A child process that is killed if the test ends early.
-struct Running(std::process::Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts the binary and waits until a line of its standard error contains `ready`; the rest of
-/// its output is drained in the background.
-fn start(mut command: Command, ready: &str) -> Running {
-    use std::io::BufRead;
-    let mut child = Running(command.stderr(std::process::Stdio::piped()).spawn().unwrap());
-    let mut lines = std::io::BufReader::new(child.0.stderr.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    for line in lines.by_ref() {
-        let line = line.unwrap();
-        let done = line.contains(ready);
-        seen.push(line);
-        if done {
-            std::thread::spawn(move || lines.for_each(drop));
-            return child;
-        }
-    }
-    panic!("the process ended before saying {ready:?}: {seen:#?}");
-}
-
-fn terminate(child: &mut Running) -> std::process::ExitStatus {
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.0.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    child.0.wait().unwrap()
-}
-
 #[test]
 fn serve_answers_discovery_and_exits_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
@@ -166,7 +112,7 @@ fn serve_answers_discovery_and_exits_cleanly_on_sigterm() {
         .env("DINGO_DINGTALK__CLIENT_ID", "dingkey")
         .env("DINGO_DINGTALK__CLIENT_SECRET", "s3cret-value")
         .env("DINGO_DINGTALK__CORP_ID", "dingcorp");
-    let mut child = start(command, "dingo is serving");
+    let mut child = Process::start(command, "dingo is serving");
     let doc: serde_json::Value = reqwest::blocking_get(&format!("{issuer}/.well-known/openid-configuration")).unwrap();
     assert_eq!(doc["issuer"], issuer);
     assert!(
@@ -177,7 +123,8 @@ fn serve_answers_discovery_and_exits_cleanly_on_sigterm() {
         std::fs::read_dir(dir.path().join("keys")).unwrap().count() == 1,
         "a key is generated"
     );
-    assert!(terminate(&mut child).success());
+    child.signal("TERM");
+    assert!(child.wait().0.success());
 }
 
 #[test]
@@ -185,13 +132,14 @@ fn sim_serves_dingtalk_answers_on_its_own() {
     let port = free_port();
     let mut command = dingo();
     command.args(["sim", "--listen", &format!("127.0.0.1:{port}")]);
-    let mut child = start(command, "DingTalk simulator on");
+    let mut child = Process::start(command, "DingTalk simulator on");
     let body: serde_json::Value = reqwest::blocking_get(&format!(
         "http://127.0.0.1:{port}/gettoken?appkey=wrong&appsecret=wrong"
     ))
     .unwrap();
     assert_eq!(body["errcode"], 40096);
-    terminate(&mut child);
+    child.signal("TERM");
+    child.wait();
 }
 
 /// A tiny blocking GET for these process tests (they run outside an async runtime).

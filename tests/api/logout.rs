@@ -148,9 +148,7 @@ async fn verify_logout_token(app: &TestApp, token: &str) -> (Option<String>, Val
 }
 
 fn sid_of(id_token: &str) -> Value {
-    let payload = id_token.split('.').nth(1).unwrap();
-    let claims: Value = serde_json::from_slice(&dingo::crypto::b64url_decode(payload).unwrap()).unwrap();
-    claims["sid"].clone()
+    crate::support::app::jwt_claims(id_token)["sid"].clone()
 }
 
 #[tokio::test]

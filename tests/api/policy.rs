@@ -35,8 +35,7 @@ async fn tokens(app: &TestApp, client: &str, code: &str) -> (Value, String) {
         .unwrap();
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
-    let payload = body["id_token"].as_str().unwrap().split('.').nth(1).unwrap().to_owned();
-    let claims = serde_json::from_slice(&dingo::crypto::b64url_decode(&payload).unwrap()).unwrap();
+    let claims = crate::support::app::jwt_claims(body["id_token"].as_str().unwrap());
     (claims, body["access_token"].as_str().unwrap().to_owned())
 }
 

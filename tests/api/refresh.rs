@@ -3,21 +3,8 @@
 
 use serde_json::Value;
 
-use crate::support::app::{WEB_CLIENT, WEB_SECRET};
+use crate::support::app::{WEB_CLIENT, WEB_SECRET, jwt_claims};
 use crate::support::{Rp, TestApp};
-
-/// Logs `person` in with `offline_access` and returns the token response.
-async fn offline_tokens(app: &TestApp, person: &str) -> Value {
-    let scope = "scope=openid%20profile%20offline_access";
-    app.sim.set_auto_login(Some(person.into()));
-    let url = app
-        .authorize_url("")
-        .replace("scope=openid%20profile%20email%20phone", scope);
-    let q = app.follow_with(&crate::support::app::new_browser(), &url).await.query();
-    let response = app.redeem(&q["code"]).await;
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
-}
 
 async fn refresh(app: &TestApp, refresh_token: &str) -> reqwest::Response {
     app.browser
@@ -34,16 +21,11 @@ async fn error_of(response: reqwest::Response) -> String {
     body["error"].as_str().unwrap_or_default().to_owned()
 }
 
-fn claims_of(id_token: &str) -> Value {
-    let payload = id_token.split('.').nth(1).unwrap();
-    serde_json::from_slice(&dingo::crypto::b64url_decode(payload).unwrap()).unwrap()
-}
-
 #[tokio::test]
 async fn a_refresh_token_comes_only_with_offline_access() {
     let app = TestApp::spawn().await;
     assert!(app.tokens_for("zhangsan").await.get("refresh_token").is_none());
-    let tokens = offline_tokens(&app, "zhangsan").await;
+    let tokens = app.offline_tokens("zhangsan").await;
     assert!(tokens["refresh_token"].as_str().is_some_and(|t| t.len() >= 43));
     assert_eq!(tokens["scope"], "openid profile offline_access");
 }
@@ -51,8 +33,8 @@ async fn a_refresh_token_comes_only_with_offline_access() {
 #[tokio::test]
 async fn each_refresh_rotates_the_token_and_issues_a_fresh_id_token_without_nonce() {
     let app = TestApp::spawn().await;
-    let tokens = offline_tokens(&app, "zhangsan").await;
-    let original = claims_of(tokens["id_token"].as_str().unwrap());
+    let tokens = app.offline_tokens("zhangsan").await;
+    let original = jwt_claims(tokens["id_token"].as_str().unwrap());
     app.clock.advance(30);
     let response = refresh(&app, tokens["refresh_token"].as_str().unwrap()).await;
     assert_eq!(response.status(), 200);
@@ -60,7 +42,7 @@ async fn each_refresh_rotates_the_token_and_issues_a_fresh_id_token_without_nonc
     let next: Value = response.json().await.unwrap();
     assert_ne!(next["refresh_token"], tokens["refresh_token"]);
     assert_ne!(next["access_token"], tokens["access_token"]);
-    let refreshed = claims_of(next["id_token"].as_str().unwrap());
+    let refreshed = jwt_claims(next["id_token"].as_str().unwrap());
     assert_eq!(refreshed["sub"], original["sub"]);
     assert_eq!(
         refreshed["auth_time"], original["auth_time"],
@@ -78,7 +60,7 @@ async fn each_refresh_rotates_the_token_and_issues_a_fresh_id_token_without_nonc
 #[tokio::test]
 async fn a_replayed_refresh_token_revokes_the_whole_family() {
     let app = TestApp::spawn().await;
-    let tokens = offline_tokens(&app, "zhangsan").await;
+    let tokens = app.offline_tokens("zhangsan").await;
     let first = tokens["refresh_token"].as_str().unwrap().to_owned();
     let next: Value = refresh(&app, &first).await.json().await.unwrap();
     app.clock.advance(60);
@@ -101,7 +83,7 @@ async fn a_replayed_refresh_token_revokes_the_whole_family() {
 #[tokio::test]
 async fn concurrent_refreshes_within_the_grace_window_get_the_same_successor() {
     let app = TestApp::spawn().await;
-    let tokens = offline_tokens(&app, "zhangsan").await;
+    let tokens = app.offline_tokens("zhangsan").await;
     let first = tokens["refresh_token"].as_str().unwrap().to_owned();
     let (a, b) = tokio::join!(refresh(&app, &first), refresh(&app, &first));
     let (a, b): (Value, Value) = (a.json().await.unwrap(), b.json().await.unwrap());
@@ -114,7 +96,7 @@ async fn concurrent_refreshes_within_the_grace_window_get_the_same_successor() {
 #[tokio::test]
 async fn a_person_who_left_the_organisation_cannot_refresh() {
     let app = TestApp::spawn().await;
-    let tokens = offline_tokens(&app, "zhangsan").await;
+    let tokens = app.offline_tokens("zhangsan").await;
     app.sim.remove_member("zhangsan");
     let response = refresh(&app, tokens["refresh_token"].as_str().unwrap()).await;
     let body: Value = response.json().await.unwrap();
@@ -133,7 +115,7 @@ async fn a_person_who_left_the_organisation_cannot_refresh() {
 #[tokio::test]
 async fn dingtalk_down_during_a_refresh_leaves_the_token_usable() {
     let app = TestApp::spawn().await;
-    let tokens = offline_tokens(&app, "zhangsan").await;
+    let tokens = app.offline_tokens("zhangsan").await;
     let token = tokens["refresh_token"].as_str().unwrap();
     app.sim.set_outage(Some(503));
     let response = refresh(&app, token).await;
@@ -146,7 +128,7 @@ async fn dingtalk_down_during_a_refresh_leaves_the_token_usable() {
 #[tokio::test]
 async fn refresh_tokens_expire_when_idle() {
     let app = TestApp::spawn().await;
-    let tokens = offline_tokens(&app, "zhangsan").await;
+    let tokens = app.offline_tokens("zhangsan").await;
     app.clock.advance(1_209_601);
     assert_eq!(
         error_of(refresh(&app, tokens["refresh_token"].as_str().unwrap()).await).await,
@@ -157,7 +139,7 @@ async fn refresh_tokens_expire_when_idle() {
 #[tokio::test]
 async fn a_refresh_token_belongs_to_its_client_and_may_only_narrow_the_scope() {
     let app = TestApp::spawn().await;
-    let tokens = offline_tokens(&app, "lisi").await;
+    let tokens = app.offline_tokens("lisi").await;
     let token = tokens["refresh_token"].as_str().unwrap();
     let other = app
         .browser
@@ -204,7 +186,7 @@ async fn the_openidconnect_crate_refreshes_tokens() {
     use openidconnect::{OAuth2TokenResponse, RefreshToken, TokenResponse};
     let app = TestApp::spawn().await;
     let rp = Rp::discover(&app).await;
-    let tokens = offline_tokens(&app, "zhangsan").await;
+    let tokens = app.offline_tokens("zhangsan").await;
     let client = rp.client();
     let refreshed = client
         .exchange_refresh_token(&RefreshToken::new(tokens["refresh_token"].as_str().unwrap().into()))

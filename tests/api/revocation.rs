@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::support::app::{FINANCE_CLIENT, SPA_CLIENT, WEB_CLIENT, WEB_SECRET, new_browser};
+use crate::support::app::{FINANCE_CLIENT, SPA_CLIENT, WEB_CLIENT, WEB_SECRET};
 use crate::support::{Rp, TestApp};
 
 async fn post(app: &TestApp, path: &str, client: &str, form: &[(&str, &str)]) -> reqwest::Response {
@@ -16,16 +16,6 @@ async fn post(app: &TestApp, path: &str, client: &str, form: &[(&str, &str)]) ->
         .unwrap()
 }
 
-async fn offline_tokens(app: &TestApp, person: &str) -> Value {
-    app.sim.set_auto_login(Some(person.into()));
-    let url = app.authorize_url("").replace(
-        "scope=openid%20profile%20email%20phone",
-        "scope=openid%20profile%20offline_access",
-    );
-    let q = app.follow_with(&new_browser(), &url).await.query();
-    app.redeem(&q["code"]).await.json().await.unwrap()
-}
-
 async fn introspect(app: &TestApp, token: &str) -> Value {
     let response = post(app, "/introspect", WEB_CLIENT, &[("token", token)]).await;
     assert_eq!(response.status(), 200);
@@ -36,7 +26,7 @@ async fn introspect(app: &TestApp, token: &str) -> Value {
 #[tokio::test]
 async fn introspection_describes_live_tokens_and_forgets_revoked_ones() {
     let app = TestApp::spawn().await;
-    let tokens = offline_tokens(&app, "zhangsan").await;
+    let tokens = app.offline_tokens("zhangsan").await;
     let access = tokens["access_token"].as_str().unwrap();
     let answer = introspect(&app, access).await;
     assert_eq!(answer["active"], true);
@@ -78,7 +68,7 @@ async fn introspection_describes_live_tokens_and_forgets_revoked_ones() {
 #[tokio::test]
 async fn revoking_a_refresh_token_revokes_its_family() {
     let app = TestApp::spawn().await;
-    let tokens = offline_tokens(&app, "zhangsan").await;
+    let tokens = app.offline_tokens("zhangsan").await;
     let refresh = tokens["refresh_token"].as_str().unwrap();
     assert_eq!(
         post(&app, "/revoke", WEB_CLIENT, &[("token", refresh)]).await.status(),
@@ -99,7 +89,7 @@ async fn revoking_a_refresh_token_revokes_its_family() {
 #[tokio::test]
 async fn a_client_cannot_revoke_another_clients_token_and_learns_nothing() {
     let app = TestApp::spawn().await;
-    let tokens = offline_tokens(&app, "lisi").await;
+    let tokens = app.offline_tokens("lisi").await;
     let access = tokens["access_token"].as_str().unwrap();
     let response = post(&app, "/revoke", FINANCE_CLIENT, &[("token", access)]).await;
     assert_eq!(response.status(), 200, "the same answer as for a revoked token");

@@ -71,6 +71,12 @@ pub fn new_browser() -> reqwest::Client {
         .unwrap()
 }
 
+/// The claims of a JWT, read without checking its signature (tests check signatures elsewhere).
+pub fn jwt_claims(jwt: &str) -> serde_json::Value {
+    let payload = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(&dingo::crypto::b64url_decode(payload).unwrap()).unwrap()
+}
+
 /// What a browser ended on after following redirects.
 #[derive(Debug)]
 pub enum Landing {
@@ -291,6 +297,19 @@ public = true
             .send()
             .await
             .unwrap()
+    }
+
+    /// Logs `person` in with `offline_access` (in a fresh browser) and returns the token response.
+    pub async fn offline_tokens(&self, person: &str) -> serde_json::Value {
+        self.sim.set_auto_login(Some(person.to_owned()));
+        let url = self.authorize_url("").replace(
+            "scope=openid%20profile%20email%20phone",
+            "scope=openid%20profile%20offline_access",
+        );
+        let q = self.follow_with(&new_browser(), &url).await.query();
+        let response = self.redeem(&q["code"]).await;
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
     }
 
     /// Logs zhangsan in and returns the token response.
