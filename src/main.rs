@@ -359,7 +359,7 @@ async fn serve(settings: &Settings, clock: SharedClock) -> anyhow::Result<()> {
 }
 
 async fn migrate(settings: &Settings) -> anyhow::Result<()> {
-    let db = Db::connect(&settings.database.url, 1).await?;
+    let db = Db::open(&settings.database, 1).await?;
     db.migrate().await?;
     db.close().await;
     eprintln!("the database schema is up to date");
@@ -384,7 +384,7 @@ async fn audit(settings: &Settings, args: &AuditArgs, now: i64) -> anyhow::Resul
         time(&args.until).map_err(anyhow::Error::msg)?,
         args.limit,
     );
-    let db = Db::connect(&settings.database.url, 1).await?;
+    let db = Db::open(&settings.database, 1).await?;
     db.migrate().await?;
     let events = db.audit_events(&filter).await?;
     db.close().await;

@@ -57,7 +57,7 @@ pub struct Application {
 
 /// A provider for administrator commands: the same database and keys as the servers, no HTTP.
 pub async fn admin_provider(settings: &Settings, clock: SharedClock) -> Result<Provider, StartupError> {
-    let db = Db::connect(&settings.database.url, 2).await?;
+    let db = Db::open(&settings.database, 2).await?;
     db.migrate().await?;
     let keyring = Keyring::open(settings, db.clone(), clock.clone()).await?;
     let provider = Provider::new(
@@ -91,7 +91,7 @@ impl Application {
         listener: TcpListener,
         extra: Option<ExtraRoutes>,
     ) -> Result<Self, StartupError> {
-        let db = Db::connect(&settings.database.url, settings.database.max_connections).await?;
+        let db = Db::open(&settings.database, settings.database.max_connections).await?;
         db.migrate().await?;
         let keyring = Arc::new(Keyring::open(settings, db.clone(), clock.clone()).await?);
         let keys = keyring.key_set();

@@ -168,6 +168,8 @@ fn resolve_secrets(settings: &mut Settings, env: &BTreeMap<String, String>, prob
         "dingtalk.legacy_app_secret",
         problems,
     );
+    let db = &mut settings.database;
+    secret_from_file(&mut db.password, &db.password_file, "database.password", problems);
     let k = &mut settings.keys;
     secret_from_file(&mut k.kek, &k.kek_file, "keys.kek", problems);
     let i = &mut settings.identity;

@@ -113,21 +113,66 @@ impl MetricsSettings {
     }
 }
 
+/// Where the shared state lives: `sqlite:…` (one instance) or `postgres://…` (any number).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct DatabaseSettings {
+    /// Shown with any password in it redacted.
+    #[serde(serialize_with = "serialize_redacted_url")]
     pub url: String,
+    /// The PostgreSQL password, kept out of `url` (or give `password_file`).
+    #[serde(skip_serializing_if = "Secret::is_empty")]
+    pub password: Secret,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
     #[serde(deserialize_with = "lenient::u32")]
     pub max_connections: u32,
+    /// How long a request waits for a database connection before it fails as unavailable (503).
+    #[serde(deserialize_with = "lenient::u64")]
+    pub acquire_timeout_ms: u64,
 }
 
 impl Default for DatabaseSettings {
     fn default() -> Self {
         Self {
             url: "sqlite://dingo.db".into(),
+            password: Secret::default(),
+            password_file: None,
             max_connections: 8,
+            acquire_timeout_ms: 3000,
         }
     }
+}
+
+impl DatabaseSettings {
+    /// The URL to connect with: `url`, with `password` put in when it is given apart.
+    pub fn connect_url(&self) -> String {
+        if self.password.is_empty() {
+            return self.url.clone();
+        }
+        let Ok(mut url) = url::Url::parse(&self.url) else {
+            return self.url.clone();
+        };
+        match url.set_password(Some(self.password.expose())) {
+            Ok(()) => url.into(),
+            Err(()) => self.url.clone(),
+        }
+    }
+}
+
+/// A database URL for display: any password in it replaced.
+pub fn redacted_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("redacted"));
+            url.into()
+        }
+        _ => raw.to_owned(),
+    }
+}
+
+fn serialize_redacted_url<S: serde::Serializer>(url: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&redacted_url(url))
 }
 
 /// Signing keys: kept in the database (shared by every instance), private parts sealed under

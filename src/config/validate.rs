@@ -72,15 +72,7 @@ pub fn validate(s: &Settings) -> Vec<Problem> {
         }
     }
 
-    if !s.database.url.starts_with("sqlite:") {
-        problem(
-            "database.url",
-            "must be a sqlite: URL (for example sqlite://dingo.db); PostgreSQL support is not available yet".into(),
-        );
-    }
-    if s.database.max_connections == 0 {
-        problem("database.max_connections", "must be at least 1".into());
-    }
+    check_database(&s.database, &mut problem);
     check_keys(&s.keys, &mut problem);
     for (i, c) in s.clients.iter().enumerate() {
         if let Some(Ok(alg)) = c
@@ -410,5 +402,39 @@ pub fn is_loopback_url(url: &Url) -> bool {
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
         None => false,
+    }
+}
+
+fn check_database(d: &super::DatabaseSettings, problem: &mut impl FnMut(&str, String)) {
+    match crate::store::Backend::of_url(&d.url) {
+        None => problem(
+            "database.url",
+            format!(
+                "must start with sqlite: or postgres:// (for example sqlite://dingo.db or \
+                 postgres://dingo@db.internal/dingo), not {:?}",
+                super::redacted_url(&d.url)
+            ),
+        ),
+        Some(crate::store::Backend::Sqlite) if !d.password.is_empty() => {
+            problem("database.password", "SQLite has no password; remove it".into())
+        }
+        Some(crate::store::Backend::Postgres) => match url::Url::parse(&d.url) {
+            Err(e) => problem("database.url", format!("not a valid URL: {e}")),
+            Ok(url) if url.password().is_some() && !d.password.is_empty() => problem(
+                "database.password",
+                "the URL already holds a password; give it in one place".into(),
+            ),
+            Ok(url) if url.host_str().is_none_or(str::is_empty) && !url.query().unwrap_or("").contains("host=") => {
+                problem("database.url", "names no host".into())
+            }
+            Ok(_) => {}
+        },
+        _ => {}
+    }
+    if d.max_connections == 0 {
+        problem("database.max_connections", "must be at least 1".into());
+    }
+    if d.acquire_timeout_ms == 0 {
+        problem("database.acquire_timeout_ms", "must be at least 1".into());
     }
 }

@@ -166,9 +166,14 @@ pub fn error_page(error: &PageError, lang: Lang) -> HttpResponse {
             "服务暂时出现问题，请稍后再试。",
             "Something went wrong on our side. Please try again in a moment.",
         ),
+        PageError::Unavailable => (
+            "登录服务暂时不可用，请稍后再试。",
+            "The login service is briefly unavailable. Please try again in a moment.",
+        ),
     };
     let status = match error {
         PageError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        PageError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_REQUEST,
     };
     page_in(

@@ -62,6 +62,12 @@ fn challenge(e: &BearerError) -> HttpResponse {
             return no_store(&mut HttpResponse::InternalServerError())
                 .json(serde_json::json!({"error": "server_error"}));
         }
+        BearerError::Unavailable => {
+            return no_store(&mut HttpResponse::ServiceUnavailable()).json(serde_json::json!({
+                "error": "temporarily_unavailable",
+                "error_description": "the database is unavailable; try again shortly"
+            }));
+        }
     };
     let header = match error {
         None => "Bearer realm=\"dingo\"".to_owned(),

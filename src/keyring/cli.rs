@@ -44,7 +44,7 @@ pub enum KeysCommand {
 
 /// Runs one `dingo keys` command against the database of `settings`.
 pub async fn run(settings: &Settings, command: KeysCommand, clock: SharedClock) -> anyhow::Result<()> {
-    let db = Db::connect(&settings.database.url, 2).await?;
+    let db = Db::open(&settings.database, 2).await?;
     db.migrate().await?;
     let action = match &command {
         KeysCommand::List => None,

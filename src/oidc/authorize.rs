@@ -24,6 +24,19 @@ pub enum PageError {
     LoginStateOtherBrowser,
     /// Something failed on our side; the log has the cause.
     Internal,
+    /// The database cannot be reached right now.
+    Unavailable,
+}
+
+impl PageError {
+    /// The page for a store failure: "try again shortly" when the database is unreachable.
+    pub fn of_store(e: &crate::store::StoreError) -> Self {
+        if e.is_unavailable() {
+            Self::Unavailable
+        } else {
+            Self::Internal
+        }
+    }
 }
 
 /// A validated authorization request, kept while the person is at DingTalk.

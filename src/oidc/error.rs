@@ -79,7 +79,15 @@ impl OidcError {
 
 impl From<crate::store::StoreError> for OidcError {
     fn from(e: crate::store::StoreError) -> Self {
-        Self::internal(e)
+        if e.is_unavailable() {
+            Self {
+                code: ErrorCode::TemporarilyUnavailable,
+                description: "the database is unavailable; try again shortly".into(),
+                cause: Some(e.to_string()),
+            }
+        } else {
+            Self::internal(e)
+        }
     }
 }
 

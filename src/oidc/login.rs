@@ -203,7 +203,7 @@ impl Provider {
             Ok(None) => AuthorizeOutcome::Page(PageError::LoginStateUnknown),
             Err(e) => {
                 tracing::error!(cause = %e, "cannot read a pending login");
-                AuthorizeOutcome::Page(PageError::Internal)
+                AuthorizeOutcome::Page(PageError::of_store(&e))
             }
         }
     }
@@ -361,7 +361,7 @@ impl Provider {
             Ok(None) => return Err(LoginOutcome::Page(PageError::LoginStateUnknown)),
             Err(e) => {
                 tracing::error!(cause = %e, "cannot read a pending login");
-                return Err(LoginOutcome::Page(PageError::Internal));
+                return Err(LoginOutcome::Page(PageError::of_store(&e)));
             }
         };
         if !same_browser(browser, &pending) {

@@ -17,6 +17,18 @@ pub enum BearerError {
     InsufficientScope(&'static str),
     /// Our failure; the log has the cause.
     Internal,
+    /// The database cannot be reached right now.
+    Unavailable,
+}
+
+impl BearerError {
+    fn of_store(e: &crate::store::StoreError) -> Self {
+        if e.is_unavailable() {
+            Self::Unavailable
+        } else {
+            Self::Internal
+        }
+    }
 }
 
 impl Provider {
@@ -29,7 +41,7 @@ impl Provider {
             .await
             .map_err(|e| {
                 tracing::error!(cause = %e, "cannot look up an access token");
-                BearerError::Internal
+                BearerError::of_store(&e)
             })?;
         let record = record.ok_or(BearerError::InvalidToken("the access token is invalid or has expired"))?;
         let scopes: Vec<&str> = record.scope.split(' ').collect();
@@ -40,7 +52,7 @@ impl Provider {
         }
         let user = self.db.find_user(&record.userid).await.map_err(|e| {
             tracing::error!(cause = %e, "cannot read the user of an access token");
-            BearerError::Internal
+            BearerError::of_store(&e)
         })?;
         let user = user.ok_or(BearerError::InvalidToken("the access token's person is unknown"))?;
         let client = self.clients.get(&record.client_id).ok_or(BearerError::InvalidToken(

@@ -16,10 +16,13 @@ mod tokens;
 mod users;
 
 use std::str::FromStr;
+use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::migrate::Migrator;
+use sqlx::migrate::{MigrateDatabase, Migrator};
 use sqlx::{AnyPool, ConnectOptions, Executor};
+
+use crate::config::DatabaseSettings;
 
 pub use audit::{AuditEvent, AuditFilter};
 pub use codes::{CodeRedemption, NewAuthorizationCode, RedeemedCode};
@@ -32,7 +35,8 @@ pub use signing_keys::StoredSigningKey;
 pub use tokens::{AccessTokenRecord, NewAccessToken};
 pub use users::UserRecord;
 
-/// Set on every SQLite connection.
+/// Set on every SQLite connection. WAL lets readers proceed while a login writes; NORMAL is
+/// durable in WAL.
 const SQLITE_PRAGMAS: &[&str] = &[
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = NORMAL",
@@ -40,6 +44,51 @@ const SQLITE_PRAGMAS: &[&str] = &[
 ];
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// The database behind a URL: the one place that knows the dialects apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a database URL names, if dingo supports it.
+    pub fn of_url(url: &str) -> Option<Self> {
+        let scheme = url.split_once(':')?.0;
+        match scheme {
+            "sqlite" => Some(Self::Sqlite),
+            "postgres" | "postgresql" => Some(Self::Postgres),
+            _ => None,
+        }
+    }
+
+    fn migrator(self) -> &'static Migrator {
+        match self {
+            Self::Sqlite => &SQLITE_MIGRATIONS,
+            Self::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+}
+
+/// How to reach the database.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    pub max_connections: u32,
+    /// How long a request waits for a connection before it fails as unavailable.
+    pub acquire_timeout: Duration,
+}
+
+impl DbOptions {
+    /// `max_connections`, and the default wait for a connection.
+    pub fn pool(max_connections: u32) -> Self {
+        Self {
+            max_connections,
+            acquire_timeout: Duration::from_secs(3),
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -49,32 +98,73 @@ pub enum StoreError {
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    #[error("unsupported database URL: expected sqlite:… or postgres://…")]
+    UnsupportedUrl,
+}
+
+impl StoreError {
+    /// True when the database could not be reached or is shutting down (as opposed to a query it
+    /// refused): the request may succeed if tried again shortly.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Database(e) => match e {
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+                sqlx::Error::Database(e) => e.code().is_some_and(|code| {
+                    // PostgreSQL: connection exceptions, and the server shutting down or starting.
+                    code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03")
+                }),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
 }
 
 /// A handle to the database (cheap to clone).
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: AnyPool,
+    backend: Backend,
 }
 
 impl Db {
-    /// Connects to `url`; a SQLite file is created when missing and runs in WAL mode.
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
-        sqlx::any::install_default_drivers();
-        let url = if url.starts_with("sqlite:") && !url.contains("mode=") {
-            let sep = if url.contains('?') { '&' } else { '?' };
-            format!("{url}{sep}mode=rwc")
-        } else {
-            url.to_owned()
+    /// Connects as configured, with a pool of at most `max_connections`.
+    pub async fn open(settings: &DatabaseSettings, max_connections: u32) -> Result<Self, StoreError> {
+        let options = DbOptions {
+            max_connections,
+            acquire_timeout: Duration::from_millis(settings.acquire_timeout_ms),
         };
-        let is_sqlite = url.starts_with("sqlite:");
-        let options = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
+        Self::connect_with(&settings.connect_url(), &options).await
+    }
+
+    /// Connects to `url` with a pool of `max_connections`; see [`Db::connect_with`].
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        Self::connect_with(url, &DbOptions::pool(max_connections)).await
+    }
+
+    /// Connects to `url`. The database is created when missing: a SQLite file (run in WAL
+    /// mode), or a PostgreSQL database (which needs the CREATEDB privilege; else create it first).
+    pub async fn connect_with(url: &str, options: &DbOptions) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of_url(url).ok_or(StoreError::UnsupportedUrl)?;
+        let url = match backend {
+            Backend::Sqlite if !url.contains("mode=") => {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{sep}mode=rwc")
+            }
+            Backend::Sqlite => url.to_owned(),
+            Backend::Postgres => {
+                create_postgres_database(url).await?;
+                url.to_owned()
+            }
+        };
+        let connect = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
         let pool = AnyPoolOptions::new()
-            .max_connections(max_connections)
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
-                    if is_sqlite {
-                        // WAL lets readers proceed while a login writes; NORMAL is durable in WAL.
+                    if backend == Backend::Sqlite {
                         for pragma in SQLITE_PRAGMAS {
                             conn.execute(*pragma).await?;
                         }
@@ -82,14 +172,18 @@ impl Db {
                     Ok(())
                 })
             })
-            .connect_with(options)
+            .connect_with(connect)
             .await?;
-        Ok(Self { pool })
+        Ok(Self { pool, backend })
     }
 
-    /// Applies every pending migration.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies every pending migration of this backend.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        SQLITE_MIGRATIONS.run(&self.pool).await?;
+        self.backend.migrator().run(&self.pool).await?;
         Ok(())
     }
 
@@ -101,6 +195,20 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Creates the PostgreSQL database `url` names unless it exists (another instance starting at
+/// the same moment may win the race; that is fine).
+async fn create_postgres_database(url: &str) -> Result<(), StoreError> {
+    if sqlx::Postgres::database_exists(url).await? {
+        return Ok(());
+    }
+    if let Err(e) = sqlx::Postgres::create_database(url).await
+        && !sqlx::Postgres::database_exists(url).await?
+    {
+        return Err(e.into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

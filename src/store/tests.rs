@@ -1,12 +1,39 @@
 use super::*;
 use crate::identity::Identity;
 
-async fn fresh_db() -> (tempfile::TempDir, Db) {
+/// One backend's database for a test, reached through two pools: two dingo instances.
+struct TestDb {
+    backend: Backend,
+    db: Db,
+    other_instance: Db,
+    _dir: tempfile::TempDir,
+}
+
+/// A fresh, migrated database on every backend at hand: SQLite always; PostgreSQL too when
+/// `DATABASE_URL` names a server (each call gets a database of its own there).
+async fn each_backend() -> Vec<TestDb> {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("dingo.db").display());
-    let db = Db::connect(&url, 4).await.unwrap();
-    db.migrate().await.unwrap();
-    (dir, db)
+    let mut urls = vec![format!("sqlite://{}", dir.path().join("dingo.db").display())];
+    if let Some(server) = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+        let mut url = url::Url::parse(&server).unwrap();
+        url.set_path(&format!("dingo_store_{}", uuid::Uuid::new_v4().simple()));
+        urls.push(url.into());
+    }
+    let mut dbs = Vec::new();
+    for url in urls {
+        let db = Db::connect(&url, 4).await.unwrap();
+        db.migrate().await.unwrap();
+        let other_instance = Db::connect(&url, 4).await.unwrap();
+        dbs.push(TestDb {
+            backend: db.backend(),
+            db,
+            other_instance,
+            _dir: tempfile::tempdir().unwrap(),
+        });
+    }
+    // The SQLite file lives in `dir`: keep it with the first database.
+    dbs[0]._dir = dir;
+    dbs
 }
 
 fn person(userid: &str) -> Identity {
@@ -49,7 +76,7 @@ fn code(hash: &str, userid: &str) -> NewAuthorizationCode {
 
 #[tokio::test]
 async fn the_database_file_is_created_in_wal_mode() {
-    let (dir, db) = fresh_db().await;
+    let TestDb { db, _dir: dir, .. } = each_backend().await.remove(0);
     assert!(dir.path().join("dingo.db").exists());
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(&db.pool)
@@ -61,112 +88,326 @@ async fn the_database_file_is_created_in_wal_mode() {
 
 #[tokio::test]
 async fn migrating_twice_is_harmless() {
-    let (_dir, db) = fresh_db().await;
-    db.migrate().await.unwrap();
+    for t in each_backend().await {
+        t.other_instance.migrate().await.unwrap();
+        assert!(t.db.ping().await, "{:?}", t.backend);
+    }
+}
+
+#[test]
+fn the_postgresql_migrations_mirror_the_sqlite_ones_version_for_version() {
+    let versions = |migrator: &Migrator| {
+        migrator
+            .iter()
+            .map(|m| (m.version, m.description.to_string()))
+            .collect::<Vec<_>>()
+    };
+    assert!(SQLITE_MIGRATIONS.iter().count() >= 6);
+    assert_eq!(versions(&SQLITE_MIGRATIONS), versions(&POSTGRES_MIGRATIONS));
+}
+
+#[test]
+fn the_backend_is_chosen_from_the_url() {
+    assert_eq!(Backend::of_url("sqlite://dingo.db"), Some(Backend::Sqlite));
+    assert_eq!(Backend::of_url("sqlite::memory:"), Some(Backend::Sqlite));
+    assert_eq!(Backend::of_url("postgres://db/dingo"), Some(Backend::Postgres));
+    assert_eq!(Backend::of_url("postgresql://db/dingo"), Some(Backend::Postgres));
+    assert_eq!(Backend::of_url("mysql://db/dingo"), None);
+    assert_eq!(Backend::of_url("dingo.db"), None);
 }
 
 #[tokio::test]
-async fn concurrent_redemptions_of_one_code_have_exactly_one_winner() {
-    let (_dir, db) = fresh_db().await;
-    db.upsert_user(&person("zhangsan"), 100).await.unwrap();
-    db.insert_authorization_code(&code("c1", "zhangsan")).await.unwrap();
-    let (a, b) = tokio::join!(
-        db.redeem_authorization_code("c1", 110),
-        db.redeem_authorization_code("c1", 110)
-    );
-    let outcomes = [a.unwrap(), b.unwrap()];
-    let winners = outcomes
-        .iter()
-        .filter(|o| matches!(o, CodeRedemption::Redeemed(_)))
-        .count();
-    assert_eq!(winners, 1, "{outcomes:?}");
-    assert!(outcomes.contains(&CodeRedemption::Replayed));
-    assert_eq!(
-        db.redeem_authorization_code("nope", 110).await.unwrap(),
-        CodeRedemption::Unknown
-    );
+async fn two_instances_redeeming_one_code_at_the_same_instant_have_exactly_one_winner() {
+    for t in each_backend().await {
+        let db = &t.db;
+        db.upsert_user(&person("zhangsan"), 100).await.unwrap();
+        for round in 0..20 {
+            let hash = format!("c{round}");
+            db.insert_authorization_code(&code(&hash, "zhangsan")).await.unwrap();
+            let (a, b) = tokio::join!(
+                db.redeem_authorization_code(&hash, 110),
+                t.other_instance.redeem_authorization_code(&hash, 110)
+            );
+            let outcomes = [a.unwrap(), b.unwrap()];
+            let winners = outcomes
+                .iter()
+                .filter(|o| matches!(o, CodeRedemption::Redeemed(_)))
+                .count();
+            assert_eq!(winners, 1, "{:?}: {outcomes:?}", t.backend);
+            assert!(outcomes.contains(&CodeRedemption::Replayed), "{:?}", t.backend);
+        }
+        assert_eq!(
+            db.redeem_authorization_code("nope", 110).await.unwrap(),
+            CodeRedemption::Unknown
+        );
+    }
 }
 
 #[tokio::test]
 async fn replaying_a_code_revokes_the_tokens_issued_for_it() {
-    let (_dir, db) = fresh_db().await;
-    db.upsert_user(&person("zhangsan"), 100).await.unwrap();
-    db.insert_authorization_code(&code("c1", "zhangsan")).await.unwrap();
-    assert!(matches!(
-        db.redeem_authorization_code("c1", 110).await.unwrap(),
-        CodeRedemption::Redeemed(_)
-    ));
-    let token = NewAccessToken {
-        token_hash: "t1".into(),
+    for t in each_backend().await {
+        let db = &t.db;
+        db.upsert_user(&person("zhangsan"), 100).await.unwrap();
+        db.insert_authorization_code(&code("c1", "zhangsan")).await.unwrap();
+        assert!(matches!(
+            db.redeem_authorization_code("c1", 110).await.unwrap(),
+            CodeRedemption::Redeemed(_)
+        ));
+        db.insert_access_token(&access_token("t1", Some("c1"), 4000))
+            .await
+            .unwrap();
+        assert!(db.find_access_token("t1", 120).await.unwrap().is_some());
+        assert_eq!(
+            t.other_instance.redeem_authorization_code("c1", 130).await.unwrap(),
+            CodeRedemption::Replayed
+        );
+        assert!(
+            db.find_access_token("t1", 130).await.unwrap().is_none(),
+            "{:?}",
+            t.backend
+        );
+    }
+}
+
+fn access_token(hash: &str, code_hash: Option<&str>, expires_at: i64) -> NewAccessToken {
+    NewAccessToken {
+        token_hash: hash.into(),
         client_id: "app".into(),
         userid: "zhangsan".into(),
-        scope: "openid".into(),
-        code_hash: Some("c1".into()),
+        scope: "openid profile".into(),
+        code_hash: code_hash.map(str::to_owned),
         family_id: None,
         sid: None,
-        created_at: 110,
-        expires_at: 4000,
-    };
-    db.insert_access_token(&token).await.unwrap();
-    assert!(db.find_access_token("t1", 120).await.unwrap().is_some());
-    assert_eq!(
-        db.redeem_authorization_code("c1", 130).await.unwrap(),
-        CodeRedemption::Replayed
-    );
-    assert!(db.find_access_token("t1", 130).await.unwrap().is_none());
+        created_at: 100,
+        expires_at,
+    }
+}
+
+fn refresh_token(hash: &str, family_expires_at: i64) -> RefreshToken {
+    RefreshToken {
+        token_hash: hash.into(),
+        family_id: "fam-1".into(),
+        client_id: "app".into(),
+        userid: "zhangsan".into(),
+        scope: "openid offline_access".into(),
+        sid: None,
+        route: "dingtalk_web".into(),
+        auth_time: 100,
+        successor_key: "k".into(),
+        created_at: 100,
+        expires_at: 1000,
+        family_expires_at,
+    }
+}
+
+#[tokio::test]
+async fn two_instances_rotating_one_refresh_token_at_once_have_exactly_one_fresh_rotation() {
+    for t in each_backend().await {
+        let db = &t.db;
+        db.upsert_user(&person("zhangsan"), 100).await.unwrap();
+        for round in 0..20 {
+            let hash = format!("r{round}");
+            db.insert_refresh_token(&refresh_token(&hash, 5000)).await.unwrap();
+            let (a, b) = tokio::join!(
+                db.rotate_refresh_token(&hash, 200),
+                t.other_instance.rotate_refresh_token(&hash, 200)
+            );
+            let rotations = [a.unwrap(), b.unwrap()];
+            let fresh = rotations.iter().filter(|r| matches!(r, Rotation::Fresh(_))).count();
+            assert_eq!(fresh, 1, "{:?}: {rotations:?}", t.backend);
+            assert!(
+                rotations
+                    .iter()
+                    .any(|r| matches!(r, Rotation::Reused { used_at: 200, .. })),
+                "{:?}: {rotations:?}",
+                t.backend
+            );
+        }
+        assert_eq!(db.rotate_refresh_token("nope", 200).await.unwrap(), Rotation::Unknown);
+        assert!(
+            db.find_refresh_token("r0").await.unwrap().is_none(),
+            "a used token is not live"
+        );
+    }
 }
 
 #[tokio::test]
 async fn an_access_token_is_not_found_once_expired() {
-    let (_dir, db) = fresh_db().await;
-    db.upsert_user(&person("zhangsan"), 100).await.unwrap();
-    let token = NewAccessToken {
-        token_hash: "t1".into(),
-        client_id: "app".into(),
-        userid: "zhangsan".into(),
-        scope: "openid profile".into(),
-        code_hash: None,
-        family_id: None,
-        sid: None,
-        created_at: 100,
-        expires_at: 200,
-    };
-    db.insert_access_token(&token).await.unwrap();
-    assert_eq!(
-        db.find_access_token("t1", 199).await.unwrap().unwrap().scope,
-        "openid profile"
-    );
-    assert!(db.find_access_token("t1", 200).await.unwrap().is_none());
+    for t in each_backend().await {
+        let db = &t.db;
+        db.upsert_user(&person("zhangsan"), 100).await.unwrap();
+        db.insert_access_token(&access_token("t1", None, 200)).await.unwrap();
+        assert_eq!(
+            db.find_access_token("t1", 199).await.unwrap().unwrap().scope,
+            "openid profile"
+        );
+        assert!(
+            db.find_access_token("t1", 200).await.unwrap().is_none(),
+            "{:?}",
+            t.backend
+        );
+    }
+}
+
+#[tokio::test]
+async fn purging_removes_only_dead_rows_in_bounded_batches_from_several_instances_at_once() {
+    for t in each_backend().await {
+        let db = &t.db;
+        db.upsert_user(&person("zhangsan"), 100).await.unwrap();
+        for i in 0..30 {
+            db.insert_access_token(&access_token(&format!("dead{i}"), None, 200))
+                .await
+                .unwrap();
+        }
+        db.insert_access_token(&access_token("live", None, 10_000))
+            .await
+            .unwrap();
+        db.insert_refresh_token(&refresh_token("dead-refresh", 300))
+            .await
+            .unwrap();
+        db.insert_refresh_token(&refresh_token("live-refresh", 10_000))
+            .await
+            .unwrap();
+        let login = |hash: &str, expires_at| PendingLogin {
+            state_hash: hash.into(),
+            browser_hash: "b".into(),
+            request: "{}".into(),
+            expires_at,
+        };
+        db.insert_pending_login(&login("dead-login", 300)).await.unwrap();
+        db.insert_pending_login(&login("live-login", 10_000)).await.unwrap();
+        assert!(db.record_client_assertion("app", "jti-dead", 300).await.unwrap());
+
+        let first = db.purge_expired(1000, 10).await.unwrap();
+        assert_eq!(
+            first, 13,
+            "{:?}: at most 10 rows of each kind go in one batch",
+            t.backend
+        );
+        let (a, b) = tokio::join!(db.purge_expired(1000, 10), t.other_instance.purge_expired(1000, 10));
+        assert!(a.unwrap() + b.unwrap() <= 20, "{:?}", t.backend);
+        while db.purge_expired(1000, 10).await.unwrap() > 0 {}
+
+        assert!(db.find_access_token("dead29", 100).await.unwrap().is_none());
+        assert!(
+            db.find_access_token("live", 1000).await.unwrap().is_some(),
+            "{:?}",
+            t.backend
+        );
+        assert!(db.find_refresh_token("dead-refresh").await.unwrap().is_none());
+        assert!(db.find_refresh_token("live-refresh").await.unwrap().is_some());
+        assert!(db.find_pending_login("dead-login").await.unwrap().is_none());
+        assert!(db.find_pending_login("live-login").await.unwrap().is_some());
+        assert!(
+            db.record_client_assertion("app", "jti-dead", 2000).await.unwrap(),
+            "an expired jti is forgotten"
+        );
+    }
 }
 
 #[tokio::test]
 async fn a_pending_login_can_be_taken_only_once() {
-    let (_dir, db) = fresh_db().await;
-    let login = PendingLogin {
-        state_hash: "s1".into(),
-        browser_hash: "b1".into(),
-        request: "{}".into(),
-        expires_at: 700,
-    };
-    db.insert_pending_login(&login).await.unwrap();
-    assert!(
-        db.insert_pending_login(&login).await.is_err(),
-        "state hashes are unique"
-    );
-    assert_eq!(db.take_pending_login("s1").await.unwrap(), Some(login));
-    assert_eq!(db.take_pending_login("s1").await.unwrap(), None);
+    for t in each_backend().await {
+        let db = &t.db;
+        let login = PendingLogin {
+            state_hash: "s1".into(),
+            browser_hash: "b1".into(),
+            request: "{}".into(),
+            expires_at: 700,
+        };
+        db.insert_pending_login(&login).await.unwrap();
+        assert!(
+            t.other_instance.insert_pending_login(&login).await.is_err(),
+            "{:?}: state hashes are unique",
+            t.backend
+        );
+        let (a, b) = tokio::join!(db.take_pending_login("s1"), t.other_instance.take_pending_login("s1"));
+        let taken = [a.unwrap(), b.unwrap()];
+        assert_eq!(taken.iter().flatten().collect::<Vec<_>>(), [&login], "{:?}", t.backend);
+    }
+}
+
+#[tokio::test]
+async fn uniqueness_holds_for_users_sessions_keys_and_assertions() {
+    for t in each_backend().await {
+        let db = &t.db;
+        db.upsert_user(&person("zhangsan"), 100).await.unwrap();
+        let mut impostor = person("wangwu");
+        impostor.unionid = person("zhangsan").unionid;
+        assert!(
+            db.upsert_user(&impostor, 100).await.is_err(),
+            "{:?}: unionids are unique",
+            t.backend
+        );
+
+        let session = Session {
+            id_hash: "h1".into(),
+            sid: "sid-1".into(),
+            userid: "zhangsan".into(),
+            route: "dingtalk_web".into(),
+            auth_time: 100,
+            created_at: 100,
+            expires_at: 5000,
+        };
+        db.insert_session(&session).await.unwrap();
+        let same_sid = Session {
+            id_hash: "h2".into(),
+            ..session.clone()
+        };
+        assert!(
+            t.other_instance.insert_session(&same_sid).await.is_err(),
+            "{:?}",
+            t.backend
+        );
+
+        let (a, b) = tokio::join!(
+            db.record_client_assertion("app", "jti-1", 500),
+            t.other_instance.record_client_assertion("app", "jti-1", 500)
+        );
+        assert_eq!(
+            [a.unwrap(), b.unwrap()].iter().filter(|fresh| **fresh).count(),
+            1,
+            "{:?}: a jti is accepted once",
+            t.backend
+        );
+        assert!(db.record_client_assertion("other-app", "jti-1", 500).await.unwrap());
+        assert!(db.insert_authorization_code(&code("c1", "zhangsan")).await.is_ok());
+        assert!(db.insert_authorization_code(&code("c1", "zhangsan")).await.is_err());
+        assert!(
+            db.insert_authorization_code(&code("c2", "nobody")).await.is_err(),
+            "{:?}: a code names a known person",
+            t.backend
+        );
+    }
 }
 
 #[tokio::test]
 async fn updated_at_moves_only_when_the_profile_changes() {
-    let (_dir, db) = fresh_db().await;
-    let mut someone = person("lisi");
-    assert_eq!(db.upsert_user(&someone, 100).await.unwrap().updated_at, 100);
-    let again = db.upsert_user(&someone, 200).await.unwrap();
-    assert_eq!((again.updated_at, again.last_login_at), (100, 200));
-    someone.title = Some("会计".into());
-    assert_eq!(db.upsert_user(&someone, 300).await.unwrap().updated_at, 300);
-    let stored = db.find_user("lisi").await.unwrap().unwrap();
-    assert_eq!(stored.identity.title.as_deref(), Some("会计"));
-    assert!(db.find_user("nobody").await.unwrap().is_none());
+    for t in each_backend().await {
+        let db = &t.db;
+        let mut someone = person("lisi");
+        assert_eq!(db.upsert_user(&someone, 100).await.unwrap().updated_at, 100);
+        let again = db.upsert_user(&someone, 200).await.unwrap();
+        assert_eq!((again.updated_at, again.last_login_at), (100, 200));
+        someone.title = Some("会计".into());
+        assert_eq!(db.upsert_user(&someone, 300).await.unwrap().updated_at, 300);
+        let stored = t.other_instance.find_user("lisi").await.unwrap().unwrap();
+        assert_eq!(stored.identity.title.as_deref(), Some("会计"));
+        assert!(db.find_user("nobody").await.unwrap().is_none());
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_reported_as_unavailable() {
+    let error = Db::connect_with(
+        "postgres://dingo@127.0.0.1:1/dingo",
+        &DbOptions {
+            max_connections: 1,
+            acquire_timeout: std::time::Duration::from_millis(300),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(error.is_unavailable(), "{error}");
+    assert!(!StoreError::Corrupt("x".into()).is_unavailable());
 }

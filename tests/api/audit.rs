@@ -124,7 +124,7 @@ async fn dingo_audit_lists_and_filters_events() {
     attempt(&app, "zhangsan").await;
     attempt(&app, "lisi").await;
     attempt(&app, "m9RtC4pWdYjE2uAaS6kQhZgiEiE").await;
-    let db_url = format!("sqlite://{}", app.dir.path().join("dingo.db").display());
+    let db_url = crate::support::database::database_url(app.dir.path());
     let run = |args: &[&str]| {
         let output = Command::new(env!("CARGO_BIN_EXE_dingo"))
             .arg("audit")

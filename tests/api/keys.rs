@@ -177,9 +177,9 @@ async fn dingo_keys(app: &TestApp, args: &[&str]) -> String {
     std::fs::write(
         &config,
         format!(
-            "[server]\nissuer = \"{}\"\n[database]\nurl = \"sqlite://{}\"\n[keys]\ndir = {:?}\n",
+            "[server]\nissuer = \"{}\"\n[database]\nurl = \"{}\"\n[keys]\ndir = {:?}\n",
             app.address,
-            app.dir.path().join("dingo.db").display(),
+            crate::support::database::database_url(app.dir.path()),
             app.dir.path().join("keys"),
         ),
     )

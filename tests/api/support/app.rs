@@ -157,7 +157,7 @@ impl TestApp {
 issuer = "{address}"
 listen = "{listen}"
 [database]
-url = "sqlite://{db}"
+url = "{db}"
 [keys]
 dir = {keys:?}
 [dingtalk]
@@ -199,7 +199,7 @@ public = true
                 .map(|uri| format!("backchannel_logout_uri = \"{uri}\""))
                 .unwrap_or_default(),
             listen = listener.local_addr().unwrap(),
-            db = dir.path().join("dingo.db").display(),
+            db = super::database::database_url(dir.path()),
             keys = dir.path().join("keys"),
             corp = directory.corp_id(),
             web_hash = sha256_hex(WEB_SECRET),

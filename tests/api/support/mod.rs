@@ -1,4 +1,5 @@
 pub mod app;
+pub mod database;
 pub mod process;
 pub mod receiver;
 pub mod rp;
