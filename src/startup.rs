@@ -37,9 +37,6 @@ pub enum StartupError {
     Io(#[from] std::io::Error),
 }
 
-/// How often the signing keys are rotated when due and reloaded from the database.
-const KEY_UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
-
 /// More routes served by the same server (the demo mounts the simulator and the demo app).
 pub type ExtraRoutes = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
 
@@ -160,7 +157,9 @@ impl Application {
             std::time::Duration::from_secs(60),
             settings.audit.retention_days * 86_400,
         );
-        keyring.clone().spawn_upkeep(KEY_UPKEEP_INTERVAL);
+        keyring
+            .clone()
+            .spawn_upkeep(std::time::Duration::from_secs(settings.keys.reload_every));
         crate::backchannel::spawn(
             db.clone(),
             state.provider.clock().clone(),

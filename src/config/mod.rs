@@ -114,7 +114,7 @@ impl MetricsSettings {
 }
 
 /// Where the shared state lives: `sqlite:…` (one instance) or `postgres://…` (any number).
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct DatabaseSettings {
     /// Shown with any password in it redacted.
@@ -160,6 +160,17 @@ impl DatabaseSettings {
     }
 }
 
+impl std::fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &redacted_url(&self.url))
+            .field("password", &self.password)
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout_ms", &self.acquire_timeout_ms)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A database URL for display: any password in it replaced.
 pub fn redacted_url(raw: &str) -> String {
     match url::Url::parse(raw) {
@@ -197,6 +208,10 @@ pub struct KeySettings {
     /// The algorithms keys are kept for (RS256 is required).
     #[serde(deserialize_with = "lenient::list")]
     pub algorithms: Vec<crate::crypto::Alg>,
+    /// Seconds between reloads of the keys from the database (and rotations when due), so that
+    /// every instance follows a rotation made anywhere.
+    #[serde(deserialize_with = "lenient::u64")]
+    pub reload_every: u64,
 }
 
 impl Default for KeySettings {
@@ -208,6 +223,7 @@ impl Default for KeySettings {
             publish_ahead: 86_400,
             rotate_every: 7_776_000,
             algorithms: crate::crypto::Alg::ALL.to_vec(),
+            reload_every: 60,
         }
     }
 }

@@ -370,6 +370,9 @@ fn check_keys(k: &super::KeySettings, problem: &mut impl FnMut(&str, String)) {
             "must be 0 (never automatically) or more than keys.publish_ahead, at most 315360000 seconds".into(),
         );
     }
+    if !(1..=3600).contains(&k.reload_every) {
+        problem("keys.reload_every", "must be between 1 and 3600 seconds".into());
+    }
     if !k.algorithms.contains(&crate::crypto::Alg::RS256) {
         problem(
             "keys.algorithms",

@@ -3,11 +3,11 @@
 
 use dingo::crypto::Alg;
 use dingo::keyring::Rotation;
+use jsonwebtoken::decode_header;
 use jsonwebtoken::jwk::Jwk;
-use jsonwebtoken::{DecodingKey, Validation, decode, decode_header};
 use serde_json::Value;
 
-use crate::support::app::WEB_CLIENT;
+use crate::support::app::{WEB_CLIENT, verify_jwt};
 use crate::support::process::dingo;
 use crate::support::{TestApp, TestAppOptions};
 
@@ -35,23 +35,8 @@ fn kid_of(token: &str) -> String {
     decode_header(token).unwrap().kid.unwrap()
 }
 
-/// Verifies `token` as a relying party of the issuer `issuer` would: with the key of its `kid`
-/// from `jwks`.
 fn verify_with(jwks: &Value, token: &str, issuer: &str) -> Value {
-    let header = decode_header(token).unwrap();
-    let jwk = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"].as_str() == header.kid.as_deref())
-        .unwrap_or_else(|| panic!("kid {:?} is not published", header.kid));
-    let jwk: Jwk = serde_json::from_value(jwk.clone()).unwrap();
-    let mut validation = Validation::new(header.alg);
-    validation.set_audience(&[WEB_CLIENT]);
-    validation.set_issuer(&[issuer]);
-    decode::<Value>(token, &DecodingKey::from_jwk(&jwk).unwrap(), &validation)
-        .unwrap()
-        .claims
+    verify_jwt(jwks, token, issuer, WEB_CLIENT)
 }
 
 async fn id_token(app: &TestApp) -> String {

@@ -19,6 +19,7 @@ mod login;
 mod logout;
 mod ops;
 mod policy;
+mod postgres;
 mod refresh;
 mod revocation;
 mod sessions;

@@ -300,3 +300,43 @@ fn a_client_cannot_ask_for_an_algorithm_whose_keys_are_not_kept() {
     let found = problems(&text, &[("DINGO_KEYS__ALGORITHMS", "RS256,EdDSA")]);
     assert_eq!(found[0].path, "clients[0].id_token_signed_response_alg", "{found:?}");
 }
+
+#[test]
+fn the_database_is_sqlite_or_postgresql_and_its_password_is_never_printed() {
+    let with_db = |db: &str| format!("{MINIMAL}\n[database]\n{db}\n");
+    let s = load_str(
+        &with_db("url = \"postgres://dingo:pg-pass@db.internal/dingo\""),
+        env(&[]),
+    )
+    .unwrap();
+    assert_eq!(s.database.connect_url(), "postgres://dingo:pg-pass@db.internal/dingo");
+    let printed = format!("{}{s:?}", s.to_redacted_toml());
+    assert!(
+        !printed.contains("pg-pass") && printed.contains("db.internal"),
+        "{printed}"
+    );
+
+    let s = load_str(
+        &with_db("url = \"postgresql://dingo@db.internal:5433/dingo?sslmode=require\""),
+        env(&[
+            ("DINGO_DATABASE__PASSWORD", "from-env"),
+            ("DINGO_DATABASE__ACQUIRE_TIMEOUT_MS", "500"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        s.database.connect_url(),
+        "postgresql://dingo:from-env@db.internal:5433/dingo?sslmode=require"
+    );
+    assert_eq!(s.database.acquire_timeout_ms, 500);
+    assert!(!format!("{}{s:?}", s.to_redacted_toml()).contains("from-env"));
+
+    let found = problems(&with_db("url = \"mysql://db/dingo\"\nacquire_timeout_ms = 0"), &[]);
+    let paths: Vec<_> = found.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(paths, ["database.url", "database.acquire_timeout_ms"], "{found:#?}");
+    assert!(found[0].message.contains("postgres://"), "{}", found[0].message);
+    let found = problems(&with_db("url = \"postgres://dingo:a@db/dingo\"\npassword = \"b\""), &[]);
+    assert_eq!(found[0].path, "database.password");
+    let found = problems(&with_db("password = \"b\""), &[]);
+    assert!(found[0].message.contains("SQLite"), "{found:#?}");
+}

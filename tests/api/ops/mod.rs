@@ -11,6 +11,7 @@ use std::path::Path;
 
 use url::Url;
 
+use crate::support::database::database_url;
 use crate::support::process::{Process, dingo, free_port};
 
 pub const CLIENT_ID: &str = "ops-app";
@@ -36,11 +37,38 @@ pub fn start_sim() -> (Process, String) {
 pub fn start_dingo(dir: &Path, dingtalk: &str, api: &str, extra: &str, env: &[(&str, &str)]) -> (Process, String) {
     let port = free_port();
     let issuer = format!("http://127.0.0.1:{port}");
+    let instance = Instance {
+        issuer: &issuer,
+        port,
+        database: &database_url(dir),
+    };
+    (start_instance(dir, &instance, dingtalk, api, extra, env), issuer)
+}
+
+/// One `dingo serve` process: its public issuer, the port it listens on and its database.
+pub struct Instance<'a> {
+    pub issuer: &'a str,
+    pub port: u16,
+    pub database: &'a str,
+}
+
+/// `dingo serve` as `instance` describes, otherwise as [`start_dingo`].
+pub fn start_instance(
+    dir: &Path,
+    instance: &Instance,
+    dingtalk: &str,
+    api: &str,
+    extra: &str,
+    env: &[(&str, &str)],
+) -> Process {
+    let Instance { issuer, port, database } = instance;
     let config = format!(
         r#"
 [server]
 issuer = "{issuer}"
 listen = "127.0.0.1:{port}"
+[database]
+url = "{database}"
 [dingtalk]
 client_id = "{APP_KEY}"
 client_secret = "{APP_SECRET}"
@@ -52,7 +80,7 @@ timeout_ms = 5000
 [[clients]]
 client_id = "{CLIENT_ID}"
 redirect_uris = ["{REDIRECT_URI}"]
-scopes = ["openid", "profile", "email"]
+scopes = ["openid", "profile", "email", "offline_access"]
 secret_sha256 = "{hash}"
 {extra}
 "#,
@@ -67,7 +95,7 @@ secret_sha256 = "{hash}"
         .arg(&path)
         .current_dir(dir)
         .envs(env.iter().copied());
-    (Process::start(command, "dingo is serving"), issuer)
+    Process::start(command, "dingo is serving")
 }
 
 /// A browser: keeps cookies, follows no redirects by itself.

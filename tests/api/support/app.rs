@@ -77,6 +77,26 @@ pub fn jwt_claims(jwt: &str) -> serde_json::Value {
     serde_json::from_slice(&dingo::crypto::b64url_decode(payload).unwrap()).unwrap()
 }
 
+/// Verifies `token` as a relying party `audience` of `issuer` would: with the key of its `kid`
+/// from `jwks`; returns the claims.
+pub fn verify_jwt(jwks: &serde_json::Value, token: &str, issuer: &str, audience: &str) -> serde_json::Value {
+    use jsonwebtoken::{DecodingKey, Validation, decode, decode_header, jwk::Jwk};
+    let header = decode_header(token).unwrap();
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"].as_str() == header.kid.as_deref())
+        .unwrap_or_else(|| panic!("kid {:?} is not published", header.kid));
+    let jwk: Jwk = serde_json::from_value(jwk.clone()).unwrap();
+    let mut validation = Validation::new(header.alg);
+    validation.set_audience(&[audience]);
+    validation.set_issuer(&[issuer]);
+    decode::<serde_json::Value>(token, &DecodingKey::from_jwk(&jwk).unwrap(), &validation)
+        .unwrap()
+        .claims
+}
+
 /// What a browser ended on after following redirects.
 #[derive(Debug)]
 pub enum Landing {
