@@ -196,8 +196,8 @@ pub struct DingTalkSettings {
     /// Backoff before retry n (from 0): a random time below `retry_backoff_ms × 2ⁿ` (full jitter).
     #[serde(deserialize_with = "lenient::u64")]
     pub retry_backoff_ms: u64,
-    /// Consecutive failed DingTalk requests (retries included) after which calls fail at once (the
-    /// circuit opens); 0: never.
+    /// Consecutive DingTalk requests (retries included) failing because DingTalk is down (not
+    /// refusals or QPS limits) after which calls fail at once (the circuit opens); 0: never.
     #[serde(deserialize_with = "lenient::u32")]
     pub breaker_threshold: u32,
     /// How long the circuit stays open before one call is let through to probe DingTalk.

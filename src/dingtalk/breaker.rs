@@ -1,8 +1,9 @@
 //! A circuit breaker in front of DingTalk: after `threshold` failed requests in a row it opens,
 //! and requests fail at once for `cooldown`; then one request at a time probes DingTalk (half
 //! open), and the first success closes the circuit. Only failures of DingTalk itself count
-//! (unreachable, timed out, 5xx, busy, throttled, garbled); a business answer such as 60121 is a
-//! working DingTalk. Times are monotonic instants passed in, so tests need no clock.
+//! (unreachable, timed out, 5xx, busy, garbled); a business answer such as 60121, or a QPS limit
+//! on one API (left to the rate limiter and retries), comes from a working DingTalk. Times are
+//! monotonic instants passed in, so tests need no clock.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};

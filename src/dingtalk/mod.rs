@@ -37,9 +37,11 @@ pub use sns::signature as sns_signature;
 const STALE_TOKEN_CODES: &[i64] = &[40014, 42001, 40001, 33001];
 /// The api family's code for the same (§3.5, §11.2).
 const STALE_TOKEN_API_CODE: &str = "InvalidAuthentication";
-/// oapi codes meaning "try later" (§11.1): system busy, upstream timeout (15, and 88 without a
-/// `sub_code`), QPS limits.
-const BUSY_CODES: &[i64] = &[-1, 15, 88, 90002, 90018, 90019];
+/// oapi codes meaning "DingTalk is struggling, try later" (§11.1): system busy, and an upstream
+/// timeout (15, and 88 without a `sub_code`).
+const BUSY_CODES: &[i64] = &[-1, 15, 88];
+/// oapi codes meaning "too many calls to this API, try later" (§11.1, §12): QPS limits.
+const THROTTLED_CODES: &[i64] = &[90002, 90018, 90019];
 /// What a call fails with while the circuit is open.
 const CIRCUIT_OPEN: &str = "DingTalk unavailable (circuit open)";
 
@@ -231,7 +233,8 @@ impl DingTalk {
 
     /// Every DingTalk call goes through here. Within one deadline (`timeout_ms`) it waits for the
     /// rate limiter, asks the circuit breaker, sends, and — for a call that is safe to repeat —
-    /// sends again after a jittered backoff when DingTalk failed (see [`CallError::is_outage`]).
+    /// sends again after a jittered backoff when DingTalk failed or throttled the call (see
+    /// [`CallError::is_retryable`]).
     /// Each request is timed and counted under `api` (a path such as `topapi/v2/user/get`, never
     /// a URL: those may carry tokens).
     async fn send<T>(
@@ -254,7 +257,7 @@ impl DingTalk {
             }
             let result = self.attempt(api, current, &parse, deadline).await;
             let wait = match &result {
-                Err(e) if e.is_outage() && request.is_some() => self.backoff.delay(retry, retry::jitter()),
+                Err(e) if e.is_retryable() && request.is_some() => self.backoff.delay(retry, retry::jitter()),
                 _ => None,
             };
             match wait {
@@ -285,9 +288,10 @@ impl DingTalk {
         }
         if self.limiter.wait(api, deadline).await.is_err() {
             self.metrics.record_dingtalk_unsent(api, outcome::RATE_LIMITED);
-            return Err(CallError::Unavailable(
-                "too many calls: its turn under the rate limit comes after its deadline".into(),
-            ));
+            // Not an outage: retrying would only queue again.
+            return Err(CallError::Upstream(DingTalkError::Unavailable(format!(
+                "{api}: too many calls (its turn under the rate limit comes after its deadline)"
+            ))));
         }
         let started = Instant::now();
         let remaining = deadline.saturating_duration_since(started);
@@ -369,16 +373,29 @@ impl CallError {
             || self.api_code() == Some(STALE_TOKEN_API_CODE)
     }
 
-    /// DingTalk itself failed: unreachable, timed out, 5xx, busy, throttled or a garbled body.
-    /// Such failures count towards the circuit breaker and are retried when the call is safe to
-    /// repeat; any other answer (60121, a refused code…) comes from a working DingTalk.
+    /// DingTalk itself failed: unreachable, timed out, 5xx, busy or a garbled body. Such failures
+    /// count towards the circuit breaker; any other answer (60121, a refused code, a QPS limit on
+    /// one API…) comes from a working DingTalk.
     fn is_outage(&self) -> bool {
         match self {
             CallError::Unavailable(_) | CallError::Failed(Failure::Malformed(_)) => true,
             CallError::Failed(Failure::Oapi { code, .. }) => BUSY_CODES.contains(code),
-            CallError::Failed(Failure::Api { code, .. }) => is_throttled(code),
-            CallError::Upstream(_) => false,
+            CallError::Failed(Failure::Api { .. }) | CallError::Upstream(_) => false,
         }
+    }
+
+    /// DingTalk's QPS or QPM limit for one API (§12).
+    fn is_throttled(&self) -> bool {
+        match self {
+            CallError::Failed(Failure::Oapi { code, .. }) => THROTTLED_CODES.contains(code),
+            CallError::Failed(Failure::Api { code, .. }) => is_throttled(code),
+            _ => false,
+        }
+    }
+
+    /// Worth sending again, when the call may be repeated at all.
+    fn is_retryable(&self) -> bool {
+        self.is_outage() || self.is_throttled()
     }
 
     fn into_error(self, api: &'static str) -> DingTalkError {
@@ -387,6 +404,9 @@ impl CallError {
             CallError::Unavailable(why) => DingTalkError::Unavailable(format!("{api}: {why}")),
             CallError::Failed(Failure::Oapi { code, .. }) if BUSY_CODES.contains(&code) => {
                 DingTalkError::Unavailable(format!("{api}: busy (errcode {code})"))
+            }
+            CallError::Failed(Failure::Oapi { code, .. }) if THROTTLED_CODES.contains(&code) => {
+                DingTalkError::Unavailable(format!("{api}: throttled (errcode {code})"))
             }
             CallError::Failed(Failure::Api { code, .. }) if is_throttled(&code) => {
                 DingTalkError::Unavailable(format!("{api}: throttled ({code})"))
@@ -407,5 +427,7 @@ fn is_throttled(code: &str) -> bool {
     code.starts_with("Forbidden.AccessDenied.Qp")
 }
 
+#[cfg(test)]
+mod against_sim;
 #[cfg(test)]
 mod tests;

@@ -35,7 +35,11 @@ async fn a_counted_fault_on_one_path_hits_only_that_many_calls_there() {
     let token = t.app_token().await;
     t.sim.inject(Fault::new(FaultKind::Status(502)).on(USER_GET).times(2));
     assert_eq!(user_get(&t, &token).await.status(), StatusCode::BAD_GATEWAY);
-    assert_eq!(t.gettoken(CLIENT_ID, CLIENT_SECRET).await["errcode"], json!(0), "another path");
+    assert_eq!(
+        t.gettoken(CLIENT_ID, CLIENT_SECRET).await["errcode"],
+        json!(0),
+        "another path"
+    );
     assert_eq!(user_get(&t, &token).await.status(), StatusCode::BAD_GATEWAY);
     let third: Value = user_get(&t, &token).await.json().await.unwrap();
     assert_eq!(third["errcode"], json!(0));
@@ -97,7 +101,10 @@ async fn a_reset_closes_the_connection_without_a_complete_response() {
     };
     let error = outcome.expect_err("no complete response");
     assert!(!error.is_timeout(), "{error:?}");
-    assert!(error.is_request(), "closed before any response, not mid-body: {error:?}");
+    assert!(
+        error.is_request(),
+        "closed before any response, not mid-body: {error:?}"
+    );
     let next: Value = user_get(&t, &token).await.json().await.unwrap();
     assert_eq!(next["errcode"], json!(0), "the server itself is fine");
 }
@@ -106,7 +113,8 @@ async fn a_reset_closes_the_connection_without_a_complete_response() {
 async fn latency_delays_every_call_and_a_delay_fault_only_its_own() {
     let t = spawn().await;
     let token = t.app_token().await;
-    t.sim.inject(Fault::new(FaultKind::Delay(Duration::from_millis(150))).times(1));
+    t.sim
+        .inject(Fault::new(FaultKind::Delay(Duration::from_millis(150))).times(1));
     let started = Instant::now();
     let body: Value = user_get(&t, &token).await.json().await.unwrap();
     assert_eq!(body["errcode"], json!(0), "answered normally");
@@ -143,7 +151,11 @@ async fn the_enforced_rate_limit_refuses_calls_beyond_it_per_api() {
     }
     assert_eq!(codes, [0, 0, 0, 90018, 90018]);
     assert_eq!(t.sim.throttled_count(), 2);
-    assert_eq!(t.gettoken(CLIENT_ID, CLIENT_SECRET).await["errcode"], json!(0), "another API");
+    assert_eq!(
+        t.gettoken(CLIENT_ID, CLIENT_SECRET).await["errcode"],
+        json!(0),
+        "another API"
+    );
     t.clock.advance(1);
     let body: Value = user_get(&t, &token).await.json().await.unwrap();
     assert_eq!(body["errcode"], json!(0), "a second later");
