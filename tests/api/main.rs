@@ -20,6 +20,7 @@ mod logout;
 mod ops;
 mod policy;
 mod refresh;
+mod resilience;
 mod revocation;
 mod sessions;
 mod token;
