@@ -231,12 +231,11 @@ impl DingTalk {
         .await
     }
 
-    /// Every DingTalk call goes through here. Within one deadline (`timeout_ms`) it waits for the
-    /// rate limiter, asks the circuit breaker, sends, and — for a call that is safe to repeat —
-    /// sends again after a jittered backoff when DingTalk failed or throttled the call (see
-    /// [`CallError::is_retryable`]).
-    /// Each request is timed and counted under `api` (a path such as `topapi/v2/user/get`, never
-    /// a URL: those may carry tokens).
+    /// Every DingTalk call goes through here. Within one deadline (`timeout_ms`) each request asks
+    /// the circuit breaker, waits its turn under the rate limiter and is sent; a call that is
+    /// safe to repeat is sent again after a jittered backoff when DingTalk failed or throttled it
+    /// (see [`CallError::is_retryable`]). Each request is timed and counted under `api` (a path
+    /// such as `topapi/v2/user/get`, never a URL: those may carry tokens).
     async fn send<T>(
         &self,
         api: &'static str,
