@@ -204,6 +204,7 @@ pub struct DingTalkSettings {
     #[serde(deserialize_with = "lenient::u64")]
     pub breaker_cooldown_ms: u64,
     /// Calls per second to each DingTalk API; calls beyond it wait their turn; 0: no limit.
+    /// DingTalk allows 20: calls leave evenly spaced but arrive with network jitter.
     #[serde(deserialize_with = "lenient::u32")]
     pub rate_limit_per_second: u32,
     /// The login page used in an ordinary browser.
@@ -262,7 +263,7 @@ impl Default for DingTalkSettings {
             retry_backoff_ms: 100,
             breaker_threshold: 5,
             breaker_cooldown_ms: 5000,
-            rate_limit_per_second: 18,
+            rate_limit_per_second: 15,
             web_login: WebLogin::Oauth2,
             legacy_app_id: String::new(),
             legacy_app_secret: Secret::default(),

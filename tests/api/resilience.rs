@@ -296,7 +296,8 @@ async fn when_dingtalk_is_down_logins_fail_cleanly_and_once_the_circuit_opens_at
 async fn a_burst_of_logins_stays_under_dingtalks_rate_limit() {
     let app = std::sync::Arc::new(spawn_with_env(&[("DINGO_DINGTALK__TIMEOUT_MS", "5000")]).await);
     // A first login caches the app token, the unionid mapping and the departments: each login
-    // below costs userAccessToken, users/me and user/get, 25 calls to each API at once.
+    // below costs userAccessToken, users/me and user/get, 25 calls to each API at once, which
+    // dingo's default limit (15 a second per API) spreads over more than a second.
     assert!(web_login(&app, "zhangsan").await.contains_key("code"));
     app.sim.reset_calls();
     app.sim.set_rate_limit(Some(20));
