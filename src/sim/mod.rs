@@ -5,12 +5,13 @@
 //! serves stand-ins for the DingTalk client's JSAPI (`/jsapi/...`), so in-app login can be tried
 //! from an ordinary browser whose user agent contains `DingTalk`.
 //!
-//! Fault injection: [`Simulator::set_outage`], [`Simulator::set_latency`], [`Simulator::inject`] (5xx, busy, rate-limited,
-//! malformed, reset, delayed; per path, counted or a fraction), [`Simulator::invalidate_app_tokens`],
-//! [`Simulator::set_rate_limit`], [`Simulator::set_inapp_failure`],
-//! [`Simulator::set_open_auth_outcome`]; observation: [`Simulator::call_count`],
-//! [`Simulator::throttled_count`]; unattended logins: [`Simulator::set_auto_login`],
-//! [`Simulator::set_inapp_user`]. Time comes only from the given clock.
+//! Fault injection: [`Simulator::set_outage`], [`Simulator::set_latency`],
+//! [`Simulator::inject`] (5xx, busy, rate-limited, malformed, reset, delayed; per path, counted
+//! or a fraction), [`Simulator::invalidate_app_tokens`], [`Simulator::set_rate_limit`],
+//! [`Simulator::set_inapp_failure`], [`Simulator::set_open_auth_outcome`]; observation:
+//! [`Simulator::call_count`], [`Simulator::throttled_count`]; unattended logins:
+//! [`Simulator::set_auto_login`], [`Simulator::set_inapp_user`]. Time comes only from the given
+//! clock.
 
 mod api;
 mod bodies;
@@ -30,8 +31,9 @@ mod state;
 mod tests;
 
 use std::collections::HashMap;
-use std::future::{Ready, ready};
+use std::future::{Future, Ready, ready};
 use std::net::TcpListener;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -292,8 +294,7 @@ impl Simulator {
         &self,
         prefix: &'static str,
         handler: fn(&Simulator, &HttpRequest, &str, &[u8]) -> HttpResponse,
-    ) -> impl Fn(HttpRequest, Bytes) -> std::pin::Pin<Box<dyn std::future::Future<Output = HttpResponse>>> + Clone + 'static
-    {
+    ) -> impl Fn(HttpRequest, Bytes) -> Pin<Box<dyn Future<Output = HttpResponse>>> + Clone + 'static {
         let sim = self.clone();
         let family = if prefix == "/v1.0/" { Family::Api } else { Family::Oapi };
         move |req: HttpRequest, body: Bytes| {
