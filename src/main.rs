@@ -4,11 +4,12 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use dingo::clock::{SharedClock, SystemClock};
 use dingo::config::{self, Settings};
-use dingo::sim::{Directory, OpenAuthOutcome, Simulator};
+use dingo::sim::{Directory, Fault, OpenAuthOutcome, Simulator};
 use dingo::startup::Application;
 use dingo::store::Db;
 use dingo::telemetry::logging;
@@ -57,6 +58,25 @@ enum Command {
         /// What openAuth answers: ok, cancel, toAdmin or failed.
         #[arg(long, default_value = "ok")]
         open_auth: OpenAuthOutcome,
+        /// Answer every API call this many milliseconds late (on top of any delay=MS fault).
+        #[arg(long, value_name = "MS")]
+        latency_ms: Option<u64>,
+        /// Inject a fault into API calls (repeatable; the first matching rule decides a call):
+        /// KIND[,path=/api/path][,times=N][,fraction=F], KIND being an HTTP status (503), busy
+        /// (oapi -1, api 500 system.busy), rate-limited (oapi 90018, api 403
+        /// Forbidden.AccessDenied.QpsLimitForAppkeyAndApi), malformed (a cut-off JSON body), reset
+        /// (the connection closed mid-response) or delay=MS. E.g. --fault 502,times=3 or
+        /// --fault reset,path=/topapi/v2/user/get,fraction=0.1.
+        #[arg(long, value_name = "SPEC")]
+        fault: Vec<Fault>,
+        /// Enforce DingTalk's per-API rate limit: more calls per second to one API are refused
+        /// with the QPS-limit error (DingTalk's documented limit is 20).
+        #[arg(long, value_name = "PER_SECOND")]
+        rate_limit: Option<u32>,
+        /// Invalidate every app token this often, as when the app secret is reset: calls with an
+        /// old token get errcode 88 / sub_code 40014.
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        invalidate_app_tokens_every: Option<u64>,
     },
     /// Create or upgrade the database schema, then exit.
     Migrate(ConfigArgs),
@@ -310,6 +330,10 @@ async fn run(command: Command) -> ExitCode {
             inapp_user,
             inapp_failure,
             open_auth,
+            latency_ms,
+            fault,
+            rate_limit,
+            invalidate_app_tokens_every,
         } => {
             let directory = match users.as_deref().map(Directory::load).transpose() {
                 Ok(directory) => directory.unwrap_or_else(Directory::sample),
@@ -323,6 +347,14 @@ async fn run(command: Command) -> ExitCode {
             simulator.set_inapp_user(inapp_user);
             simulator.set_inapp_failure(inapp_failure);
             simulator.set_open_auth_outcome(open_auth);
+            simulator.set_latency(Duration::from_millis(latency_ms.unwrap_or(0)));
+            for rule in fault {
+                simulator.inject(rule);
+            }
+            simulator.set_rate_limit(rate_limit);
+            if let Some(seconds) = invalidate_app_tokens_every {
+                simulator.invalidate_app_tokens_every(Duration::from_secs(seconds));
+            }
             sim(&listen, simulator).await
         }
     };

@@ -246,9 +246,28 @@ pub struct DingTalkSettings {
     pub oapi_base_url: String,
     /// Scope sent to DingTalk's login page: `openid` or `openid corpid`.
     pub login_scope: String,
-    /// Total time allowed for one DingTalk call, in milliseconds.
+    /// Total time allowed for one DingTalk call, in milliseconds, its retries and any wait for
+    /// the rate limiter included.
     #[serde(deserialize_with = "lenient::u64")]
     pub timeout_ms: u64,
+    /// How many times a call that is safe to repeat (a read) is sent again after DingTalk was
+    /// unreachable, failed (5xx), busy, throttled or garbled. Calls redeeming a login code never are.
+    #[serde(deserialize_with = "lenient::u32")]
+    pub retries: u32,
+    /// Backoff before retry n (from 0): a random time below `retry_backoff_ms × 2ⁿ` (full jitter).
+    #[serde(deserialize_with = "lenient::u64")]
+    pub retry_backoff_ms: u64,
+    /// Consecutive DingTalk requests (retries included) failing because DingTalk is down (not
+    /// refusals or QPS limits) after which calls fail at once (the circuit opens); 0: never.
+    #[serde(deserialize_with = "lenient::u32")]
+    pub breaker_threshold: u32,
+    /// How long the circuit stays open before one call is let through to probe DingTalk.
+    #[serde(deserialize_with = "lenient::u64")]
+    pub breaker_cooldown_ms: u64,
+    /// Calls per second to each DingTalk API; calls beyond it wait their turn; 0: no limit.
+    /// DingTalk allows 20: calls leave evenly spaced but arrive with network jitter.
+    #[serde(deserialize_with = "lenient::u32")]
+    pub rate_limit_per_second: u32,
     /// The login page used in an ordinary browser.
     pub web_login: WebLogin,
     /// appid of the legacy scan-login app (扫码登录应用), for `web_login = "legacy"`.
@@ -301,6 +320,11 @@ impl Default for DingTalkSettings {
             oapi_base_url: "https://oapi.dingtalk.com".into(),
             login_scope: "openid".into(),
             timeout_ms: 3000,
+            retries: 2,
+            retry_backoff_ms: 100,
+            breaker_threshold: 5,
+            breaker_cooldown_ms: 5000,
+            rate_limit_per_second: 15,
             web_login: WebLogin::Oauth2,
             legacy_app_id: String::new(),
             legacy_app_secret: Secret::default(),

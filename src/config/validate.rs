@@ -123,6 +123,24 @@ pub fn validate(s: &Settings) -> Vec<Problem> {
     if !(100..=60_000).contains(&d.timeout_ms) {
         problem("dingtalk.timeout_ms", "must be between 100 and 60000".into());
     }
+    if d.retries > 5 {
+        problem("dingtalk.retries", "must be between 0 and 5".into());
+    }
+    if !(1..=5_000).contains(&d.retry_backoff_ms) {
+        problem("dingtalk.retry_backoff_ms", "must be between 1 and 5000".into());
+    }
+    if d.breaker_threshold > 1_000 {
+        problem("dingtalk.breaker_threshold", "must be between 0 (off) and 1000".into());
+    }
+    if !(100..=600_000).contains(&d.breaker_cooldown_ms) {
+        problem("dingtalk.breaker_cooldown_ms", "must be between 100 and 600000".into());
+    }
+    if d.rate_limit_per_second > 1_000 {
+        problem(
+            "dingtalk.rate_limit_per_second",
+            "must be between 0 (off) and 1000".into(),
+        );
+    }
     if d.web_login == WebLogin::Legacy {
         if d.legacy_app_id.trim().is_empty() {
             problem(

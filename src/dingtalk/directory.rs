@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use serde_json::json;
 
 use super::models::{ByUnionId, DepartmentDetail, Me, UserDetail};
-use super::{DingTalk, DingTalkError};
+use super::{DingTalk, DingTalkError, Repeat};
 use crate::identity::{Department, Identity};
 
 /// How many mappings are kept before the cache starts over.
@@ -78,7 +78,7 @@ impl DingTalk {
             return Ok(userid);
         }
         let found: ByUnionId = self
-            .oapi_call("topapi/user/getbyunionid", &json!({ "unionid": unionid }))
+            .oapi_call("topapi/user/getbyunionid", Repeat::Safe, &json!({ "unionid": unionid }))
             .await
             .map_err(|e| match e.oapi_code() {
                 Some(60121) => DingTalkError::NotMember,
@@ -95,7 +95,11 @@ impl DingTalk {
     /// The canonical identity of member `userid`: `topapi/v2/user/get` (§9.1) plus departments.
     pub(super) async fn identity(&self, userid: &str, me: Option<&Me>) -> Result<Identity, DingTalkError> {
         let detail: UserDetail = self
-            .oapi_call("topapi/v2/user/get", &json!({ "userid": userid, "language": "zh_CN" }))
+            .oapi_call(
+                "topapi/v2/user/get",
+                Repeat::Safe,
+                &json!({ "userid": userid, "language": "zh_CN" }),
+            )
             .await
             .map_err(|e| match e.oapi_code() {
                 Some(60121 | 60111 | 33012) => DingTalkError::NotMember,
@@ -143,6 +147,7 @@ impl DingTalk {
         let detail: DepartmentDetail = self
             .oapi_call(
                 "topapi/v2/department/get",
+                Repeat::Safe,
                 &json!({ "dept_id": id, "language": "zh_CN" }),
             )
             .await

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::models::{InAppUser, Me, SnsUserInfo, UserAccessToken};
-use super::{DingTalk, DingTalkError, envelope};
+use super::{DingTalk, DingTalkError, Repeat, envelope};
 
 impl DingTalk {
     /// DingTalk's OAuth2 web login page (§6.1).
@@ -51,7 +51,7 @@ impl DingTalk {
             .post(format!("{}/v1.0/oauth2/userAccessToken", self.api_base))
             .json(&body);
         let token: UserAccessToken = self
-            .send("oauth2/userAccessToken", request, envelope::parse_api)
+            .send("oauth2/userAccessToken", Repeat::Never, request, envelope::parse_api)
             .await
             .map_err(|e| match e.api_code() {
                 Some("invalidParameter.authCode.notFound" | "invalidCode") => DingTalkError::InvalidCode,
@@ -64,7 +64,7 @@ impl DingTalk {
             .http
             .get(format!("{}/v1.0/contact/users/me", self.api_base))
             .header("x-acs-dingtalk-access-token", token.access_token);
-        self.send("contact/users/me", request, envelope::parse_api)
+        self.send("contact/users/me", Repeat::Safe, request, envelope::parse_api)
             .await
             .map_err(|e| e.into_error("contact/users/me"))
     }
@@ -83,7 +83,9 @@ impl DingTalk {
             ])
             .json(&json!({ "tmp_auth_code": code }));
         let info: SnsUserInfo = self
-            .send("sns/getuserinfo_bycode", request, |_, body| envelope::parse_oapi(body))
+            .send("sns/getuserinfo_bycode", Repeat::Never, request, |_, body| {
+                envelope::parse_oapi(body)
+            })
             .await
             .map_err(|e| match e.oapi_code() {
                 Some(40078 | 40029) => DingTalkError::InvalidCode,
@@ -95,7 +97,7 @@ impl DingTalk {
     /// In-app codes from `requestAuthCode`: `topapi/v2/user/getuserinfo` (§4.4).
     pub(super) async fn userid_by_inapp_code(&self, code: &str) -> Result<String, DingTalkError> {
         let user: InAppUser = self
-            .oapi_call("topapi/v2/user/getuserinfo", &json!({ "code": code }))
+            .oapi_call("topapi/v2/user/getuserinfo", Repeat::Never, &json!({ "code": code }))
             .await
             .map_err(|e| match e.oapi_code() {
                 Some(40078 | 40029) => DingTalkError::InvalidCode,

@@ -2,13 +2,17 @@
 //! The wire contract it follows is DINGTALK-API.md.
 
 mod app_token;
+mod breaker;
 mod directory;
 mod envelope;
+mod limiter;
 mod login;
 mod models;
 mod outcome;
+mod retry;
 mod sns;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,15 +25,25 @@ use crate::config::{DingTalkSettings, Secret, WebLogin};
 use crate::identity::{Identity, LoginRoute, Upstream, UpstreamCode, UpstreamError as DingTalkError};
 use crate::telemetry::Metrics;
 use app_token::AppTokenCache;
+use breaker::Breaker;
 use directory::{DepartmentCache, UnionIdCache};
 pub use envelope::Failure;
+use limiter::Limiter;
 use models::OapiResult;
+use retry::{Backoff, Repeat};
 pub use sns::signature as sns_signature;
 
 /// oapi codes meaning "the app token is no good": fetch a new one and retry once (§3.5).
 const STALE_TOKEN_CODES: &[i64] = &[40014, 42001, 40001, 33001];
-/// oapi codes meaning "try later" (§11.1).
-const BUSY_CODES: &[i64] = &[-1, 15, 90002, 90018, 90019];
+/// The api family's code for the same (§3.5, §11.2).
+const STALE_TOKEN_API_CODE: &str = "InvalidAuthentication";
+/// oapi codes meaning "DingTalk is struggling, try later" (§11.1): system busy, and an upstream
+/// timeout (15, and 88 without a `sub_code`).
+const BUSY_CODES: &[i64] = &[-1, 15, 88];
+/// oapi codes meaning "too many calls to this API, try later" (§11.1, §12): QPS limits.
+const THROTTLED_CODES: &[i64] = &[90002, 90018, 90019];
+/// What a call fails with while the circuit is open.
+const CIRCUIT_OPEN: &str = "DingTalk unavailable (circuit open)";
 
 /// A DingTalk app's client, holding its cached app token, unionid mappings and departments.
 #[derive(Debug)]
@@ -48,6 +62,11 @@ pub struct DingTalk {
     app_token: AppTokenCache,
     unionids: UnionIdCache,
     departments: DepartmentCache,
+    /// Time allowed for one call, its retries and its wait for the limiter included.
+    timeout: Duration,
+    backoff: Backoff,
+    breaker: Breaker,
+    limiter: Limiter,
     clock: SharedClock,
     metrics: Arc<Metrics>,
 }
@@ -120,6 +139,17 @@ impl DingTalk {
             app_token: AppTokenCache::default(),
             unionids: UnionIdCache::default(),
             departments: DepartmentCache::new(department_cache_ttl),
+            timeout,
+            backoff: Backoff {
+                retries: settings.retries,
+                base: Duration::from_millis(settings.retry_backoff_ms),
+            },
+            breaker: Breaker::new(
+                settings.breaker_threshold,
+                Duration::from_millis(settings.breaker_cooldown_ms),
+                timeout,
+            ),
+            limiter: Limiter::new(settings.rate_limit_per_second),
             clock,
             metrics,
         })
@@ -147,7 +177,7 @@ impl DingTalk {
                     .post(format!("{}/v1.0/oauth2/accessToken", self.api_base))
                     .json(&body);
                 let token: models::AppAccessToken = self
-                    .send("oauth2/accessToken", request, envelope::parse_api)
+                    .send("oauth2/accessToken", Repeat::Safe, request, envelope::parse_api)
                     .await
                     .map_err(|e| e.into_error("oauth2/accessToken"))?;
                 Ok((token.access_token, now + token.expire_in))
@@ -157,41 +187,114 @@ impl DingTalk {
         lookup.map(|(token, _)| token)
     }
 
-    /// A `topapi` POST with the app token; a stale token is replaced and the call retried once.
+    /// Runs `call` with the app token; when DingTalk says the token is stale, the token is
+    /// replaced and `call` runs once more. The gateway refuses a stale token before the API
+    /// runs, so even a call redeeming a code may go again then: the code was not used.
+    async fn with_app_token<T, F, Fut>(&self, call: F) -> Result<T, CallError>
+    where
+        F: Fn(String) -> Fut,
+        Fut: Future<Output = Result<T, CallError>>,
+    {
+        let token = self.app_token().await.map_err(CallError::Upstream)?;
+        match call(token.clone()).await {
+            Err(e) if e.is_stale_app_token() => {
+                self.app_token.invalidate(&token).await;
+                let fresh = self.app_token().await.map_err(CallError::Upstream)?;
+                call(fresh).await
+            }
+            other => other,
+        }
+    }
+
+    /// A `topapi` POST with the app token (see [`DingTalk::with_app_token`]).
     /// Errors come back unmapped so each caller can give codes like 60121 their meaning.
-    async fn oapi_call<T: DeserializeOwned>(&self, api: &'static str, body: &impl Serialize) -> Result<T, CallError> {
-        let mut retried = false;
-        loop {
-            let token = self.app_token().await.map_err(CallError::Upstream)?;
+    async fn oapi_call<T: DeserializeOwned>(
+        &self,
+        api: &'static str,
+        repeat: Repeat,
+        body: &impl Serialize,
+    ) -> Result<T, CallError> {
+        self.with_app_token(|token| {
             let request = self
                 .http
                 .post(format!("{}/{api}", self.oapi_base))
                 .query(&[("access_token", token.as_str())])
                 .json(body);
-            match self
-                .send(api, request, |_, bytes| envelope::parse_oapi::<OapiResult<T>>(bytes))
+            async move {
+                self.send(api, repeat, request, |_, bytes| {
+                    envelope::parse_oapi::<OapiResult<T>>(bytes)
+                })
                 .await
-            {
-                Ok(ok) => return Ok(ok.result),
-                Err(CallError::Failed(Failure::Oapi { code, .. })) if STALE_TOKEN_CODES.contains(&code) && !retried => {
-                    self.app_token.invalidate(&token).await;
-                    retried = true;
+                .map(|ok| ok.result)
+            }
+        })
+        .await
+    }
+
+    /// Every DingTalk call goes through here. Within one deadline (`timeout_ms`) each request asks
+    /// the circuit breaker, waits its turn under the rate limiter and is sent; a call that is
+    /// safe to repeat is sent again after a jittered backoff when DingTalk failed or throttled it
+    /// (see [`CallError::is_retryable`]). Each request is timed and counted under `api` (a path
+    /// such as `topapi/v2/user/get`, never a URL: those may carry tokens).
+    async fn send<T>(
+        &self,
+        api: &'static str,
+        repeat: Repeat,
+        request: reqwest::RequestBuilder,
+        parse: impl Fn(u16, &[u8]) -> Result<T, Failure>,
+    ) -> Result<T, CallError> {
+        let deadline = Instant::now() + self.timeout;
+        let mut request = Some(request);
+        let mut retry = 0;
+        loop {
+            let Some(current) = request.take() else {
+                return Err(CallError::Unavailable("the request cannot be repeated".into()));
+            };
+            if repeat == Repeat::Safe {
+                // JSON bodies can always be cloned; a request that cannot is simply not retried.
+                request = current.try_clone();
+            }
+            let result = self.attempt(api, current, &parse, deadline).await;
+            let wait = match &result {
+                Err(e) if e.is_retryable() && request.is_some() => self.backoff.delay(retry, retry::jitter()),
+                _ => None,
+            };
+            match wait {
+                Some(wait) if Instant::now() + wait < deadline => {
+                    self.metrics.record_dingtalk_retry(api);
+                    tracing::debug!(api, retry, wait_ms = wait.as_millis() as u64, "DingTalk call retried");
+                    tokio::time::sleep(wait).await;
+                    retry += 1;
                 }
-                Err(e) => return Err(e),
+                _ => return result,
             }
         }
     }
 
-    /// Every DingTalk call goes through here: it is timed and counted under `api` (a path such
-    /// as `topapi/v2/user/get`, never a URL: those may carry tokens).
-    async fn send<T>(
+    /// One request: limiter, breaker, the exchange, its metrics and the breaker's record.
+    async fn attempt<T>(
         &self,
         api: &'static str,
         request: reqwest::RequestBuilder,
-        parse: impl FnOnce(u16, &[u8]) -> Result<T, Failure>,
+        parse: &impl Fn(u16, &[u8]) -> Result<T, Failure>,
+        deadline: Instant,
     ) -> Result<T, CallError> {
+        let admitted = self.breaker.admit(Instant::now());
+        self.metrics.set_dingtalk_circuit(self.breaker.state().gauge());
+        if admitted.is_err() {
+            self.metrics.record_dingtalk_unsent(api, outcome::CIRCUIT_OPEN);
+            return Err(CallError::Upstream(DingTalkError::Unavailable(CIRCUIT_OPEN.into())));
+        }
+        if self.limiter.wait(api, deadline).await.is_err() {
+            self.metrics.record_dingtalk_unsent(api, outcome::RATE_LIMITED);
+            // Not an outage: retrying would only queue again.
+            return Err(CallError::Upstream(DingTalkError::Unavailable(format!(
+                "{api}: too many calls (its turn under the rate limit comes after its deadline)"
+            ))));
+        }
         let started = Instant::now();
-        let (result, label): (Result<T, CallError>, String) = match exchange(request).await {
+        let remaining = deadline.saturating_duration_since(started);
+        let (result, label): (Result<T, CallError>, String) = match exchange(request.timeout(remaining)).await {
             Err(e) => {
                 let label = outcome::of_transport(&e);
                 (Err(CallError::transport(e)), label.into())
@@ -209,6 +312,9 @@ impl DingTalk {
             },
         };
         let took = started.elapsed();
+        let failed = result.as_ref().err().is_some_and(CallError::is_outage);
+        self.breaker.record(failed, Instant::now());
+        self.metrics.set_dingtalk_circuit(self.breaker.state().gauge());
         self.metrics.record_dingtalk_call(api, &label, took);
         tracing::debug!(api, result = %label, ms = took.as_millis() as u64, "DingTalk call");
         result
@@ -260,6 +366,37 @@ impl CallError {
         }
     }
 
+    /// DingTalk said the app token is invalid or expired, in either family (§3.5).
+    fn is_stale_app_token(&self) -> bool {
+        self.oapi_code().is_some_and(|code| STALE_TOKEN_CODES.contains(&code))
+            || self.api_code() == Some(STALE_TOKEN_API_CODE)
+    }
+
+    /// DingTalk itself failed: unreachable, timed out, 5xx, busy or a garbled body. Such failures
+    /// count towards the circuit breaker; any other answer (60121, a refused code, a QPS limit on
+    /// one API…) comes from a working DingTalk.
+    fn is_outage(&self) -> bool {
+        match self {
+            CallError::Unavailable(_) | CallError::Failed(Failure::Malformed(_)) => true,
+            CallError::Failed(Failure::Oapi { code, .. }) => BUSY_CODES.contains(code),
+            CallError::Failed(Failure::Api { .. }) | CallError::Upstream(_) => false,
+        }
+    }
+
+    /// DingTalk's QPS or QPM limit for one API (§12).
+    fn is_throttled(&self) -> bool {
+        match self {
+            CallError::Failed(Failure::Oapi { code, .. }) => THROTTLED_CODES.contains(code),
+            CallError::Failed(Failure::Api { code, .. }) => is_throttled(code),
+            _ => false,
+        }
+    }
+
+    /// Worth sending again, when the call may be repeated at all.
+    fn is_retryable(&self) -> bool {
+        self.is_outage() || self.is_throttled()
+    }
+
     fn into_error(self, api: &'static str) -> DingTalkError {
         match self {
             CallError::Upstream(e) => e,
@@ -267,7 +404,10 @@ impl CallError {
             CallError::Failed(Failure::Oapi { code, .. }) if BUSY_CODES.contains(&code) => {
                 DingTalkError::Unavailable(format!("{api}: busy (errcode {code})"))
             }
-            CallError::Failed(Failure::Api { code, .. }) if code.starts_with("Forbidden.AccessDenied.Qp") => {
+            CallError::Failed(Failure::Oapi { code, .. }) if THROTTLED_CODES.contains(&code) => {
+                DingTalkError::Unavailable(format!("{api}: throttled (errcode {code})"))
+            }
+            CallError::Failed(Failure::Api { code, .. }) if is_throttled(&code) => {
                 DingTalkError::Unavailable(format!("{api}: throttled ({code})"))
             }
             CallError::Failed(Failure::Malformed(why)) => {
@@ -281,5 +421,12 @@ impl CallError {
     }
 }
 
+/// The api family's QPS and QPM limit codes (§11.2, §12).
+fn is_throttled(code: &str) -> bool {
+    code.starts_with("Forbidden.AccessDenied.Qp")
+}
+
+#[cfg(test)]
+mod against_sim;
 #[cfg(test)]
 mod tests;

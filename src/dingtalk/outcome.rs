@@ -1,6 +1,7 @@
 //! How one DingTalk call ended, as the `result` label of `dingo_dingtalk_calls_total`:
 //! `ok`, the oapi errcode (or sub_code), the api `code`, `timeout`, `connect_error`,
-//! `transport_error`, `http_5xx` or `malformed`.
+//! `transport_error`, `http_5xx`, `malformed`; and for requests not sent, `circuit_open` (the
+//! breaker is open) or `rate_limited` (the rate limiter's turn would come after the deadline).
 
 use super::Failure;
 
@@ -9,6 +10,8 @@ const MAX_CODE_LEN: usize = 64;
 
 pub(super) const OK: &str = "ok";
 pub(super) const HTTP_5XX: &str = "http_5xx";
+pub(super) const RATE_LIMITED: &str = "rate_limited";
+pub(super) const CIRCUIT_OPEN: &str = "circuit_open";
 
 pub(super) fn of_transport(e: &reqwest::Error) -> &'static str {
     if e.is_timeout() {

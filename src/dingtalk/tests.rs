@@ -247,3 +247,59 @@ fn the_remaining_appendix_a_bodies_pass_through_their_envelopes() {
     .unwrap_err();
     assert!(matches!(invalid_auth, Failure::Api { status: 400, ref code, .. } if code == "InvalidAuthentication"));
 }
+
+#[test]
+fn stale_tokens_outages_and_throttling_are_told_apart_in_both_families() {
+    use super::CallError;
+    let oapi = |code: i64| {
+        CallError::Failed(Failure::Oapi {
+            code,
+            message: String::new(),
+        })
+    };
+    let api = |status: u16, code: &str| {
+        CallError::Failed(Failure::Api {
+            status,
+            code: code.into(),
+            message: String::new(),
+        })
+    };
+    for stale in [
+        oapi(40014),
+        oapi(42001),
+        oapi(40001),
+        oapi(33001),
+        api(400, "InvalidAuthentication"),
+    ] {
+        assert!(stale.is_stale_app_token(), "{stale:?}");
+        assert!(!stale.is_retryable(), "{stale:?}");
+    }
+    for outage in [
+        oapi(-1),
+        oapi(15),
+        oapi(88),
+        CallError::Unavailable("HTTP 502".into()),
+        CallError::Failed(Failure::Malformed("eof".into())),
+    ] {
+        assert!(outage.is_outage() && outage.is_retryable(), "{outage:?}");
+    }
+    for throttled in [
+        oapi(90018),
+        oapi(90002),
+        api(403, "Forbidden.AccessDenied.QpsLimitForAppkeyAndApi"),
+        api(403, "Forbidden.AccessDenied.QpsLimitForApi"),
+    ] {
+        assert!(throttled.is_retryable() && !throttled.is_outage(), "{throttled:?}");
+    }
+    for answer in [
+        oapi(60121),
+        oapi(40078),
+        api(400, "invalidParameter.authCode.notFound"),
+        api(403, "Forbidden.AccessDenied.AccessTokenPermissionDenied"),
+    ] {
+        assert!(
+            !answer.is_retryable() && !answer.is_outage() && !answer.is_stale_app_token(),
+            "{answer:?}"
+        );
+    }
+}

@@ -5,15 +5,19 @@
 //! serves stand-ins for the DingTalk client's JSAPI (`/jsapi/...`), so in-app login can be tried
 //! from an ordinary browser whose user agent contains `DingTalk`.
 //!
-//! Fault injection: [`Simulator::set_outage`], [`Simulator::set_inapp_failure`],
-//! [`Simulator::set_open_auth_outcome`]; observation: [`Simulator::call_count`]; unattended
-//! logins: [`Simulator::set_auto_login`], [`Simulator::set_inapp_user`]. Time comes only from
-//! the given clock.
+//! Fault injection: [`Simulator::set_outage`], [`Simulator::set_latency`],
+//! [`Simulator::inject`] (5xx, busy, rate-limited, malformed, reset, delayed; per path, counted
+//! or a fraction), [`Simulator::invalidate_app_tokens`], [`Simulator::set_rate_limit`],
+//! [`Simulator::set_inapp_failure`], [`Simulator::set_open_auth_outcome`]; observation:
+//! [`Simulator::call_count`], [`Simulator::throttled_count`]; unattended logins:
+//! [`Simulator::set_auto_login`], [`Simulator::set_inapp_user`]. Time comes only from the given
+//! clock.
 
 mod api;
 mod bodies;
 mod directory;
 mod envelope;
+mod faults;
 mod inapp;
 mod jsapi;
 mod login;
@@ -27,18 +31,21 @@ mod state;
 mod tests;
 
 use std::collections::HashMap;
-use std::future::{Ready, ready};
+use std::future::{Future, Ready, ready};
 use std::net::TcpListener;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes, ServiceConfig};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
 
 use crate::clock::SharedClock;
 
 pub use directory::{Directory, DirectoryError};
+use faults::{Family, Faults};
+pub use faults::{Fault, FaultKind};
 pub use jsapi::{OpenAuthOutcome, UnknownOpenAuthOutcome};
 
 /// The simulator; cheap to clone (all clones share one state).
@@ -62,6 +69,7 @@ struct Controls {
     inapp_failure: Option<i64>,
     open_auth_outcome: OpenAuthOutcome,
     outage: Option<u16>,
+    faults: Faults,
     calls: HashMap<String, u64>,
     /// Members who have left the organisation since the simulator started.
     departed: std::collections::HashSet<String>,
@@ -157,6 +165,56 @@ impl Simulator {
         self.controls().outage = status;
     }
 
+    /// Adds a fault rule for API calls (see [`Fault`]): e.g.
+    /// `Fault::new(FaultKind::Status(502)).on("/topapi/v2/user/get").times(1)`. Rules apply in
+    /// the order added; the first that fires decides the call. An outage takes precedence.
+    pub fn inject(&self, fault: Fault) {
+        self.controls().faults.add(fault);
+    }
+
+    /// Every API call is answered this much later (whatever its answer); zero by default.
+    pub fn set_latency(&self, latency: Duration) {
+        self.controls().faults.set_latency(latency);
+    }
+
+    /// Removes every fault rule (not the outage, the latency or the rate limit).
+    pub fn clear_faults(&self) {
+        self.controls().faults.clear();
+    }
+
+    /// Enforces DingTalk's per-API rate limit: more than `per_second` calls to one API path in
+    /// any second are answered with the QPS-limit error (oapi 90018, api 403
+    /// `Forbidden.AccessDenied.QpsLimitForAppkeyAndApi`). `None` (the default): no limit.
+    pub fn set_rate_limit(&self, per_second: Option<u32>) {
+        self.controls().faults.set_rate_limit(per_second);
+    }
+
+    /// Calls refused by the rate limit set with [`Simulator::set_rate_limit`].
+    pub fn throttled_count(&self) -> u64 {
+        self.controls().faults.throttled()
+    }
+
+    /// Every app token issued so far stops working, as when an app secret is reset: oapi calls
+    /// with one get `88`/`sub_code 40014`; the next token request gets a new token.
+    pub fn invalidate_app_tokens(&self) {
+        self.store().forget_app_tokens();
+    }
+
+    /// Calls [`Simulator::invalidate_app_tokens`] every `period`, for `dingo sim`. The task ends
+    /// with the runtime.
+    pub fn invalidate_app_tokens_every(&self, period: Duration) -> tokio::task::JoinHandle<()> {
+        let sim = self.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(period);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                sim.invalidate_app_tokens();
+                tracing::info!("simulator: every app token invalidated");
+            }
+        })
+    }
+
     /// API calls received on `path` (e.g. `/v1.0/oauth2/userAccessToken`, `/topapi/v2/user/get`),
     /// relative to where the simulator is mounted. Login pages are not counted.
     pub fn call_count(&self, path: &str) -> u64 {
@@ -230,35 +288,54 @@ impl Simulator {
         move |req: HttpRequest, body: Bytes| ready(handler(&sim, &req, &body))
     }
 
-    /// An API-family handler for the paths `prefix{tail}`: counted, then subject to outages.
+    /// An API-family handler for the paths `prefix{tail}`: counted, then subject to an outage,
+    /// the rate limit and the fault rules, in that order.
     fn api_family(
         &self,
         prefix: &'static str,
         handler: fn(&Simulator, &HttpRequest, &str, &[u8]) -> HttpResponse,
-    ) -> impl Fn(HttpRequest, Bytes) -> Ready<HttpResponse> + Clone + 'static {
+    ) -> impl Fn(HttpRequest, Bytes) -> Pin<Box<dyn Future<Output = HttpResponse>>> + Clone + 'static {
         let sim = self.clone();
+        let family = if prefix == "/v1.0/" { Family::Api } else { Family::Oapi };
         move |req: HttpRequest, body: Bytes| {
-            let tail = req.match_info().get("tail").unwrap_or_default();
-            let path = format!("{prefix}{tail}");
-            tracing::debug!(method = %req.method(), %path, "dingtalk simulator call");
-            let outage = {
-                let mut controls = sim.controls();
-                *controls.calls.entry(path).or_default() += 1;
-                controls.outage
-            };
-            ready(match outage {
-                Some(status) => outage_response(status),
-                None => handler(&sim, &req, tail, &body),
+            let sim = sim.clone();
+            Box::pin(async move {
+                let tail = req.match_info().get("tail").unwrap_or_default().to_owned();
+                let path = format!("{prefix}{tail}");
+                tracing::debug!(method = %req.method(), %path, "dingtalk simulator call");
+                let now_ms = sim.now_ms();
+                let (latency, outage, throttled, fault) = {
+                    let mut controls = sim.controls();
+                    let latency = controls.faults.latency();
+                    *controls.calls.entry(path.clone()).or_default() += 1;
+                    let outage = controls.outage;
+                    let throttled = outage.is_none() && controls.faults.over_rate_limit(&path, now_ms);
+                    let fault = if outage.is_none() && !throttled {
+                        controls.faults.pick(&path, random::unit)
+                    } else {
+                        None
+                    };
+                    (latency, outage, throttled, fault)
+                };
+                if !latency.is_zero() {
+                    tokio::time::sleep(latency).await;
+                }
+                if let Some(kind) = fault {
+                    tracing::debug!(%path, fault = %kind, "dingtalk simulator fault");
+                }
+                match (outage, throttled, fault) {
+                    (Some(status), _, _) => faults::status_page(status),
+                    (None, true, _) => faults::rate_limited(family),
+                    (None, false, Some(FaultKind::Delay(delay))) => {
+                        tokio::time::sleep(delay).await;
+                        handler(&sim, &req, &tail, &body)
+                    }
+                    (None, false, Some(kind)) => faults::respond(kind, family),
+                    (None, false, None) => handler(&sim, &req, &tail, &body),
+                }
             })
         }
     }
-}
-
-fn outage_response(status: u16) -> HttpResponse {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-    HttpResponse::build(status)
-        .content_type("text/plain; charset=utf-8")
-        .body(status.to_string())
 }
 
 /// First value of each query parameter.

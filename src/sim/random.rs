@@ -35,3 +35,13 @@ pub(crate) fn request_uuid() -> String {
         .to_string()
         .to_uppercase()
 }
+
+/// A number uniform in [0, 1), for faults that hit a fraction of calls (0 if the random source
+/// fails, which makes such a fault fire).
+pub(crate) fn unit() -> f64 {
+    let mut bytes = [0u8; 4];
+    match aws_lc_rs::rand::fill(&mut bytes) {
+        Ok(()) => f64::from(u32::from_le_bytes(bytes)) / (f64::from(u32::MAX) + 1.0),
+        Err(_) => 0.0,
+    }
+}

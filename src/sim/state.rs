@@ -181,6 +181,12 @@ impl State {
         }
     }
 
+    /// Forgets every app token: each is then unknown (40014) and the next request gets a new one.
+    pub(crate) fn forget_app_tokens(&mut self) {
+        self.app_tokens.clear();
+        self.current_app_token.clear();
+    }
+
     pub(crate) fn issue_user_tokens(&mut self, grant: Grant, now: i64) -> Result<UserTokens, Unspecified> {
         self.prune(now);
         let refresh_token = random::token()?;

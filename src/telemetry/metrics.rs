@@ -12,6 +12,8 @@ pub struct Metrics {
     dingtalk_calls: Counter<2>,
     dingtalk_duration: Histogram<1>,
     app_token_cache: Counter<1>,
+    dingtalk_retries: Counter<1>,
+    dingtalk_circuit: Gauge,
     logins: Counter<2>,
     tokens_issued: Counter<1>,
     sessions_active: Gauge,
@@ -39,7 +41,7 @@ impl Metrics {
             ),
             dingtalk_calls: Counter::new(
                 "dingo_dingtalk_calls_total",
-                "Calls to DingTalk, by API and result (ok, the errcode or code, timeout, connect_error, http_5xx).",
+                "Requests to DingTalk (retries included), by API and result (ok, the errcode or code, timeout, connect_error, http_5xx, malformed; circuit_open or rate_limited when not sent).",
                 ["api", "result"],
             ),
             dingtalk_duration: Histogram::new(
@@ -52,6 +54,15 @@ impl Metrics {
                 "dingo_dingtalk_app_token_cache_total",
                 "Lookups of the cached DingTalk app access token.",
                 ["result"],
+            ),
+            dingtalk_retries: Counter::new(
+                "dingo_dingtalk_retries_total",
+                "DingTalk calls sent again after DingTalk failed, by API.",
+                ["api"],
+            ),
+            dingtalk_circuit: Gauge::new(
+                "dingo_dingtalk_circuit_state",
+                "The circuit breaker in front of DingTalk: 0 closed, 1 open (calls fail at once), 2 half-open.",
             ),
             logins: Counter::new(
                 "dingo_logins_total",
@@ -85,6 +96,21 @@ impl Metrics {
         self.app_token_cache.inc([if hit { "hit" } else { "miss" }]);
     }
 
+    /// A DingTalk request that was not sent, by why (such as `rate_limited`): counted, not timed.
+    pub fn record_dingtalk_unsent(&self, api: &str, result: &str) {
+        self.dingtalk_calls.inc([api, result]);
+    }
+
+    /// A DingTalk call about to be sent again.
+    pub fn record_dingtalk_retry(&self, api: &str) {
+        self.dingtalk_retries.inc([api]);
+    }
+
+    /// The circuit breaker's state: 0 closed, 1 open, 2 half-open.
+    pub fn set_dingtalk_circuit(&self, state: i64) {
+        self.dingtalk_circuit.set(state);
+    }
+
     /// One finished login: `route` such as `web`, `in_app`, `legacy`, `open_auth`; `outcome` such
     /// as `success`, `not_member`, `denied`, `upstream_error`.
     pub fn record_login(&self, route: &str, outcome: &str) {
@@ -103,12 +129,14 @@ impl Metrics {
 
     /// The text exposition (format 0.0.4) of every series.
     pub fn render(&self) -> String {
-        let families: [&dyn Family; 8] = [
+        let families: [&dyn Family; 10] = [
             &self.http_requests,
             &self.http_duration,
             &self.dingtalk_calls,
             &self.dingtalk_duration,
             &self.app_token_cache,
+            &self.dingtalk_retries,
+            &self.dingtalk_circuit,
             &self.logins,
             &self.tokens_issued,
             &self.sessions_active,
@@ -130,6 +158,8 @@ mod tests {
             ("dingo_dingtalk_calls_total", "counter"),
             ("dingo_dingtalk_call_duration_seconds", "histogram"),
             ("dingo_dingtalk_app_token_cache_total", "counter"),
+            ("dingo_dingtalk_retries_total", "counter"),
+            ("dingo_dingtalk_circuit_state", "gauge"),
             ("dingo_logins_total", "counter"),
             ("dingo_tokens_issued_total", "counter"),
             ("dingo_sessions_active", "gauge"),
@@ -150,6 +180,8 @@ mod tests {
         metrics.record_app_token_cache(false);
         metrics.record_app_token_cache(true);
         metrics.record_http_request("/token", "POST", 200, Duration::from_millis(3));
+        metrics.record_dingtalk_retry("topapi/v2/user/get");
+        metrics.set_dingtalk_circuit(1);
         let text = metrics.render();
         for line in [
             "dingo_logins_total{route=\"web\",outcome=\"success\"} 1",
@@ -160,6 +192,8 @@ mod tests {
             "dingo_http_requests_total{route=\"/token\",method=\"POST\",status=\"200\"} 1",
             "dingo_http_request_duration_seconds_bucket{route=\"/token\",le=\"0.005\"} 1",
             "dingo_http_request_duration_seconds_count{route=\"/token\"} 1",
+            "dingo_dingtalk_retries_total{api=\"topapi/v2/user/get\"} 1",
+            "dingo_dingtalk_circuit_state 1",
         ] {
             assert!(text.contains(&format!("{line}\n")), "{line} in\n{text}");
         }

@@ -21,6 +21,7 @@ mod ops;
 mod policy;
 mod postgres;
 mod refresh;
+mod resilience;
 mod revocation;
 mod sessions;
 mod token;

@@ -55,6 +55,40 @@ fn environment_variables_override_the_file_and_numbers_may_be_text() {
 }
 
 #[test]
+fn dingtalk_resilience_settings_default_and_are_checked() {
+    let d = load_str(MINIMAL, env(&[])).unwrap().dingtalk;
+    assert_eq!(
+        (
+            d.retries,
+            d.retry_backoff_ms,
+            d.breaker_threshold,
+            d.breaker_cooldown_ms,
+            d.rate_limit_per_second
+        ),
+        (2, 100, 5, 5000, 15)
+    );
+    let off = [
+        ("DINGO_DINGTALK__RETRIES", "0"),
+        ("DINGO_DINGTALK__BREAKER_THRESHOLD", "0"),
+        ("DINGO_DINGTALK__RATE_LIMIT_PER_SECOND", "0"),
+    ];
+    assert!(load_str(MINIMAL, env(&off)).is_ok(), "0 turns each off");
+    let wrong = [
+        ("DINGO_DINGTALK__RETRIES", "9"),
+        ("DINGO_DINGTALK__RETRY_BACKOFF_MS", "0"),
+        ("DINGO_DINGTALK__BREAKER_THRESHOLD", "5000"),
+        ("DINGO_DINGTALK__BREAKER_COOLDOWN_MS", "10"),
+        ("DINGO_DINGTALK__RATE_LIMIT_PER_SECOND", "100000"),
+    ];
+    let found = problems(MINIMAL, &wrong);
+    let paths: Vec<_> = found.iter().map(|p| p.path.as_str()).collect();
+    for (var, _) in wrong {
+        let key = format!("dingtalk.{}", var.trim_start_matches("DINGO_DINGTALK__").to_lowercase());
+        assert!(paths.contains(&key.as_str()), "{key} missing from {found:#?}");
+    }
+}
+
+#[test]
 fn every_unknown_key_is_reported_with_its_path_and_origin() {
     let text = format!("colour = \"blue\"\n{MINIMAL}\nnickname = \"g\"\n[tokens]\nacess_token_ttl = 5\n");
     let found = problems(&text, &[("DINGO_DINGTALK__CORPID", "x")]);

@@ -3,6 +3,7 @@
 
 mod api_family;
 mod controls;
+mod faults;
 mod in_app;
 mod legacy_login;
 mod oapi_family;
