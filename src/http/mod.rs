@@ -2,6 +2,7 @@
 //! Handlers adapt: extract, make one call inward, map the result.
 
 mod browser;
+mod limit;
 mod login;
 mod logout;
 mod metadata;
@@ -13,6 +14,7 @@ mod userinfo;
 
 use actix_web::web;
 
+pub use limit::{Limits, bound_query};
 pub use observe::log_request;
 
 use crate::oidc::paths;
@@ -64,4 +66,39 @@ fn is_form(request: &actix_web::HttpRequest) -> bool {
         .get(actix_web::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"))
+}
+
+/// Why a request body was not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyError {
+    /// Larger than `limits.max_body_bytes` (actix stops reading at the limit).
+    TooLarge,
+    /// Broken off, or wrongly encoded.
+    Unreadable,
+}
+
+/// The body the `web::Bytes` extractor read, or why it did not.
+fn body(read: Result<web::Bytes, actix_web::Error>) -> Result<web::Bytes, BodyError> {
+    read.map_err(|e| {
+        if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+            BodyError::TooLarge
+        } else {
+            tracing::info!(cause = %e, "cannot read a request body");
+            BodyError::Unreadable
+        }
+    })
+}
+
+/// A form posted from a page of another origin than dingo's: its `Origin` header (which
+/// browsers send with every POST) names another one. Requests without `Origin` (not from a
+/// browser, or a very old one) are not refused here; their other defences apply.
+fn cross_origin(request: &actix_web::HttpRequest, issuer: &str) -> bool {
+    let Some(origin) = request.headers().get(actix_web::http::header::ORIGIN) else {
+        return false;
+    };
+    let ours = url::Url::parse(issuer).map(|u| u.origin().ascii_serialization());
+    match (origin.to_str(), ours) {
+        (Ok(origin), Ok(ours)) => !origin.eq_ignore_ascii_case(&ours),
+        _ => true,
+    }
 }

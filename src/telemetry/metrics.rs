@@ -15,6 +15,7 @@ pub struct Metrics {
     logins: Counter<2>,
     tokens_issued: Counter<1>,
     sessions_active: Gauge,
+    rate_limited: Counter<2>,
 }
 
 impl Default for Metrics {
@@ -64,6 +65,11 @@ impl Metrics {
                 ["grant"],
             ),
             sessions_active: Gauge::new("dingo_sessions_active", "Live dingo login sessions."),
+            rate_limited: Counter::new(
+                "dingo_rate_limited_total",
+                "Requests refused with 429 by a rate limit, by route pattern and what was limited (client, address).",
+                ["route", "key"],
+            ),
         }
     }
 
@@ -101,9 +107,14 @@ impl Metrics {
         self.sessions_active.set(n);
     }
 
+    /// One request refused by a rate limit: `key` is `client` or `address`.
+    pub fn record_rate_limited(&self, route: &str, key: &str) {
+        self.rate_limited.inc([route, key]);
+    }
+
     /// The text exposition (format 0.0.4) of every series.
     pub fn render(&self) -> String {
-        let families: [&dyn Family; 8] = [
+        let families: [&dyn Family; 9] = [
             &self.http_requests,
             &self.http_duration,
             &self.dingtalk_calls,
@@ -112,6 +123,7 @@ impl Metrics {
             &self.logins,
             &self.tokens_issued,
             &self.sessions_active,
+            &self.rate_limited,
         ];
         registry::render(&families)
     }
@@ -133,6 +145,7 @@ mod tests {
             ("dingo_logins_total", "counter"),
             ("dingo_tokens_issued_total", "counter"),
             ("dingo_sessions_active", "gauge"),
+            ("dingo_rate_limited_total", "counter"),
         ] {
             assert!(text.contains(&format!("# TYPE {name} {kind}\n")), "{name}");
             assert!(text.contains(&format!("# HELP {name} ")), "{name}");
@@ -150,6 +163,7 @@ mod tests {
         metrics.record_app_token_cache(false);
         metrics.record_app_token_cache(true);
         metrics.record_http_request("/token", "POST", 200, Duration::from_millis(3));
+        metrics.record_rate_limited("/token", "client");
         let text = metrics.render();
         for line in [
             "dingo_logins_total{route=\"web\",outcome=\"success\"} 1",
@@ -160,6 +174,7 @@ mod tests {
             "dingo_http_requests_total{route=\"/token\",method=\"POST\",status=\"200\"} 1",
             "dingo_http_request_duration_seconds_bucket{route=\"/token\",le=\"0.005\"} 1",
             "dingo_http_request_duration_seconds_count{route=\"/token\"} 1",
+            "dingo_rate_limited_total{route=\"/token\",key=\"client\"} 1",
         ] {
             assert!(text.contains(&format!("{line}\n")), "{line} in\n{text}");
         }
