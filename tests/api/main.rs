@@ -15,6 +15,7 @@ mod demo;
 mod discovery;
 mod in_app;
 mod keys;
+mod limits;
 mod login;
 mod logout;
 mod ops;
