@@ -1,4 +1,5 @@
 pub mod app;
+pub mod forms;
 pub mod process;
 pub mod receiver;
 pub mod rp;
