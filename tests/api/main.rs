@@ -22,6 +22,7 @@ mod login;
 mod logout;
 mod ops;
 mod policy;
+mod properties;
 mod refresh;
 mod revocation;
 mod sessions;
