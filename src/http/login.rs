@@ -5,7 +5,7 @@ use actix_web::http::header::{LOCATION, USER_AGENT};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::limit::Limits;
-use super::{BodyError, browser, no_store, pages};
+use super::{browser, no_store, pages};
 use crate::oidc::{AuthorizeOutcome, InAppReply, LoginOutcome, Params, UpstreamReply, paths};
 use crate::state::AppState;
 
@@ -23,17 +23,10 @@ pub async fn authorize_post(
 ) -> HttpResponse {
     let body = match super::body(body) {
         Ok(body) => body,
-        Err(e) => return body_error_page(e, pages::Lang::of(&request)),
+        Err(e) => return pages::body_error_page(e, pages::Lang::of(&request)),
     };
     let params = Params::parse(&String::from_utf8_lossy(&body));
     see_other(authorize(&state, &request, params).await)
-}
-
-fn body_error_page(e: BodyError, lang: pages::Lang) -> HttpResponse {
-    match e {
-        BodyError::TooLarge => pages::body_too_large_page(lang),
-        BodyError::Unreadable => pages::unreadable_body_page(lang),
-    }
 }
 
 /// The DingTalk client says so in its user agent (DINGTALK-API.md §4.1).
@@ -108,7 +101,7 @@ pub async fn dingtalk_callback(
 /// The in-app login page posts the code from the DingTalk client (or, when silent, its failure).
 /// Forged posts fail twice over: the form's `state` is single-use and bound to the browser that
 /// opened the page (whose cookie is `SameSite=Lax`, so not sent with a cross-site post), and a
-/// post whose `Origin` is another site's is refused outright.
+/// post that the browser says comes from another site is refused outright.
 pub async fn dingtalk_in_app(
     state: web::Data<AppState>,
     limits: web::Data<Limits>,
@@ -121,10 +114,10 @@ pub async fn dingtalk_in_app(
     }
     let body = match super::body(body) {
         Ok(body) => body,
-        Err(e) => return body_error_page(e, lang),
+        Err(e) => return pages::body_error_page(e, lang),
     };
-    if super::cross_origin(&request, state.provider.issuer()) {
-        tracing::warn!("refused an in-app login form posted from another origin");
+    if super::cross_site(&request, state.provider.issuer()) {
+        tracing::warn!("refused an in-app login form posted from another site");
         return pages::cross_site_page(lang);
     }
     let form = Params::parse(&String::from_utf8_lossy(&body));

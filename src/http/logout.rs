@@ -3,7 +3,7 @@
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::{BodyError, browser, no_store, pages};
+use super::{browser, no_store, pages};
 use crate::oidc::{LogoutOutcome, Params, paths};
 use crate::state::AppState;
 
@@ -25,23 +25,21 @@ pub async fn logout_post(
     request: HttpRequest,
     body: Result<web::Bytes, actix_web::Error>,
 ) -> HttpResponse {
-    let lang = pages::Lang::of(&request);
     match super::body(body) {
         Ok(body) => logout(&state, &request, Params::parse(&String::from_utf8_lossy(&body))).await,
-        Err(BodyError::TooLarge) => pages::body_too_large_page(lang),
-        Err(BodyError::Unreadable) => pages::unreadable_body_page(lang),
+        Err(e) => pages::body_error_page(e, pages::Lang::of(&request)),
     }
 }
 
 async fn logout(state: &AppState, request: &HttpRequest, params: Params) -> HttpResponse {
     let lang = pages::Lang::of(request);
     let session = browser::session(request);
-    // The confirmation form is dingo's own page: a confirmation posted from another origin is
+    // The confirmation form is dingo's own page: a confirmation posted from another site is
     // ignored (the person is asked again). A relying party may still post a logout request with
     // an `id_token_hint` from its own origin (RP-Initiated Logout 1.0 §2).
     let confirmation = params
         .get("confirmation")
-        .filter(|_| !super::cross_origin(request, state.provider.issuer()));
+        .filter(|_| !super::cross_site(request, state.provider.issuer()));
     let mut response = match state.provider.logout(&params, session.as_deref(), confirmation).await {
         LogoutOutcome::Confirm { csrf } => {
             let carried: Vec<(&str, &str)> = CARRIED

@@ -89,16 +89,24 @@ fn body(read: Result<web::Bytes, actix_web::Error>) -> Result<web::Bytes, BodyEr
     })
 }
 
-/// A form posted from a page of another origin than dingo's: its `Origin` header (which
-/// browsers send with every POST) names another one. Requests without `Origin` (not from a
-/// browser, or a very old one) are not refused here; their other defences apply.
-fn cross_origin(request: &actix_web::HttpRequest, issuer: &str) -> bool {
-    let Some(origin) = request.headers().get(actix_web::http::header::ORIGIN) else {
-        return false;
-    };
-    let ours = url::Url::parse(issuer).map(|u| u.origin().ascii_serialization());
-    match (origin.to_str(), ours) {
-        (Ok(origin), Ok(ours)) => !origin.eq_ignore_ascii_case(&ours),
-        _ => true,
+/// A form posted from a page that is not dingo's own. Browsers say where a request comes from in
+/// `Sec-Fetch-Site` (`same-origin`, `same-site`, `cross-site`, or `none` when the person typed or
+/// bookmarked it); a sibling site is refused too, since `SameSite=Lax` cookies do not stop it.
+/// Browsers without it are judged by `Origin`, which is `null` on dingo's own pages (they are
+/// served with `Referrer-Policy: no-referrer`) and so refuses only another named origin. A
+/// request with neither header (not from a browser) is not refused here; its other defences apply.
+fn cross_site(request: &actix_web::HttpRequest, issuer: &str) -> bool {
+    let header = |name: &str| request.headers().get(name).map(|v| v.to_str().unwrap_or("?"));
+    match header("sec-fetch-site") {
+        Some("same-origin" | "none") => return false,
+        Some("same-site" | "cross-site") => return true,
+        _ => {}
+    }
+    match header("origin") {
+        None | Some("null") => false,
+        Some(origin) => {
+            let ours = url::Url::parse(issuer).ok().map(|u| u.origin().ascii_serialization());
+            ours.is_none_or(|ours| !origin.eq_ignore_ascii_case(&ours))
+        }
     }
 }

@@ -307,35 +307,29 @@ pub fn uri_too_long_page(lang: Lang) -> HttpResponse {
     )
 }
 
-/// A form body larger than `limits.max_body_bytes` (413).
-pub fn body_too_large_page(lang: Lang) -> HttpResponse {
-    page_in(
-        lang,
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "请求过大 · Request too large",
-        &message(
-            lang,
+/// A form body that was too large (413) or could not be read (400).
+pub(super) fn body_error_page(e: super::BodyError, lang: Lang) -> HttpResponse {
+    let (status, zh_title, en_title, zh, en) = match e {
+        super::BodyError::TooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
             "请求过大",
             "Request too large",
             "提交的内容过大，无法处理。请回到应用重新登录。",
             "What was sent is too large to be handled. Please go back to the application and try again.",
         ),
-    )
-}
-
-/// A form body that could not be read (400).
-pub fn unreadable_body_page(lang: Lang) -> HttpResponse {
-    page_in(
-        lang,
-        StatusCode::BAD_REQUEST,
-        "无法处理请求 · Bad request",
-        &message(
-            lang,
+        super::BodyError::Unreadable => (
+            StatusCode::BAD_REQUEST,
             "无法处理请求",
             "Bad request",
             "提交的内容无法读取。请回到应用重新登录。",
             "What was sent could not be read. Please go back to the application and try again.",
         ),
+    };
+    page_in(
+        lang,
+        status,
+        &format!("{zh_title} · {en_title}"),
+        &message(lang, zh_title, en_title, zh, en),
     )
 }
 

@@ -1,7 +1,9 @@
 //! Cross-site request forgery. dingo serves two forms: the in-app login form (its `state` is
 //! single-use and bound to the browser that opened the page) and the logout confirmation (its
-//! token is derived from the session cookie). Both cookies are `SameSite=Lax`, and posts whose
-//! `Origin` is another site's are refused (in-app) or not taken as a confirmation (logout).
+//! token is derived from the session cookie). Both cookies are `SameSite=Lax`, and posts that the
+//! browser says come from another site (`Sec-Fetch-Site`, else a named `Origin`) are refused
+//! (in-app) or not taken as a confirmation (logout). dingo's pages are served with
+//! `Referrer-Policy: no-referrer`, so browsers send `Origin: null` with their own form posts.
 //! `POST /authorize` is a protocol endpoint apps post to from their own sites, not a dingo form.
 
 use crate::support::TestApp;
@@ -9,6 +11,21 @@ use crate::support::app::{WEB_CLIENT, new_browser};
 use crate::support::forms::{InAppPage, confirmation_token, inputs};
 
 const EVIL: &str = "https://evil.example";
+
+/// What a browser sends with a form posted from dingo's own page.
+const OWN_PAGE: &[(&str, &str)] = &[("sec-fetch-site", "same-origin"), ("origin", "null")];
+
+/// What browsers send with forms posted from other sites: current ones, a sibling site (which
+/// `SameSite=Lax` does not stop), a sandboxed frame, and browsers without `Sec-Fetch-Site`.
+const OTHER_SITES: &[&[(&str, &str)]] = &[
+    &[("sec-fetch-site", "cross-site"), ("origin", EVIL)],
+    &[
+        ("sec-fetch-site", "same-site"),
+        ("origin", "https://app.127.0.0.1.example"),
+    ],
+    &[("sec-fetch-site", "cross-site"), ("origin", "null")],
+    &[("origin", EVIL)],
+];
 
 /// A browser with a dingo session for zhangsan.
 async fn logged_in(app: &TestApp) -> reqwest::Client {
@@ -37,10 +54,10 @@ async fn confirmation_page(app: &TestApp, browser: &reqwest::Client) -> String {
     page.text().await.unwrap()
 }
 
-async fn confirm(app: &TestApp, browser: &reqwest::Client, token: &str, origin: Option<&str>) -> reqwest::Response {
+async fn confirm(app: &TestApp, browser: &reqwest::Client, token: &str, headers: &[(&str, &str)]) -> reqwest::Response {
     let mut request = browser.post(app.url("/logout")).form(&[("confirmation", token)]);
-    if let Some(origin) = origin {
-        request = request.header("origin", origin);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
     }
     request.send().await.unwrap()
 }
@@ -66,7 +83,7 @@ async fn a_logout_confirmation_token_of_another_session_does_not_log_out() {
     let victim = logged_in(&app).await;
     let attacker = logged_in(&app).await;
     let attackers_token = confirmation_token(&confirmation_page(&app, &attacker).await);
-    let forged = confirm(&app, &victim, &attackers_token, None).await;
+    let forged = confirm(&app, &victim, &attackers_token, OWN_PAGE).await;
     assert_eq!(forged.status(), 200);
     let html = forged.text().await.unwrap();
     assert!(html.contains("confirm-logout"), "asked again: {html}");
@@ -79,15 +96,14 @@ async fn a_logout_confirmation_posted_from_another_site_is_not_taken() {
     let app = TestApp::spawn().await;
     let browser = logged_in(&app).await;
     let token = confirmation_token(&confirmation_page(&app, &browser).await);
-    let forged = confirm(&app, &browser, &token, Some(EVIL)).await;
-    assert_eq!(forged.status(), 200);
-    assert!(forged.text().await.unwrap().contains("confirm-logout"));
-    assert!(still_logged_in(&app, &browser).await);
-    let null_origin = confirm(&app, &browser, &token, Some("null")).await;
-    assert!(null_origin.text().await.unwrap().contains("confirm-logout"));
-    assert!(still_logged_in(&app, &browser).await);
+    for headers in OTHER_SITES {
+        let forged = confirm(&app, &browser, &token, headers).await;
+        assert_eq!(forged.status(), 200);
+        assert!(forged.text().await.unwrap().contains("confirm-logout"), "{headers:?}");
+        assert!(still_logged_in(&app, &browser).await, "{headers:?}");
+    }
     // From dingo's own page it works.
-    let done = confirm(&app, &browser, &token, Some(&app.address)).await;
+    let done = confirm(&app, &browser, &token, OWN_PAGE).await;
     assert!(done.text().await.unwrap().contains("已退出登录"));
     assert!(!still_logged_in(&app, &browser).await);
 }
