@@ -213,8 +213,11 @@ enum SessionsAction {
         #[arg(long, default_value_t = 100)]
         limit: i64,
     },
-    /// End the session with this sid.
-    Revoke { sid: String },
+    /// End the session with this sid (sids may begin with "-").
+    Revoke {
+        #[arg(allow_hyphen_values = true)]
+        sid: String,
+    },
 }
 
 #[derive(clap::Args)]

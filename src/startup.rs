@@ -103,7 +103,7 @@ impl Application {
             settings,
             db.clone(),
             keys,
-            clock,
+            clock.clone(),
             metrics.clone(),
             Arc::new(crate::client_jwks::HttpJwks::new()),
         )
@@ -119,6 +119,12 @@ impl Application {
             open_auth_script_url: d.open_auth_script_url.clone(),
             open_auth_scope: d.open_auth_scope.clone(),
         };
+        let limits = web::Data::new(crate::http::Limits::new(
+            &settings.limits,
+            clock.clone(),
+            metrics.clone(),
+        ));
+        let max_body = usize::try_from(settings.limits.max_body_bytes).unwrap_or(usize::MAX);
         let state = web::Data::new(AppState {
             provider,
             dingtalk,
@@ -168,10 +174,16 @@ impl Application {
         let server = HttpServer::new(move || {
             let extra = extra.clone();
             App::new()
+                .wrap(actix_web::middleware::from_fn(crate::http::bound_query))
                 .wrap(crate::http::security_headers())
                 .wrap(actix_web::middleware::from_fn(crate::http::log_request))
                 .app_data(state.clone())
                 .app_data(metrics.clone())
+                .app_data(limits.clone())
+                // Bodies are read whole into memory: never more than this.
+                .app_data(web::PayloadConfig::new(max_body))
+                .app_data(web::FormConfig::default().limit(max_body))
+                .app_data(web::JsonConfig::default().limit(max_body))
                 .configure(crate::http::configure)
                 .configure(crate::http::ops::configure)
                 .configure(move |cfg| {

@@ -9,6 +9,7 @@ mod load;
 mod secret;
 mod validate;
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -41,6 +42,9 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     #[serde(default)]
     pub audit: AuditSettings,
+    /// Request sizes and request rates.
+    #[serde(default)]
+    pub limits: LimitSettings,
     #[serde(default)]
     pub clients: Vec<ClientSettings>,
 }
@@ -392,6 +396,128 @@ pub struct AuditSettings {
 impl Default for AuditSettings {
     fn default() -> Self {
         Self { retention_days: 180 }
+    }
+}
+
+/// How large requests may be and how often they may come (rates are per instance).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct LimitSettings {
+    /// Largest request body read, in bytes.
+    #[serde(deserialize_with = "lenient::u64")]
+    pub max_body_bytes: u64,
+    /// Longest query string accepted, in bytes.
+    #[serde(deserialize_with = "lenient::u64")]
+    pub max_query_bytes: u64,
+    /// `/token`, `/introspect` and `/revoke` together, per registered client: requests per
+    /// minute sustained (0: no limit) and how many may come at once.
+    #[serde(deserialize_with = "lenient::u32")]
+    pub oauth_client_per_minute: u32,
+    #[serde(deserialize_with = "lenient::u32")]
+    pub oauth_client_burst: u32,
+    /// The same endpoints, per source address.
+    #[serde(deserialize_with = "lenient::u32")]
+    pub oauth_address_per_minute: u32,
+    #[serde(deserialize_with = "lenient::u32")]
+    pub oauth_address_burst: u32,
+    /// The DingTalk login callbacks (web, legacy, in-app, web fallback), per source address.
+    #[serde(deserialize_with = "lenient::u32")]
+    pub login_address_per_minute: u32,
+    #[serde(deserialize_with = "lenient::u32")]
+    pub login_address_burst: u32,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (addresses or CIDR ranges); when
+    /// empty, the source address is always the connection's peer.
+    #[serde(deserialize_with = "lenient::list")]
+    pub trusted_proxies: Vec<IpRange>,
+    /// Most source addresses remembered per limit; beyond it the least limited are forgotten.
+    #[serde(deserialize_with = "lenient::u64")]
+    pub max_tracked_addresses: u64,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 65_536,
+            max_query_bytes: 8_192,
+            oauth_client_per_minute: 6_000,
+            oauth_client_burst: 1_000,
+            oauth_address_per_minute: 6_000,
+            oauth_address_burst: 1_000,
+            login_address_per_minute: 600,
+            login_address_burst: 120,
+            trusted_proxies: Vec::new(),
+            max_tracked_addresses: 100_000,
+        }
+    }
+}
+
+/// An IP address or a CIDR range: `10.0.0.0/8`, `192.0.2.7`, `2001:db8::/32`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpRange {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl IpRange {
+    /// Whether `ip` is in the range (an IPv4-mapped IPv6 address counts as its IPv4 address).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.network, ip.to_canonical()) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                mask(u128::from(u32::from(net)), self.prefix, 32) == mask(u128::from(u32::from(ip)), self.prefix, 32)
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                mask(u128::from(net), self.prefix, 128) == mask(u128::from(ip), self.prefix, 128)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The first `prefix` bits of a `width`-bit address.
+fn mask(bits: u128, prefix: u8, width: u8) -> u128 {
+    if prefix == 0 {
+        0
+    } else {
+        bits >> (width - prefix.min(width))
+    }
+}
+
+impl std::str::FromStr for IpRange {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text, None),
+        };
+        let network: IpAddr = address
+            .trim()
+            .parse()
+            .map_err(|_| format!("not an IP address or CIDR range: {text:?}"))?;
+        let network = network.to_canonical();
+        let width = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => width,
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= width)
+                .ok_or_else(|| format!("the prefix length of {text:?} must be 0 to {width}"))?,
+        };
+        Ok(Self { network, prefix })
+    }
+}
+
+impl std::fmt::Display for IpRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix)
+    }
+}
+
+impl Serialize for IpRange {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 

@@ -74,6 +74,7 @@ pub fn validate(s: &Settings) -> Vec<Problem> {
 
     check_database(&s.database, &mut problem);
     check_keys(&s.keys, &mut problem);
+    check_limits(&s.limits, &mut problem);
     for (i, c) in s.clients.iter().enumerate() {
         if let Some(Ok(alg)) = c
             .id_token_signed_response_alg
@@ -403,6 +404,39 @@ fn check_keys(k: &super::KeySettings, problem: &mut impl FnMut(&str, String)) {
     }
 }
 
+fn check_limits(l: &super::LimitSettings, problem: &mut impl FnMut(&str, String)) {
+    if !(1_024..=10_485_760).contains(&l.max_body_bytes) {
+        problem(
+            "limits.max_body_bytes",
+            "must be between 1024 and 10485760 bytes".into(),
+        );
+    }
+    if !(1_024..=32_768).contains(&l.max_query_bytes) {
+        problem("limits.max_query_bytes", "must be between 1024 and 32768 bytes".into());
+    }
+    for (name, per_minute, burst) in [
+        ("oauth_client", l.oauth_client_per_minute, l.oauth_client_burst),
+        ("oauth_address", l.oauth_address_per_minute, l.oauth_address_burst),
+        ("login_address", l.login_address_per_minute, l.login_address_burst),
+    ] {
+        if per_minute > 6_000_000 {
+            problem(
+                &format!("limits.{name}_per_minute"),
+                "must be between 0 (no limit) and 6000000".into(),
+            );
+        }
+        if per_minute > 0 && !(1..=1_000_000).contains(&burst) {
+            problem(&format!("limits.{name}_burst"), "must be between 1 and 1000000".into());
+        }
+    }
+    if !(1_000..=10_000_000).contains(&l.max_tracked_addresses) {
+        problem(
+            "limits.max_tracked_addresses",
+            "must be between 1000 and 10000000".into(),
+        );
+    }
+}
+
 fn is_http_url(value: &str) -> bool {
     Url::parse(value).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
 }
@@ -457,5 +491,84 @@ fn check_database(d: &super::DatabaseSettings, problem: &mut impl FnMut(&str, St
     }
     if d.acquire_timeout_ms == 0 {
         problem("database.acquire_timeout_ms", "must be at least 1".into());
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::super::{IpRange, load_str};
+
+    const BASE: &str = r#"
+[server]
+issuer = "https://sso.example.com"
+[dingtalk]
+client_id = "dingappkey"
+client_secret = "app-secret"
+corp_id = "dingcorp"
+"#;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn limits_have_defaults_and_take_proxies_from_the_environment() {
+        let s = load_str(BASE, env(&[])).unwrap();
+        assert_eq!(s.limits.max_body_bytes, 65_536);
+        assert!(s.limits.trusted_proxies.is_empty());
+        let vars = [
+            ("DINGO_LIMITS__TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1,fd00::/8"),
+            ("DINGO_LIMITS__LOGIN_ADDRESS_PER_MINUTE", "0"),
+        ];
+        let s = load_str(BASE, env(&vars)).unwrap();
+        let proxies: Vec<String> = s.limits.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(proxies, ["10.0.0.0/8", "127.0.0.1/32", "fd00::/8"]);
+        assert_eq!(s.limits.login_address_per_minute, 0);
+        assert!(
+            s.to_redacted_toml()
+                .contains("trusted_proxies = [\n    \"10.0.0.0/8\",")
+        );
+    }
+
+    #[test]
+    fn wrong_limits_are_reported_with_their_keys() {
+        let text = format!(
+            "{BASE}[limits]\nmax_body_bytes = 10\nmax_query_bytes = 1000000\noauth_client_burst = 0\n\
+             max_tracked_addresses = 5\n"
+        );
+        let problems = load_str(&text, env(&[])).unwrap_err().problems;
+        let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "limits.max_body_bytes",
+                "limits.max_query_bytes",
+                "limits.oauth_client_burst",
+                "limits.max_tracked_addresses"
+            ]
+        );
+        let bad_proxy = format!("{BASE}[limits]\ntrusted_proxies = [\"10.0.0.0/33\"]\n");
+        let problems = load_str(&bad_proxy, env(&[])).unwrap_err().problems;
+        assert_eq!(problems[0].path, "limits.trusted_proxies", "{problems:?}");
+        assert!(problems[0].message.contains("0 to 32"), "{problems:?}");
+    }
+
+    #[test]
+    fn ranges_match_their_addresses_only() {
+        let range: IpRange = "192.0.2.0/24".parse().unwrap();
+        assert!(range.contains("192.0.2.200".parse().unwrap()));
+        assert!(range.contains("::ffff:192.0.2.1".parse().unwrap()));
+        assert!(!range.contains("192.0.3.1".parse().unwrap()));
+        assert!(!range.contains("2001:db8::1".parse().unwrap()));
+        let v6: IpRange = "2001:db8::/32".parse().unwrap();
+        assert!(v6.contains("2001:db8:ffff::1".parse().unwrap()));
+        assert!(!v6.contains("2001:db9::1".parse().unwrap()));
+        let everything: IpRange = "0.0.0.0/0".parse().unwrap();
+        assert!(everything.contains("203.0.113.1".parse().unwrap()));
+        let one: IpRange = "127.0.0.1".parse().unwrap();
+        assert!(one.contains("127.0.0.1".parse().unwrap()) && !one.contains("127.0.0.2".parse().unwrap()));
+        for bad in ["", "10.0.0.0/", "10.0.0.0/x", "::/129", "example.com", "10.0.0.0/8/8"] {
+            assert!(bad.parse::<IpRange>().is_err(), "{bad}");
+        }
     }
 }

@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{LOCATION, USER_AGENT};
 use actix_web::{HttpRequest, HttpResponse, web};
 
+use super::limit::Limits;
 use super::{browser, no_store, pages};
 use crate::oidc::{AuthorizeOutcome, InAppReply, LoginOutcome, Params, UpstreamReply, paths};
 use crate::state::AppState;
@@ -13,7 +14,17 @@ pub async fn authorize_get(state: web::Data<AppState>, request: HttpRequest) -> 
 }
 
 /// OIDC Core 3.1.2.1: the request may also be a form POST.
-pub async fn authorize_post(state: web::Data<AppState>, request: HttpRequest, body: web::Bytes) -> HttpResponse {
+/// A cross-site post here is no forgery: relying parties send people here from their own sites,
+/// and it can do no more than the same request as a GET.
+pub async fn authorize_post(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<web::Bytes, actix_web::Error>,
+) -> HttpResponse {
+    let body = match super::body(body) {
+        Ok(body) => body,
+        Err(e) => return pages::body_error_page(e, pages::Lang::of(&request)),
+    };
     let params = Params::parse(&String::from_utf8_lossy(&body));
     see_other(authorize(&state, &request, params).await)
 }
@@ -65,7 +76,14 @@ fn authorize_response(state: &AppState, outcome: AuthorizeOutcome, lang: pages::
 }
 
 /// DingTalk sends `authCode` (documented) and `code` (observed and legacy); both are read (§6.2).
-pub async fn dingtalk_callback(state: web::Data<AppState>, request: HttpRequest) -> HttpResponse {
+pub async fn dingtalk_callback(
+    state: web::Data<AppState>,
+    limits: web::Data<Limits>,
+    request: HttpRequest,
+) -> HttpResponse {
+    if let Err(limited) = limits.login(&request) {
+        return pages::too_many_requests_page(limited.retry_after, pages::Lang::of(&request));
+    }
     let params = Params::parse(request.query_string());
     let reply = UpstreamReply {
         state: params.get("state").map(str::to_owned),
@@ -81,7 +99,27 @@ pub async fn dingtalk_callback(state: web::Data<AppState>, request: HttpRequest)
 }
 
 /// The in-app login page posts the code from the DingTalk client (or, when silent, its failure).
-pub async fn dingtalk_in_app(state: web::Data<AppState>, request: HttpRequest, body: web::Bytes) -> HttpResponse {
+/// Forged posts fail twice over: the form's `state` is single-use and bound to the browser that
+/// opened the page (whose cookie is `SameSite=Lax`, so not sent with a cross-site post), and a
+/// post that the browser says comes from another site is refused outright.
+pub async fn dingtalk_in_app(
+    state: web::Data<AppState>,
+    limits: web::Data<Limits>,
+    request: HttpRequest,
+    body: Result<web::Bytes, actix_web::Error>,
+) -> HttpResponse {
+    let lang = pages::Lang::of(&request);
+    if let Err(limited) = limits.login(&request) {
+        return pages::too_many_requests_page(limited.retry_after, lang);
+    }
+    let body = match super::body(body) {
+        Ok(body) => body,
+        Err(e) => return pages::body_error_page(e, lang),
+    };
+    if super::cross_site(&request, state.provider.issuer()) {
+        tracing::warn!("refused an in-app login form posted from another site");
+        return pages::cross_site_page(lang);
+    }
     let form = Params::parse(&String::from_utf8_lossy(&body));
     let reply = InAppReply {
         state: form.get("state").map(str::to_owned),
@@ -94,11 +132,18 @@ pub async fn dingtalk_in_app(state: web::Data<AppState>, request: HttpRequest, b
         .provider
         .finish_in_app(reply, browser.as_deref(), &state.dingtalk)
         .await;
-    see_other(login_response(&state, outcome, pages::Lang::of(&request)))
+    see_other(login_response(&state, outcome, lang))
 }
 
 /// The in-app page's fallback to DingTalk's web login, for the same pending login.
-pub async fn dingtalk_web_fallback(state: web::Data<AppState>, request: HttpRequest) -> HttpResponse {
+pub async fn dingtalk_web_fallback(
+    state: web::Data<AppState>,
+    limits: web::Data<Limits>,
+    request: HttpRequest,
+) -> HttpResponse {
+    if let Err(limited) = limits.login(&request) {
+        return pages::too_many_requests_page(limited.retry_after, pages::Lang::of(&request));
+    }
     let params = Params::parse(request.query_string());
     let Some(login_state) = params.get("state") else {
         return pages::error_page(&crate::oidc::PageError::LoginStateMissing, pages::Lang::of(&request));

@@ -20,14 +20,26 @@ pub async fn logout_get(state: web::Data<AppState>, request: HttpRequest) -> Htt
     logout(&state, &request, Params::parse(request.query_string())).await
 }
 
-pub async fn logout_post(state: web::Data<AppState>, request: HttpRequest, body: web::Bytes) -> HttpResponse {
-    logout(&state, &request, Params::parse(&String::from_utf8_lossy(&body))).await
+pub async fn logout_post(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<web::Bytes, actix_web::Error>,
+) -> HttpResponse {
+    match super::body(body) {
+        Ok(body) => logout(&state, &request, Params::parse(&String::from_utf8_lossy(&body))).await,
+        Err(e) => pages::body_error_page(e, pages::Lang::of(&request)),
+    }
 }
 
 async fn logout(state: &AppState, request: &HttpRequest, params: Params) -> HttpResponse {
     let lang = pages::Lang::of(request);
     let session = browser::session(request);
-    let confirmation = params.get("confirmation");
+    // The confirmation form is dingo's own page: a confirmation posted from another site is
+    // ignored (the person is asked again). A relying party may still post a logout request with
+    // an `id_token_hint` from its own origin (RP-Initiated Logout 1.0 §2).
+    let confirmation = params
+        .get("confirmation")
+        .filter(|_| !super::cross_site(request, state.provider.issuer()));
     let mut response = match state.provider.logout(&params, session.as_deref(), confirmation).await {
         LogoutOutcome::Confirm { csrf } => {
             let carried: Vec<(&str, &str)> = CARRIED

@@ -2,6 +2,7 @@
 //! Handlers adapt: extract, make one call inward, map the result.
 
 mod browser;
+mod limit;
 mod login;
 mod logout;
 mod metadata;
@@ -13,6 +14,7 @@ mod userinfo;
 
 use actix_web::web;
 
+pub use limit::{Limits, bound_query};
 pub use observe::log_request;
 
 use crate::oidc::paths;
@@ -64,4 +66,47 @@ fn is_form(request: &actix_web::HttpRequest) -> bool {
         .get(actix_web::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"))
+}
+
+/// Why a request body was not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyError {
+    /// Larger than `limits.max_body_bytes` (actix stops reading at the limit).
+    TooLarge,
+    /// Broken off, or wrongly encoded.
+    Unreadable,
+}
+
+/// The body the `web::Bytes` extractor read, or why it did not.
+fn body(read: Result<web::Bytes, actix_web::Error>) -> Result<web::Bytes, BodyError> {
+    read.map_err(|e| {
+        if e.as_response_error().status_code() == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+            BodyError::TooLarge
+        } else {
+            tracing::info!(cause = %e, "cannot read a request body");
+            BodyError::Unreadable
+        }
+    })
+}
+
+/// A form posted from a page that is not dingo's own. Browsers say where a request comes from in
+/// `Sec-Fetch-Site` (`same-origin`, `same-site`, `cross-site`, or `none` when the person typed or
+/// bookmarked it); a sibling site is refused too, since `SameSite=Lax` cookies do not stop it.
+/// Browsers without it are judged by `Origin`, which is `null` on dingo's own pages (they are
+/// served with `Referrer-Policy: no-referrer`) and so refuses only another named origin. A
+/// request with neither header (not from a browser) is not refused here; its other defences apply.
+fn cross_site(request: &actix_web::HttpRequest, issuer: &str) -> bool {
+    let header = |name: &str| request.headers().get(name).map(|v| v.to_str().unwrap_or("?"));
+    match header("sec-fetch-site") {
+        Some("same-origin" | "none") => return false,
+        Some("same-site" | "cross-site") => return true,
+        _ => {}
+    }
+    match header("origin") {
+        None | Some("null") => false,
+        Some(origin) => {
+            let ours = url::Url::parse(issuer).ok().map(|u| u.origin().ascii_serialization());
+            ours.is_none_or(|ours| !origin.eq_ignore_ascii_case(&ours))
+        }
+    }
 }

@@ -2,7 +2,7 @@
 
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, RETRY_AFTER};
 
 use crate::config::InApp;
 use crate::identity::Refusal as Denied;
@@ -98,9 +98,9 @@ pub fn page_in(lang: Lang, status: StatusCode, title: &str, body: &str) -> HttpR
         lang.tag(),
         escape(title)
     );
-    HttpResponse::build(status)
+    // Pages can carry a login's state or a logout's form token: never cached.
+    super::no_store(&mut HttpResponse::build(status))
         .insert_header((CONTENT_TYPE, "text/html; charset=utf-8"))
-        .insert_header((CACHE_CONTROL, "no-store"))
         .insert_header((CONTENT_SECURITY_POLICY, PAGE_POLICY))
         .body(html)
 }
@@ -275,6 +275,83 @@ pub fn in_app_page(login: &InAppLogin, settings: &InAppPage, urls: &InAppUrls) -
         response.headers_mut().insert(CONTENT_SECURITY_POLICY, policy);
     }
     response
+}
+
+/// A login callback came too often from the same address (429, with `Retry-After`).
+pub fn too_many_requests_page(retry_after: u64, lang: Lang) -> HttpResponse {
+    let body = message(
+        lang,
+        "请求过于频繁",
+        "Too many requests",
+        &format!("来自你的网络的登录请求过多，请 {retry_after} 秒后再试。"),
+        &format!("Too many logins came from your network. Please try again in {retry_after} seconds."),
+    );
+    let mut response = page_in(
+        lang,
+        StatusCode::TOO_MANY_REQUESTS,
+        "请求过于频繁 · Too many requests",
+        &body,
+    );
+    response.headers_mut().insert(RETRY_AFTER, retry_after.into());
+    response
+}
+
+/// A query string longer than `limits.max_query_bytes` (414).
+pub fn uri_too_long_page(lang: Lang) -> HttpResponse {
+    page_in(
+        lang,
+        StatusCode::URI_TOO_LONG,
+        "请求地址过长 · Request URL too long",
+        &message(
+            lang,
+            "请求地址过长",
+            "Request URL too long",
+            "此链接过长，无法处理。请回到应用重新登录。",
+            "This link is too long to be handled. Please go back to the application and try again.",
+        ),
+    )
+}
+
+/// A form body that was too large (413) or could not be read (400).
+pub(super) fn body_error_page(e: super::BodyError, lang: Lang) -> HttpResponse {
+    let (status, zh_title, en_title, zh, en) = match e {
+        super::BodyError::TooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "请求过大",
+            "Request too large",
+            "提交的内容过大，无法处理。请回到应用重新登录。",
+            "What was sent is too large to be handled. Please go back to the application and try again.",
+        ),
+        super::BodyError::Unreadable => (
+            StatusCode::BAD_REQUEST,
+            "无法处理请求",
+            "Bad request",
+            "提交的内容无法读取。请回到应用重新登录。",
+            "What was sent could not be read. Please go back to the application and try again.",
+        ),
+    };
+    page_in(
+        lang,
+        status,
+        &format!("{zh_title} · {en_title}"),
+        &message(lang, zh_title, en_title, zh, en),
+    )
+}
+
+/// A form posted to dingo from another site (403).
+pub fn cross_site_page(lang: Lang) -> HttpResponse {
+    page_in(
+        lang,
+        StatusCode::FORBIDDEN,
+        "请求被拒绝 · Request refused",
+        &message(
+            lang,
+            "请求被拒绝",
+            "Request refused",
+            "此表单来自其他网站，为安全起见已被拒绝。请回到应用重新登录。",
+            "This form came from another website and was refused for your safety. Please go back to the application and try again.",
+        ),
+    )
 }
 
 pub async fn in_app_script() -> HttpResponse {

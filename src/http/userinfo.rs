@@ -4,11 +4,26 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::no_store;
+use super::{BodyError, no_store};
 use crate::oidc::{BearerError, Params};
 use crate::state::AppState;
 
-pub async fn userinfo(state: web::Data<AppState>, request: HttpRequest, body: web::Bytes) -> HttpResponse {
+pub async fn userinfo(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: Result<web::Bytes, actix_web::Error>,
+) -> HttpResponse {
+    let body = match super::body(body) {
+        Ok(body) => body,
+        Err(BodyError::TooLarge) => {
+            return no_store(&mut HttpResponse::PayloadTooLarge()).json(
+                serde_json::json!({"error": "invalid_request", "error_description": "the request body is too large"}),
+            );
+        }
+        Err(BodyError::Unreadable) => {
+            return challenge(&BearerError::InvalidRequest("the request body could not be read"));
+        }
+    };
     match bearer_token(&request, &body) {
         Ok(token) => match state.provider.userinfo(&token).await {
             Ok(claims) => no_store(&mut HttpResponse::Ok()).json(claims),

@@ -27,7 +27,8 @@ pub enum KeysCommand {
     },
     /// Print a private key as PKCS#8 PEM on standard output.
     Export {
-        #[arg(long)]
+        /// The key's kid (kids may begin with "-").
+        #[arg(long, allow_hyphen_values = true)]
         kid: String,
     },
     /// Store a private key from a PKCS#8 PEM file: signing at once, or with --next as the next key.

@@ -17,6 +17,7 @@ pub struct Metrics {
     logins: Counter<2>,
     tokens_issued: Counter<1>,
     sessions_active: Gauge,
+    rate_limited: Counter<2>,
 }
 
 impl Default for Metrics {
@@ -75,6 +76,11 @@ impl Metrics {
                 ["grant"],
             ),
             sessions_active: Gauge::new("dingo_sessions_active", "Live dingo login sessions."),
+            rate_limited: Counter::new(
+                "dingo_rate_limited_total",
+                "Requests refused with 429 by a rate limit, by route pattern and what was limited (client, address).",
+                ["route", "key"],
+            ),
         }
     }
 
@@ -127,9 +133,14 @@ impl Metrics {
         self.sessions_active.set(n);
     }
 
+    /// One request refused by a rate limit: `key` is `client` or `address`.
+    pub fn record_rate_limited(&self, route: &str, key: &str) {
+        self.rate_limited.inc([route, key]);
+    }
+
     /// The text exposition (format 0.0.4) of every series.
     pub fn render(&self) -> String {
-        let families: [&dyn Family; 10] = [
+        let families: [&dyn Family; 11] = [
             &self.http_requests,
             &self.http_duration,
             &self.dingtalk_calls,
@@ -140,6 +151,7 @@ impl Metrics {
             &self.logins,
             &self.tokens_issued,
             &self.sessions_active,
+            &self.rate_limited,
         ];
         registry::render(&families)
     }
@@ -163,6 +175,7 @@ mod tests {
             ("dingo_logins_total", "counter"),
             ("dingo_tokens_issued_total", "counter"),
             ("dingo_sessions_active", "gauge"),
+            ("dingo_rate_limited_total", "counter"),
         ] {
             assert!(text.contains(&format!("# TYPE {name} {kind}\n")), "{name}");
             assert!(text.contains(&format!("# HELP {name} ")), "{name}");
@@ -182,6 +195,7 @@ mod tests {
         metrics.record_http_request("/token", "POST", 200, Duration::from_millis(3));
         metrics.record_dingtalk_retry("topapi/v2/user/get");
         metrics.set_dingtalk_circuit(1);
+        metrics.record_rate_limited("/token", "client");
         let text = metrics.render();
         for line in [
             "dingo_logins_total{route=\"web\",outcome=\"success\"} 1",
@@ -194,6 +208,7 @@ mod tests {
             "dingo_http_request_duration_seconds_count{route=\"/token\"} 1",
             "dingo_dingtalk_retries_total{api=\"topapi/v2/user/get\"} 1",
             "dingo_dingtalk_circuit_state 1",
+            "dingo_rate_limited_total{route=\"/token\",key=\"client\"} 1",
         ] {
             assert!(text.contains(&format!("{line}\n")), "{line} in\n{text}");
         }

@@ -123,6 +123,11 @@ async fn sessions_are_listed_and_one_can_be_ended() {
     );
     let (ok, _, err) = dingo(&app, &["sessions", "revoke", "no-such-sid"]);
     assert!(!ok && err.contains("no session"), "{err}");
+    let (ok, _, err) = dingo(&app, &["sessions", "revoke", "-sids-may-begin-with-a-hyphen"]);
+    assert!(
+        !ok && err.contains("no session"),
+        "a leading hyphen is a sid, not a flag: {err}"
+    );
 }
 
 #[tokio::test]

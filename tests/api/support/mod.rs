@@ -1,5 +1,6 @@
 pub mod app;
 pub mod database;
+pub mod forms;
 pub mod process;
 pub mod receiver;
 pub mod rp;
