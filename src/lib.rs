@@ -12,6 +12,8 @@ pub mod demo;
 pub mod dingtalk;
 pub mod housekeeping;
 pub(crate) mod http;
+/// The operator endpoints' paths, for the command line.
+pub use http::ops::{HEALTHZ, READYZ};
 pub mod identity;
 pub mod keyring;
 pub mod oidc;

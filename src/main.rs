@@ -82,8 +82,11 @@ enum Command {
     Migrate(ConfigArgs),
     /// Validate the configuration: print it with secrets redacted, or every problem (exit code 2).
     CheckConfig(ConfigArgs),
+    /// Exit 0 when the server configured here answers /readyz, else 1 (for container health
+    /// checks: the runtime image has no curl).
+    Healthcheck(ConfigArgs),
     /// Signing keys in the database: list, rotate, export, import. Running servers pick changes
-    /// up within a minute.
+    /// up within keys.reload_every.
     Keys {
         #[command(flatten)]
         config: ConfigArgs,
@@ -325,6 +328,10 @@ async fn run(command: Command) -> ExitCode {
             }
             Err(e) => return config_error(&e),
         },
+        Command::Healthcheck(args) => match args.load() {
+            Ok(settings) => healthcheck(&settings).await,
+            Err(e) => return config_error(&e),
+        },
         Command::Demo { listen, data_dir } => dingo::demo::run(&listen, data_dir, clock).await,
         Command::Sim {
             listen,
@@ -398,6 +405,22 @@ async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     db.migrate().await?;
     db.close().await;
     eprintln!("the database schema is up to date");
+    Ok(())
+}
+
+async fn healthcheck(settings: &Settings) -> anyhow::Result<()> {
+    let mut address: std::net::SocketAddr = settings.server.listen.parse()?;
+    if address.ip().is_unspecified() {
+        address.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let url = format!("http://{address}{}", dingo::READYZ);
+    let response = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()?
+        .get(&url)
+        .send()
+        .await?;
+    anyhow::ensure!(response.status().is_success(), "{url}: {}", response.text().await?);
     Ok(())
 }
 

@@ -374,3 +374,11 @@ fn the_database_is_sqlite_or_postgresql_and_its_password_is_never_printed() {
     let found = problems(&with_db("password = \"b\""), &[]);
     assert!(found[0].message.contains("SQLite"), "{found:#?}");
 }
+
+#[test]
+fn the_docker_demo_configuration_is_valid() {
+    let text = include_str!("../../../docker/demo.toml");
+    let vars = [("DINGO_DATABASE__URL", "postgres://dingo@postgres:5432/dingo")];
+    let settings = load_str(text, env(&vars)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(settings.clients[0].client_id, "demo-app");
+}

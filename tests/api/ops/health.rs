@@ -62,3 +62,32 @@ async fn every_response_carries_a_request_id_and_a_well_formed_incoming_one_is_k
     let replaced = id_of(&replaced);
     assert!(replaced.bytes().all(|b| b.is_ascii_hexdigit()), "{replaced}");
 }
+
+#[tokio::test]
+async fn dingo_healthcheck_exits_0_while_the_server_is_ready_and_1_when_nothing_answers() {
+    let app = TestApp::spawn().await;
+    let config = app.dir.path().join("dingo.toml");
+    let run = |config: std::path::PathBuf| {
+        tokio::task::spawn_blocking(move || {
+            crate::support::process::dingo()
+                .args(["healthcheck", "--config"])
+                .arg(config)
+                .output()
+                .unwrap()
+        })
+    };
+    let ready = run(config.clone()).await.unwrap();
+    assert!(ready.status.success(), "{}", String::from_utf8_lossy(&ready.stderr));
+
+    let nowhere = app.dir.path().join("nowhere.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let port = crate::support::process::free_port();
+    let listen = text.lines().find(|l| l.starts_with("listen = ")).unwrap();
+    std::fs::write(
+        &nowhere,
+        text.replace(listen, &format!("listen = \"127.0.0.1:{port}\"")),
+    )
+    .unwrap();
+    let down = run(nowhere).await.unwrap();
+    assert_eq!(down.status.code(), Some(1));
+}
