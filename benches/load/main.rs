@@ -359,6 +359,7 @@ async fn refresh_for(
     let chains: Arc<Vec<Mutex<String>>> =
         Arc::new(tokens.iter().take(s.connections).cloned().map(Mutex::new).collect());
     let connections = chains.len();
+    log(format!("refresh {client}: running"));
     let (http, base) = (http.clone(), Arc::new(dingo.base.clone()));
     let run = drive(connections, Stop::After(s.seconds), dingo.pid(), move |worker, _| {
         let (http, base, chains) = (http.clone(), base.clone(), chains.clone());
@@ -378,6 +379,7 @@ async fn refresh_for(
 async fn logins_for(http: &reqwest::Client, s: &Settings, dingo: &Proc, client: &'static str) -> anyhow::Result<Run> {
     let (http, base) = (http.clone(), Arc::new(dingo.base.clone()));
     let authorize = Arc::new(flows::authorize_url(&dingo.base, client)?);
+    log(format!("full login {client}: running"));
     let run = drive(s.connections, Stop::After(s.seconds), dingo.pid(), move |_, _| {
         let (http, base, authorize) = (http.clone(), base.clone(), authorize.clone());
         async move {
@@ -464,6 +466,7 @@ async fn database_rows(
     // `/token` RS256 in rounds, each followed by bare RS256 signing for as long.
     let (mut rs_token, mut rs_sign, mut rs_refresh) = (Run::empty(), Run::empty(), Vec::new());
     let before = pg_count(b).await;
+    log("/token RS256: running");
     for range in chunks(rs_codes.len(), s.rounds) {
         let (run, tokens) = redeem(http, s, dingo, RS_CLIENT, &rs_codes, range).await;
         let took = run.elapsed;
@@ -481,6 +484,7 @@ async fn database_rows(
     // by bare ES256 signing.
     let (mut es_token, mut es_store, mut es_sign, mut es_refresh) =
         (Run::empty(), Run::empty(), Run::empty(), Vec::new());
+    log("/token ES256: running");
     for range in chunks(es_codes.len(), s.rounds) {
         let (run, tokens) = redeem(http, s, dingo, ES_CLIENT, &es_codes, range).await;
         let took = run.elapsed;

@@ -8,8 +8,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-/// The release binary cargo built for this bench.
-pub const DINGO: &str = env!("CARGO_BIN_EXE_dingo");
+/// The release binary cargo built for this bench, or another build to compare with
+/// (`DINGO_BENCH_DINGO=/path/to/dingo`).
+pub fn dingo_binary() -> String {
+    std::env::var("DINGO_BENCH_DINGO").unwrap_or_else(|_| env!("CARGO_BIN_EXE_dingo").to_owned())
+}
 
 /// Where the relying party's redirect URI points: nothing listens there, the bench reads the
 /// redirect's `Location` instead.
@@ -64,7 +67,8 @@ pub fn free_port() -> anyhow::Result<u16> {
 
 fn spawn(args: &[&str], log: &Path, env: &[(String, String)]) -> anyhow::Result<Child> {
     let stderr = std::fs::File::create(log)?;
-    let mut command = Command::new(DINGO);
+    let binary = dingo_binary();
+    let mut command = Command::new(&binary);
     command
         .args(args)
         .env_remove("DINGO_CONFIG")
@@ -76,7 +80,7 @@ fn spawn(args: &[&str], log: &Path, env: &[(String, String)]) -> anyhow::Result<
     for (name, value) in env {
         command.env(name, value);
     }
-    command.spawn().with_context(|| format!("cannot start {DINGO}"))
+    command.spawn().with_context(|| format!("cannot start {binary}"))
 }
 
 /// Polls `url` until it answers 200 (at most 60 s), or the process exits.
@@ -90,7 +94,7 @@ async fn wait_ready(http: &reqwest::Client, proc: &mut Proc, url: &str) -> anyho
         }
         if let Ok(Some(status)) = proc.child.try_wait() {
             let log = std::fs::read_to_string(&proc.log).unwrap_or_default();
-            bail!("{DINGO} exited with {status} before {url} answered:\n{log}");
+            bail!("dingo exited with {status} before {url} answered:\n{log}");
         }
         if Instant::now() > deadline {
             bail!("{url} did not answer within 60 s");
@@ -188,7 +192,7 @@ pub fn config_path(dir: &Path) -> PathBuf {
 
 /// `dingo keys export --kid KID`: the private key as PKCS#8 PEM.
 pub fn export_key(dir: &Path, kid: &str) -> anyhow::Result<String> {
-    let output = Command::new(DINGO)
+    let output = Command::new(dingo_binary())
         .args(["keys", "export", "--kid", kid, "--config"])
         .arg(config_path(dir))
         .env_remove("DINGO_CONFIG")
