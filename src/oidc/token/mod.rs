@@ -6,6 +6,8 @@ mod client_auth;
 mod code;
 mod refresh;
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -13,7 +15,7 @@ use super::audit::Audit;
 use super::error::{ErrorCode, OidcError};
 use super::params::Params;
 use super::{Client, Provider, claims};
-use crate::crypto::{b64url, jwt, random_token, token_hash};
+use crate::crypto::{Alg, KeyError, SigningKey, b64url, jwt, random_token, token_hash};
 use crate::identity::Upstream;
 use crate::store::{NewAccessToken, RefreshToken, UserRecord};
 pub use assertion::{ASSERTION_TYPE, JwksSource};
@@ -96,7 +98,7 @@ impl Provider {
     async fn issue(&self, grant: Grant<'_>) -> Result<TokenResponse, OidcError> {
         let now = self.clock.now();
         let access_token = if grant.client.jwt_access_tokens {
-            self.jwt_access_token(&grant, now)?
+            self.jwt_access_token(&grant, now).await?
         } else {
             random_token()
         };
@@ -136,7 +138,7 @@ impl Provider {
             .keys
             .signing_key_for(alg)
             .ok_or(crate::crypto::KeyError::NoSigningKey(alg))?;
-        let id_token = jwt::sign(&id_claims, key, "JWT")?;
+        let id_token = sign(id_claims, key, "JWT").await?;
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
@@ -149,7 +151,7 @@ impl Provider {
 
     /// An RFC 9068 access token: a JWT with `typ: at+jwt` that resource servers can verify with
     /// the JWKS. It is stored by hash like an opaque one, so revocation and introspection work.
-    fn jwt_access_token(&self, grant: &Grant<'_>, now: i64) -> Result<String, OidcError> {
+    async fn jwt_access_token(&self, grant: &Grant<'_>, now: i64) -> Result<String, OidcError> {
         let mut claims = json!({
             "iss": self.issuer,
             "sub": claims::subject(&grant.user.identity, &self.identity, &grant.client.id),
@@ -164,7 +166,7 @@ impl Provider {
         if let Some(sid) = grant.sid {
             claims["sid"] = json!(sid);
         }
-        Ok(jwt::sign(&claims, self.keys.signing_key(), "at+jwt")?)
+        Ok(sign(claims, self.keys.signing_key(), "at+jwt").await?)
     }
 
     /// A new refresh token of `family`; its successor can later be derived from it.
@@ -201,6 +203,21 @@ impl Provider {
             .await?;
         Ok(())
     }
+}
+
+/// Signs `claims` as a JWT with `key`. An RS256 signature takes a good part of a millisecond of
+/// CPU, during which an HTTP worker could serve nothing else: it is made on the blocking pool,
+/// and the worker goes on with its other requests meanwhile. ES256 and EdDSA sign in place.
+async fn sign<C>(claims: C, key: Arc<SigningKey>, typ: &'static str) -> Result<String, KeyError>
+where
+    C: Serialize + Send + 'static,
+{
+    if key.alg() != Alg::RS256 {
+        return jwt::sign(&claims, key, typ);
+    }
+    tokio::task::spawn_blocking(move || jwt::sign(&claims, key, typ))
+        .await
+        .map_err(|_| KeyError::Signing)?
 }
 
 /// The refresh token that follows `token` in its family: derived, so that a concurrent refresh
