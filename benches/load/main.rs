@@ -66,6 +66,12 @@ impl Settings {
 }
 
 fn main() -> anyhow::Result<()> {
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it and
+    // should not start a benchmark of a debug build.
+    if !std::env::args().any(|arg| arg == "--bench") {
+        eprintln!("the load benchmark runs with `cargo bench --bench load`");
+        return Ok(());
+    }
     let settings = Settings::from_env()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(run(settings))
