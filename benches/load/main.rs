@@ -174,7 +174,7 @@ async fn run(s: Settings) -> anyhow::Result<()> {
         None => None,
     };
     match postgres_rows {
-        Some(pg) => {
+        Some(pg) if pg.len() >= sqlite_rows.len() => {
             // Side by side: each SQLite row, then the same row on PostgreSQL.
             let mut pg = pg.into_iter();
             for row in sqlite_rows {
@@ -183,6 +183,11 @@ async fn run(s: Settings) -> anyhow::Result<()> {
                     rows.push(other);
                 }
             }
+            rows.extend(pg);
+        }
+        // PostgreSQL could not be measured: why, after the SQLite rows.
+        Some(pg) => {
+            rows.extend(sqlite_rows);
             rows.extend(pg);
         }
         None => rows.extend(sqlite_rows),
