@@ -46,6 +46,8 @@ impl Row {
 
     /// A row that could not be measured.
     pub fn failed(measure: impl Into<String>, why: &str) -> Row {
+        // One table cell: no line breaks, no column separators.
+        let why = why.split_whitespace().collect::<Vec<_>>().join(" ").replace('|', "/");
         Row {
             measure: measure.into(),
             dingo: format!("failed: {why}"),
