@@ -163,6 +163,14 @@ login_base_url = "{sim}"
 api_base_url = "{sim}"
 oapi_base_url = "{sim}"
 jsapi_url = "{sim}/jsapi/dingtalk.open.js"
+# dingo's own throughput is measured, not its limits: real DingTalk allows 20 calls/s per API
+# (which caps logins and refreshes far below these figures; the simulator enforces nothing), and
+# all the load comes from one address, which the endpoint limits would cap at 100 req/s.
+rate_limit_per_second = 0
+[limits]
+oauth_client_per_minute = 0
+oauth_address_per_minute = 0
+login_address_per_minute = 0
 [tokens]
 authorization_code_ttl = 600
 {rs}{es}"#,
