@@ -75,6 +75,17 @@ impl Cluster {
         response.json().await.unwrap()
     }
 
+    /// Redeems on instance `i` the code the client was sent back with.
+    async fn redeem(&self, i: usize, landed: &Url) -> Value {
+        let code = query(landed)["code"].clone();
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT_URI),
+        ];
+        self.token(i, &form).await
+    }
+
     /// A login begun on instance `start`, whose DingTalk callback lands on `callback`; returns
     /// where the browser is sent back to the client.
     async fn login(&self, browser: &reqwest::Client, start: usize, callback: usize, extra: &str) -> Url {
@@ -177,17 +188,7 @@ async fn postgres_two_instances_share_logins_sessions_tokens_and_keys_across_res
     // A login starts on A, DingTalk calls back to B, the code is redeemed on A.
     let browser = browser();
     let landed = cluster.login(&browser, 0, 1, "").await;
-    let code = query(&landed)["code"].clone();
-    let tokens = cluster
-        .token(
-            0,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT_URI),
-            ],
-        )
-        .await;
+    let tokens = cluster.redeem(0, &landed).await;
     let claims = verify_jwt(
         &cluster.jwks(1).await,
         str_of(&tokens, "id_token"),
@@ -242,17 +243,7 @@ async fn postgres_two_instances_share_logins_sessions_tokens_and_keys_across_res
     let deadline = Instant::now() + Duration::from_secs(15);
     let from_b = loop {
         let landed = cluster.login(&browser, 1, 1, "").await;
-        let code = query(&landed)["code"].clone();
-        let tokens = cluster
-            .token(
-                1,
-                &[
-                    ("grant_type", "authorization_code"),
-                    ("code", &code),
-                    ("redirect_uri", REDIRECT_URI),
-                ],
-            )
-            .await;
+        let tokens = cluster.redeem(1, &landed).await;
         if kid_of(str_of(&tokens, "id_token")) == new_kid {
             break tokens;
         }
