@@ -235,6 +235,21 @@ async fn business_refusals_do_not_open_the_circuit() {
     rig.user_get().await.unwrap();
 }
 
+/// `n` concurrent `user/get` calls; their outcomes.
+async fn burst(rig: &Arc<Rig>, n: usize) -> Vec<Result<(), String>> {
+    let calls: Vec<_> = (0..n)
+        .map(|_| {
+            let rig = rig.clone();
+            tokio::spawn(async move { rig.user_get().await.map(|_| ()).map_err(|e| format!("{e:?}")) })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for call in calls {
+        outcomes.push(call.await.unwrap());
+    }
+    outcomes
+}
+
 #[tokio::test]
 async fn the_rate_limiter_keeps_a_burst_under_the_simulators_limit() {
     // Under the server's limit by as much as the default (15 under DingTalk's 20): calls leave
@@ -248,14 +263,8 @@ async fn the_rate_limiter_keeps_a_burst_under_the_simulators_limit() {
     );
     rig.user_get().await.unwrap();
     rig.sim.set_rate_limit(Some(10));
-    let burst: Vec<_> = (0..15)
-        .map(|_| {
-            let rig = rig.clone();
-            tokio::spawn(async move { rig.user_get().await.map(|_| ()).map_err(|e| format!("{e:?}")) })
-        })
-        .collect();
-    for call in burst {
-        call.await.unwrap().unwrap();
+    for outcome in burst(&rig, 15).await {
+        outcome.unwrap();
     }
     assert_eq!(rig.sim.throttled_count(), 0);
 }
@@ -270,16 +279,7 @@ async fn a_turn_past_the_deadline_fails_at_once_as_unavailable() {
         .await,
     );
     let started = Instant::now();
-    let results: Vec<_> = (0..4)
-        .map(|_| {
-            let rig = rig.clone();
-            tokio::spawn(async move { rig.user_get().await.is_ok() })
-        })
-        .collect();
-    let mut ok = 0;
-    for result in results {
-        ok += usize::from(result.await.unwrap());
-    }
+    let ok = burst(&rig, 4).await.iter().filter(|o| o.is_ok()).count();
     // At 2 a second, user/get calls may start at 0 and 500 ms; a turn at 1000 ms is past the
     // 800 ms deadline, and so is every later one.
     assert_eq!(ok, 2);
@@ -302,16 +302,7 @@ async fn without_the_rate_limiter_the_same_burst_is_throttled() {
     );
     rig.user_get().await.unwrap();
     rig.sim.set_rate_limit(Some(5));
-    let burst: Vec<_> = (0..15)
-        .map(|_| {
-            let rig = rig.clone();
-            tokio::spawn(async move { rig.user_get().await.is_ok() })
-        })
-        .collect();
-    let mut ok = 0;
-    for call in burst {
-        ok += usize::from(call.await.unwrap());
-    }
+    let ok = burst(&rig, 15).await.iter().filter(|o| o.is_ok()).count();
     assert!(ok < 15, "{ok} succeeded");
     assert!(rig.sim.throttled_count() > 0);
 }
