@@ -228,16 +228,20 @@ async fn postgres_two_instances_share_logins_sessions_tokens_and_keys_across_res
     let silent = cluster.login(&browser, 1, 1, "&prompt=none").await;
     assert_eq!(query(&silent)["error"], "login_required");
 
-    // A key rotated through A's command line is in B's JWKS, and B signs with it.
+    // A key rotated through A's command line is in B's JWKS, and B signs with it. (With
+    // --now it signs at once: each instance follows within keys.reload_every, so both JWKS are
+    // awaited before B's tokens are checked against A's.)
     let before = kids(&cluster.jwks(1).await);
     cluster.keys_cli(0, &["rotate", "--now", "--alg", "RS256"]);
     let deadline = Instant::now() + Duration::from_secs(15);
     let new_kid = loop {
         let now = kids(&cluster.jwks(1).await);
-        if let Some(kid) = now.iter().find(|k| !before.contains(k)) {
+        if let Some(kid) = now.iter().find(|k| !before.contains(k))
+            && kids(&cluster.jwks(0).await).contains(kid)
+        {
             break kid.clone();
         }
-        assert!(Instant::now() < deadline, "B never published the rotated key");
+        assert!(Instant::now() < deadline, "the rotated key was never published by both");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     let deadline = Instant::now() + Duration::from_secs(15);
