@@ -28,7 +28,7 @@ impl Failure {
 
 /// Reads an oapi body. `errcode` may be a number or (in some documented examples) a string.
 pub fn parse_oapi<T: DeserializeOwned>(body: &[u8]) -> Result<T, Failure> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| Failure::Malformed(e.to_string()))?;
+    let value = json_object(body)?;
     let errcode = value.get("errcode").and_then(number_or_string).unwrap_or(0);
     if errcode != 0 {
         let sub_code = value.get("sub_code").and_then(number_or_string);
@@ -51,7 +51,7 @@ pub fn parse_oapi<T: DeserializeOwned>(body: &[u8]) -> Result<T, Failure> {
 /// Reads an api body given its HTTP status.
 pub fn parse_api<T: DeserializeOwned>(status: u16, body: &[u8]) -> Result<T, Failure> {
     if (200..300).contains(&status) {
-        return serde_json::from_slice(body).map_err(|e| Failure::Malformed(e.to_string()));
+        return serde_json::from_value(json_object(body)?).map_err(|e| Failure::Malformed(e.to_string()));
     }
     let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let field = |upper: &str, lower: &str| {
@@ -67,6 +67,15 @@ pub fn parse_api<T: DeserializeOwned>(status: u16, body: &[u8]) -> Result<T, Fai
         code: field("Code", "code"),
         message: field("Message", "message"),
     })
+}
+
+/// Both families answer with a JSON object; serde alone would also read a struct from an array.
+fn json_object(body: &[u8]) -> Result<Value, Failure> {
+    match serde_json::from_slice(body) {
+        Ok(value @ Value::Object(_)) => Ok(value),
+        Ok(_) => Err(Failure::Malformed("not a JSON object".into())),
+        Err(e) => Err(Failure::Malformed(e.to_string())),
+    }
 }
 
 fn number_or_string(v: &Value) -> Option<i64> {

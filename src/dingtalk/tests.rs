@@ -129,6 +129,15 @@ fn malformed_bodies_are_reported_not_panicked_on() {
         parse_api::<Me>(200, b"{\"nick\":1}"),
         Err(Failure::Malformed(_))
     ));
+    // serde would read a struct from an array; DingTalk never answers with one.
+    assert!(matches!(
+        parse_api::<super::models::AppAccessToken>(200, br#"["",0]"#),
+        Err(Failure::Malformed(_))
+    ));
+    assert!(matches!(
+        parse_oapi::<OapiResult<ByUnionId>>(br#"[0,"ok",{"userid":"u"}]"#),
+        Err(Failure::Malformed(_))
+    ));
 }
 
 #[test]
