@@ -159,30 +159,22 @@ async fn one_token_in_the_store(db: &Db, code: &str, shape: &TokenShape) -> Resu
     let CodeRedemption::Redeemed(redeemed) = db.redeem_authorization_code(&hash, now).await.map_err(fail)? else {
         return Err("code not redeemed".into());
     };
-    db.find_user(&redeemed.userid)
-        .await
-        .map_err(fail)?
-        .ok_or("no such user")?;
-    db.add_session_client(&shape.sid, &shape.client_id)
-        .await
-        .map_err(fail)?;
-    db.insert_refresh_token(&RefreshToken {
+    redeemed.user.ok_or("no such user")?;
+    let refresh = RefreshToken {
         token_hash: token_hash(&random_token()),
         family_id: hash.clone(),
         client_id: shape.client_id.clone(),
         userid: shape.userid.clone(),
         scope: shape.scope.clone(),
         sid: Some(shape.sid.clone()),
-        route: redeemed.route.clone(),
-        auth_time: redeemed.auth_time,
+        route: redeemed.code.route.clone(),
+        auth_time: redeemed.code.auth_time,
         successor_key: random_token(),
         created_at: now,
         expires_at: now + 1_209_600,
         family_expires_at: now + 2_592_000,
-    })
-    .await
-    .map_err(fail)?;
-    db.insert_access_token(&NewAccessToken {
+    };
+    let access = NewAccessToken {
         token_hash: token_hash(&random_token()),
         client_id: shape.client_id.clone(),
         userid: shape.userid.clone(),
@@ -192,9 +184,8 @@ async fn one_token_in_the_store(db: &Db, code: &str, shape: &TokenShape) -> Resu
         sid: Some(shape.sid.clone()),
         created_at: now,
         expires_at: now + 3600,
-    })
-    .await
-    .map_err(fail)?;
+    };
+    db.record_tokens(&access, Some(&refresh)).await.map_err(fail)?;
     Ok(())
 }
 

@@ -19,17 +19,16 @@ pub(crate) struct Audit<'a> {
 impl Provider {
     /// Records `entry`. A failure to record is logged, never turned into a failed request.
     pub(crate) async fn audit(&self, entry: Audit<'_>) {
-        tracing::info!(
-            target: "audit",
-            kind = entry.kind,
-            outcome = entry.outcome,
-            userid = entry.userid,
-            client = entry.client_id,
-            route = entry.route,
-            detail = entry.detail,
-            "audit"
-        );
-        let event = AuditEvent {
+        let event = self.audit_event(&entry);
+        log_audit_event(&event);
+        if let Err(e) = self.db.record_audit_event(&event).await {
+            tracing::error!(cause = %e, "cannot record an audit event");
+        }
+    }
+
+    /// `entry` stamped with an id and the time, ready to be stored.
+    pub(crate) fn audit_event(&self, entry: &Audit<'_>) -> AuditEvent {
+        AuditEvent {
             id: random_token(),
             at: self.clock.now(),
             kind: entry.kind.to_owned(),
@@ -38,9 +37,6 @@ impl Provider {
             client_id: entry.client_id.map(str::to_owned),
             route: entry.route.map(str::to_owned),
             detail: entry.detail.map(str::to_owned),
-        };
-        if let Err(e) = self.db.record_audit_event(&event).await {
-            tracing::error!(cause = %e, "cannot record an audit event");
         }
     }
 
@@ -64,4 +60,18 @@ impl Provider {
         })
         .await;
     }
+}
+
+/// Emits an audit entry as a structured log event (target `audit`).
+pub(crate) fn log_audit_event(event: &AuditEvent) {
+    tracing::info!(
+        target: "audit",
+        kind = event.kind,
+        outcome = event.outcome,
+        userid = event.userid,
+        client = event.client_id,
+        route = event.route,
+        detail = event.detail,
+        "audit"
+    );
 }

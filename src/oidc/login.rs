@@ -2,6 +2,7 @@
 //! in-app login page inside the DingTalk client), and the person's return becomes an
 //! authorization code for the client.
 
+use super::audit::{Audit, log_audit_event};
 use super::authorize::{self, AuthorizationRequest, Checked, PageError, error_redirect, with_query};
 use super::error::{ErrorCode, OidcError};
 use super::params::Params;
@@ -9,7 +10,7 @@ use super::{Provider, paths};
 use crate::config::InApp;
 use crate::crypto::{constant_time_eq, random_token, token_hash};
 use crate::identity::{self, Identity, LoginRoute, Upstream, UpstreamCode, UpstreamError};
-use crate::store::{NewAuthorizationCode, PendingLogin, Session};
+use crate::store::{CompletedLogin, NewAuthorizationCode, PendingLogin, Session};
 
 /// Where the browser goes after `/authorize`.
 #[derive(Debug)]
@@ -313,21 +314,40 @@ impl Provider {
         let Some(client) = self.clients.get(&request.client_id) else {
             return LoginOutcome::Page(PageError::UnknownClient);
         };
-        if let Err(refusal) = self.admits(&client, &identity).await {
+        if let Err(refusal) = self.allows(&client, &identity) {
             return self.refuse(request, refusal, route, Some(&identity.userid)).await;
         }
-        let issued = async {
-            self.db.upsert_user(&identity, self.clock.now()).await?;
-            let (cookie, session) = self.start_session(&identity.userid, code.route).await?;
-            Ok::<_, OidcError>((cookie, self.issue_code(request, &identity, &session).await?))
+        // The person, the session, the code and the audit entry are written together; a person
+        // an administrator disabled is refused then.
+        let (session_cookie, session) = self.new_session(&identity.userid, code.route);
+        let (new_code, url) = self.new_code(request, &identity, &session);
+        let audit = self.audit_event(&Audit {
+            kind: "login",
+            outcome: "success",
+            userid: Some(&identity.userid),
+            client_id: Some(&request.client_id),
+            route: Some(route),
+            detail: None,
+        });
+        let login = CompletedLogin {
+            identity: &identity,
+            session: &session,
+            code: &new_code,
+            audit: &audit,
+            now: self.clock.now(),
         };
-        match issued.await {
-            Ok((session_cookie, url)) => {
-                self.login_outcome(route, "success", &request.client_id, Some(&identity.userid), None)
-                    .await;
+        match self.db.record_login(&login).await {
+            Ok(Some(_)) => {
+                self.metrics.record_login(route, "success");
+                log_audit_event(&audit);
                 LoginOutcome::LoggedIn { url, session_cookie }
             }
+            Ok(None) => {
+                self.refuse(request, identity::Refusal::Disabled, route, Some(&identity.userid))
+                    .await
+            }
             Err(e) => {
+                let e = OidcError::from(e);
                 tracing::error!(cause = e.cause.as_deref().unwrap_or_default(), "cannot issue a code");
                 LoginOutcome::Redirect(self.error_url(request, &e))
             }
@@ -377,35 +397,46 @@ impl Provider {
         Ok(request)
     }
 
+    /// Issues a code for `request` in `session`: the client's redirect URL with it.
     async fn issue_code(
         &self,
         request: &AuthorizationRequest,
         identity: &Identity,
         session: &Session,
     ) -> Result<String, OidcError> {
+        let (code, url) = self.new_code(request, identity, session);
+        self.db.insert_authorization_code(&code).await?;
+        Ok(url)
+    }
+
+    /// A new code for `request` in `session`, to be stored, and the client's redirect URL with it.
+    fn new_code(
+        &self,
+        request: &AuthorizationRequest,
+        identity: &Identity,
+        session: &Session,
+    ) -> (NewAuthorizationCode, String) {
         let now = self.clock.now();
         let code = random_token();
-        self.db
-            .insert_authorization_code(&NewAuthorizationCode {
-                code_hash: token_hash(&code),
-                client_id: request.client_id.clone(),
-                redirect_uri: request.redirect_uri.clone(),
-                userid: identity.userid.clone(),
-                scope: request.scope.join(" "),
-                nonce: request.nonce.clone(),
-                code_challenge: request.code_challenge.clone(),
-                sid: Some(session.sid.clone()),
-                route: session.route.clone(),
-                auth_time: session.auth_time,
-                expires_at: now + self.ttl.authorization_code_ttl,
-            })
-            .await?;
+        let row = NewAuthorizationCode {
+            code_hash: token_hash(&code),
+            client_id: request.client_id.clone(),
+            redirect_uri: request.redirect_uri.clone(),
+            userid: identity.userid.clone(),
+            scope: request.scope.join(" "),
+            nonce: request.nonce.clone(),
+            code_challenge: request.code_challenge.clone(),
+            sid: Some(session.sid.clone()),
+            route: session.route.clone(),
+            auth_time: session.auth_time,
+            expires_at: now + self.ttl.authorization_code_ttl,
+        };
         let mut pairs = vec![("code", code.as_str())];
         if let Some(state) = request.state.as_deref() {
             pairs.push(("state", state));
         }
         pairs.push(("iss", self.issuer.as_str()));
-        Ok(with_query(&request.redirect_uri, &pairs))
+        (row, with_query(&request.redirect_uri, &pairs))
     }
 
     fn error_url(&self, request: &AuthorizationRequest, e: &OidcError) -> String {
@@ -424,6 +455,11 @@ impl Provider {
                 return Err(identity::Refusal::Disabled);
             }
         }
+        self.allows(client, person)
+    }
+
+    /// Whether the policy of `client` (or the global one) lets `person` in.
+    pub(super) fn allows(&self, client: &super::Client, person: &Identity) -> Result<(), identity::Refusal> {
         client.policy.as_ref().unwrap_or(&self.policy).check(person)
     }
 

@@ -2,14 +2,13 @@
 //! second app logs in without going to DingTalk again.
 
 use super::Provider;
-use super::error::OidcError;
 use crate::crypto::{random_token, token_hash};
 use crate::identity::LoginRoute;
 use crate::store::Session;
 
 impl Provider {
-    /// Starts a session for `userid`; returns the cookie value (shown once) and the session.
-    pub(super) async fn start_session(&self, userid: &str, route: LoginRoute) -> Result<(String, Session), OidcError> {
+    /// A new session for `userid`, to be stored: the cookie value (shown once) and the session.
+    pub(super) fn new_session(&self, userid: &str, route: LoginRoute) -> (String, Session) {
         let now = self.clock.now();
         let cookie = random_token();
         let session = Session {
@@ -21,8 +20,7 @@ impl Provider {
             created_at: now,
             expires_at: now + self.ttl.session_ttl,
         };
-        self.db.insert_session(&session).await?;
-        Ok((cookie, session))
+        (cookie, session)
     }
 
     /// The live session of the browser with this cookie, if any.

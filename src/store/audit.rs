@@ -1,6 +1,6 @@
 //! The audit log.
 
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use super::{Db, StoreError};
 
@@ -30,21 +30,7 @@ pub struct AuditFilter {
 
 impl Db {
     pub async fn record_audit_event(&self, e: &AuditEvent) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO audit_events (id, at, kind, outcome, userid, client_id, route, detail)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&e.id)
-        .bind(e.at)
-        .bind(&e.kind)
-        .bind(&e.outcome)
-        .bind(&e.userid)
-        .bind(&e.client_id)
-        .bind(&e.route)
-        .bind(&e.detail)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        record_audit_event(&mut *self.pool.acquire().await?, e).await
     }
 
     /// The newest events matching `filter`, newest first.
@@ -93,4 +79,22 @@ impl Db {
                 .await?;
         Ok(done.rows_affected())
     }
+}
+
+pub(super) async fn record_audit_event(conn: &mut AnyConnection, e: &AuditEvent) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO audit_events (id, at, kind, outcome, userid, client_id, route, detail)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&e.id)
+    .bind(e.at)
+    .bind(&e.kind)
+    .bind(&e.outcome)
+    .bind(&e.userid)
+    .bind(&e.client_id)
+    .bind(&e.route)
+    .bind(&e.detail)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

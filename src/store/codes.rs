@@ -1,8 +1,9 @@
 //! Authorization codes: issued once, redeemed at most once.
 
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
-use super::{Db, StoreError};
+use super::users::{read_user, user_columns_of};
+use super::{Db, StoreError, UserRecord, sessions};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAuthorizationCode {
@@ -21,8 +22,14 @@ pub struct NewAuthorizationCode {
     pub expires_at: i64,
 }
 
-/// A code as it was when redeemed. The caller checks expiry and bindings.
-pub type RedeemedCode = NewAuthorizationCode;
+/// A code as it was when redeemed, and its person as stored (read in the same statement). The
+/// caller checks expiry and bindings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedeemedCode {
+    pub code: NewAuthorizationCode,
+    /// `None` if the person is no longer stored.
+    pub user: Option<UserRecord>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodeRedemption {
@@ -34,43 +41,28 @@ pub enum CodeRedemption {
 }
 
 impl Db {
+    /// Stores a code; see [`insert_authorization_code`].
     pub async fn insert_authorization_code(&self, code: &NewAuthorizationCode) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO authorization_codes
-                 (code_hash, client_id, redirect_uri, userid, scope, nonce, code_challenge, sid, route, auth_time, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(&code.code_hash)
-        .bind(&code.client_id)
-        .bind(&code.redirect_uri)
-        .bind(&code.userid)
-        .bind(&code.scope)
-        .bind(&code.nonce)
-        .bind(&code.code_challenge)
-        .bind(&code.sid)
-        .bind(&code.route)
-        .bind(code.auth_time)
-        .bind(code.expires_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        insert_authorization_code(&mut *self.pool.acquire().await?, code).await
     }
 
     /// Consumes the code atomically: of concurrent redemptions exactly one gets `Redeemed`.
     /// A second use revokes what the first one obtained (RFC 6749 §4.1.2): its access tokens,
     /// and the refresh-token family it started (whose id is the code's hash).
     pub async fn redeem_authorization_code(&self, code_hash: &str, now: i64) -> Result<CodeRedemption, StoreError> {
-        let row = sqlx::query(
+        let row = sqlx::query(&format!(
             "UPDATE authorization_codes SET consumed_at = $2
              WHERE code_hash = $1 AND consumed_at IS NULL
-             RETURNING client_id, redirect_uri, userid, scope, nonce, code_challenge, sid, route, auth_time, expires_at",
-        )
+             RETURNING client_id, redirect_uri, userid, scope, nonce, code_challenge, sid, route, auth_time, expires_at,
+                 {}",
+            user_columns_of("authorization_codes.userid")
+        ))
         .bind(code_hash)
         .bind(now)
         .fetch_optional(&self.pool)
         .await?;
         if let Some(r) = row {
-            return Ok(CodeRedemption::Redeemed(Box::new(RedeemedCode {
+            let code = NewAuthorizationCode {
                 code_hash: code_hash.to_owned(),
                 client_id: r.try_get("client_id")?,
                 redirect_uri: r.try_get("redirect_uri")?,
@@ -82,7 +74,9 @@ impl Db {
                 route: r.try_get("route")?,
                 auth_time: r.try_get("auth_time")?,
                 expires_at: r.try_get("expires_at")?,
-            })));
+            };
+            let user = read_user(&r, &code.userid)?;
+            return Ok(CodeRedemption::Redeemed(Box::new(RedeemedCode { code, user })));
         }
         let exists = sqlx::query("SELECT 1 FROM authorization_codes WHERE code_hash = $1")
             .bind(code_hash)
@@ -99,4 +93,34 @@ impl Db {
         self.revoke_refresh_family(code_hash).await?;
         Ok(CodeRedemption::Replayed)
     }
+}
+
+/// Stores a code, and records its client in its session (the clients of a session are the
+/// ones told when it ends).
+pub(super) async fn insert_authorization_code(
+    conn: &mut AnyConnection,
+    code: &NewAuthorizationCode,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO authorization_codes
+             (code_hash, client_id, redirect_uri, userid, scope, nonce, code_challenge, sid, route, auth_time, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(&code.code_hash)
+    .bind(&code.client_id)
+    .bind(&code.redirect_uri)
+    .bind(&code.userid)
+    .bind(&code.scope)
+    .bind(&code.nonce)
+    .bind(&code.code_challenge)
+    .bind(&code.sid)
+    .bind(&code.route)
+    .bind(code.auth_time)
+    .bind(code.expires_at)
+    .execute(&mut *conn)
+    .await?;
+    if let Some(sid) = &code.sid {
+        sessions::add_session_client(conn, sid, &code.client_id).await?;
+    }
+    Ok(())
 }

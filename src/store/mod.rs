@@ -6,6 +6,7 @@ mod audit;
 mod clients;
 mod codes;
 mod deliveries;
+mod issuance;
 mod logins;
 mod people;
 mod purge;
@@ -27,6 +28,7 @@ use crate::config::DatabaseSettings;
 pub use audit::{AuditEvent, AuditFilter};
 pub use codes::{CodeRedemption, NewAuthorizationCode, RedeemedCode};
 pub use deliveries::LogoutDelivery;
+pub use issuance::CompletedLogin;
 pub use logins::PendingLogin;
 pub use people::PersonSummary;
 pub use refresh::{RefreshToken, Rotation};
@@ -41,6 +43,7 @@ const SQLITE_PRAGMAS: &[&str] = &[
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = NORMAL",
     "PRAGMA foreign_keys = ON",
+    "PRAGMA wal_autocheckpoint = 10000",
 ];
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -162,6 +165,9 @@ impl Db {
         let pool = AnyPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
+            // A SQLite connection is a file handle in this process and cannot go stale; testing
+            // it costs a round trip to its worker thread on every acquire.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

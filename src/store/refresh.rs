@@ -1,6 +1,6 @@
 //! Refresh tokens: a family per login and client, each token used once.
 
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use super::{Db, StoreError};
 
@@ -41,25 +41,7 @@ const COLUMNS: &str = "token_hash, family_id, client_id, userid, scope, sid, rou
 impl Db {
     /// Stores a refresh token; storing the same one twice (a derived successor) is harmless.
     pub async fn insert_refresh_token(&self, t: &RefreshToken) -> Result<(), StoreError> {
-        sqlx::query(&format!(
-            "INSERT INTO refresh_tokens ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-             ON CONFLICT (token_hash) DO NOTHING"
-        ))
-        .bind(&t.token_hash)
-        .bind(&t.family_id)
-        .bind(&t.client_id)
-        .bind(&t.userid)
-        .bind(&t.scope)
-        .bind(&t.sid)
-        .bind(&t.route)
-        .bind(t.auth_time)
-        .bind(&t.successor_key)
-        .bind(t.created_at)
-        .bind(t.expires_at)
-        .bind(t.family_expires_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        insert_refresh_token(&mut *self.pool.acquire().await?, t).await
     }
 
     /// Marks the token used; of concurrent rotations exactly one gets `Fresh`.
@@ -148,4 +130,26 @@ fn read_token(r: &sqlx::any::AnyRow) -> Result<RefreshToken, StoreError> {
         expires_at: r.try_get("expires_at")?,
         family_expires_at: r.try_get("family_expires_at")?,
     })
+}
+
+pub(super) async fn insert_refresh_token(conn: &mut AnyConnection, t: &RefreshToken) -> Result<(), StoreError> {
+    sqlx::query(&format!(
+        "INSERT INTO refresh_tokens ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         ON CONFLICT (token_hash) DO NOTHING"
+    ))
+    .bind(&t.token_hash)
+    .bind(&t.family_id)
+    .bind(&t.client_id)
+    .bind(&t.userid)
+    .bind(&t.scope)
+    .bind(&t.sid)
+    .bind(&t.route)
+    .bind(t.auth_time)
+    .bind(&t.successor_key)
+    .bind(t.created_at)
+    .bind(t.expires_at)
+    .bind(t.family_expires_at)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

@@ -1,6 +1,6 @@
 //! dingo's SSO sessions, and which clients took part in each.
 
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use super::{Db, StoreError};
 
@@ -18,21 +18,10 @@ pub struct Session {
 }
 
 impl Db {
+    /// Stores a session (dingo stores one with its login: [`Db::record_login`]).
+    #[cfg(test)]
     pub async fn insert_session(&self, s: &Session) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO sessions (id_hash, sid, userid, route, auth_time, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&s.id_hash)
-        .bind(&s.sid)
-        .bind(&s.userid)
-        .bind(&s.route)
-        .bind(s.auth_time)
-        .bind(s.created_at)
-        .bind(s.expires_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        insert_session(&mut *self.pool.acquire().await?, s).await
     }
 
     /// The live session whose cookie hashes to `id_hash`.
@@ -70,15 +59,6 @@ impl Db {
     }
 
     /// Remembers that `client_id` received tokens in session `sid`.
-    pub async fn add_session_client(&self, sid: &str, client_id: &str) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO session_clients (sid, client_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(sid)
-            .bind(client_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     /// Ends session `sid`: removes it, and returns the clients that took part in it. Tokens of
     /// the session stay valid until they expire or are revoked, as OIDC logout intends.
     pub async fn end_session(&self, sid: &str) -> Result<Vec<String>, StoreError> {
@@ -92,6 +72,34 @@ impl Db {
             .await?;
         rows.iter().map(|r| Ok(r.try_get("client_id")?)).collect()
     }
+}
+
+/// Stores a new session.
+pub(super) async fn insert_session(conn: &mut AnyConnection, s: &Session) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO sessions (id_hash, sid, userid, route, auth_time, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&s.id_hash)
+    .bind(&s.sid)
+    .bind(&s.userid)
+    .bind(&s.route)
+    .bind(s.auth_time)
+    .bind(s.created_at)
+    .bind(s.expires_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records that `client_id` takes part in session `sid` (once).
+pub(super) async fn add_session_client(conn: &mut AnyConnection, sid: &str, client_id: &str) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO session_clients (sid, client_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(sid)
+        .bind(client_id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 pub(super) fn read_session(r: &sqlx::any::AnyRow) -> Result<Session, StoreError> {

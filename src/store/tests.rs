@@ -386,11 +386,12 @@ async fn updated_at_moves_only_when_the_profile_changes() {
     for t in each_backend().await {
         let db = &t.db;
         let mut someone = person("lisi");
-        assert_eq!(db.upsert_user(&someone, 100).await.unwrap().updated_at, 100);
-        let again = db.upsert_user(&someone, 200).await.unwrap();
+        let upsert = |who: Identity, now: i64| async move { db.upsert_user(&who, now).await.unwrap().unwrap() };
+        assert_eq!(upsert(someone.clone(), 100).await.updated_at, 100);
+        let again = upsert(someone.clone(), 200).await;
         assert_eq!((again.updated_at, again.last_login_at), (100, 200));
         someone.title = Some("会计".into());
-        assert_eq!(db.upsert_user(&someone, 300).await.unwrap().updated_at, 300);
+        assert_eq!(upsert(someone.clone(), 300).await.updated_at, 300);
         let stored = t.other_instance.find_user("lisi").await.unwrap().unwrap();
         assert_eq!(stored.identity.title.as_deref(), Some("会计"));
         assert!(db.find_user("nobody").await.unwrap().is_none());
@@ -410,4 +411,130 @@ async fn an_unreachable_database_is_reported_as_unavailable() {
     .unwrap_err();
     assert!(error.is_unavailable(), "{error}");
     assert!(!StoreError::Corrupt("x".into()).is_unavailable());
+}
+
+#[tokio::test]
+async fn a_disabled_person_is_not_recorded_again_and_nothing_of_their_login_is_written() {
+    for t in each_backend().await {
+        let db = &t.db;
+        let mut someone = person("wangwu");
+        db.upsert_user(&someone, 100).await.unwrap().unwrap();
+        assert!(db.set_user_disabled("wangwu", Some(150)).await.unwrap());
+        someone.title = Some("出纳".into());
+        assert_eq!(db.upsert_user(&someone, 200).await.unwrap(), None, "{:?}", t.backend);
+        let session = login_session("s-disabled", "wangwu");
+        let mut code = code("c-disabled", "wangwu");
+        code.sid = Some(session.sid.clone());
+        let audit = login_audit("wangwu");
+        let login = CompletedLogin {
+            identity: &someone,
+            session: &session,
+            code: &code,
+            audit: &audit,
+            now: 300,
+        };
+        assert_eq!(t.other_instance.record_login(&login).await.unwrap(), None);
+        let stored = db.find_user("wangwu").await.unwrap().unwrap();
+        assert_eq!((stored.identity.title, stored.last_login_at), (None, 100));
+        assert!(db.find_session("s-disabled", 300).await.unwrap().is_none());
+        assert_eq!(
+            db.redeem_authorization_code("c-disabled", 300).await.unwrap(),
+            CodeRedemption::Unknown
+        );
+        let filter = AuditFilter {
+            userid: Some("wangwu".into()),
+            limit: 10,
+            ..Default::default()
+        };
+        assert!(db.audit_events(&filter).await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_recorded_login_is_whole_and_its_code_redeems_with_the_person() {
+    for t in each_backend().await {
+        let db = &t.db;
+        let someone = person("zhaoliu");
+        let session = login_session("s-1", "zhaoliu");
+        let mut code = code("c-1", "zhaoliu");
+        code.sid = Some(session.sid.clone());
+        let audit = login_audit("zhaoliu");
+        let login = CompletedLogin {
+            identity: &someone,
+            session: &session,
+            code: &code,
+            audit: &audit,
+            now: 100,
+        };
+        let user = db.record_login(&login).await.unwrap().unwrap();
+        assert_eq!((user.identity.userid.as_str(), user.last_login_at), ("zhaoliu", 100));
+        assert_eq!(
+            t.other_instance.find_session("s-1", 120).await.unwrap(),
+            Some(session.clone())
+        );
+        let filter = AuditFilter {
+            userid: Some("zhaoliu".into()),
+            limit: 10,
+            ..Default::default()
+        };
+        assert_eq!(db.audit_events(&filter).await.unwrap(), vec![audit.clone()]);
+        let CodeRedemption::Redeemed(redeemed) = t.other_instance.redeem_authorization_code("c-1", 110).await.unwrap()
+        else {
+            panic!("{:?}: the code was not redeemed", t.backend);
+        };
+        assert_eq!((redeemed.code, redeemed.user), (code, Some(user)));
+        // The code's client takes part in the session: it is told when the session ends.
+        assert_eq!(db.end_session(&session.sid).await.unwrap(), vec!["app".to_owned()]);
+    }
+}
+
+#[tokio::test]
+async fn the_tokens_of_a_grant_are_stored_together() {
+    for t in each_backend().await {
+        let db = &t.db;
+        db.upsert_user(&person("zhangsan"), 100).await.unwrap();
+        db.record_tokens(
+            &access_token("t-grant", None, 4000),
+            Some(&refresh_token("r-grant", 5000)),
+        )
+        .await
+        .unwrap();
+        assert!(
+            t.other_instance
+                .find_access_token("t-grant", 120)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(t.other_instance.find_refresh_token("r-grant").await.unwrap().is_some());
+        db.record_tokens(&access_token("t-alone", None, 4000), None)
+            .await
+            .unwrap();
+        assert!(db.find_access_token("t-alone", 120).await.unwrap().is_some());
+    }
+}
+
+fn login_session(id_hash: &str, userid: &str) -> Session {
+    Session {
+        id_hash: id_hash.into(),
+        sid: format!("sid-{id_hash}"),
+        userid: userid.into(),
+        route: "dingtalk_web".into(),
+        auth_time: 100,
+        created_at: 100,
+        expires_at: 10_000,
+    }
+}
+
+fn login_audit(userid: &str) -> AuditEvent {
+    AuditEvent {
+        id: format!("audit-{userid}"),
+        at: 100,
+        kind: "login".into(),
+        outcome: "success".into(),
+        userid: Some(userid.into()),
+        client_id: Some("app".into()),
+        route: Some("dingtalk_web".into()),
+        detail: None,
+    }
 }

@@ -1,6 +1,6 @@
 //! Opaque access tokens, stored by hash.
 
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use super::{Db, StoreError};
 
@@ -30,23 +30,10 @@ pub struct AccessTokenRecord {
 }
 
 impl Db {
+    /// Stores an access token (dingo stores one with its grant: [`Db::record_tokens`]).
+    #[cfg(test)]
     pub async fn insert_access_token(&self, token: &NewAccessToken) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO access_tokens (token_hash, client_id, userid, scope, code_hash, family_id, sid, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&token.token_hash)
-        .bind(&token.client_id)
-        .bind(&token.userid)
-        .bind(&token.scope)
-        .bind(&token.code_hash)
-        .bind(&token.family_id)
-        .bind(&token.sid)
-        .bind(token.created_at)
-        .bind(token.expires_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        insert_access_token(&mut *self.pool.acquire().await?, token).await
     }
 
     /// The token with this hash, if it exists and has not expired at `now`.
@@ -80,4 +67,23 @@ impl Db {
             .await?;
         Ok(done.rows_affected() > 0)
     }
+}
+
+pub(super) async fn insert_access_token(conn: &mut AnyConnection, token: &NewAccessToken) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO access_tokens (token_hash, client_id, userid, scope, code_hash, family_id, sid, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&token.token_hash)
+    .bind(&token.client_id)
+    .bind(&token.userid)
+    .bind(&token.scope)
+    .bind(&token.code_hash)
+    .bind(&token.family_id)
+    .bind(&token.sid)
+    .bind(token.created_at)
+    .bind(token.expires_at)
+    .execute(conn)
+    .await?;
+    Ok(())
 }

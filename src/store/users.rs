@@ -1,6 +1,7 @@
 //! People who have logged in, with the identity resolved at their last login.
 
-use sqlx::Row;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
 
 use super::{Db, StoreError};
 use crate::identity::Identity;
@@ -14,45 +15,79 @@ pub struct UserRecord {
 }
 
 impl Db {
-    /// Records a login of `identity` at `now`; `updated_at` moves only when the profile changed.
-    pub async fn upsert_user(&self, identity: &Identity, now: i64) -> Result<UserRecord, StoreError> {
-        let profile = serde_json::to_string(identity).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    /// Records a login of `identity` at `now`; see [`upsert_user`].
+    pub async fn upsert_user(&self, identity: &Identity, now: i64) -> Result<Option<UserRecord>, StoreError> {
+        upsert_user(&mut *self.pool.acquire().await?, identity, now).await
+    }
+
+    pub async fn find_user(&self, userid: &str) -> Result<Option<UserRecord>, StoreError> {
         let row = sqlx::query(
-            "INSERT INTO users (userid, unionid, profile, created_at, updated_at, last_login_at)
-             VALUES ($1, $2, $3, $4, $4, $4)
-             ON CONFLICT (userid) DO UPDATE SET
-                 unionid = excluded.unionid,
-                 updated_at = CASE WHEN users.profile = excluded.profile THEN users.updated_at ELSE excluded.updated_at END,
-                 profile = excluded.profile,
-                 last_login_at = excluded.last_login_at
-             RETURNING updated_at, last_login_at",
+            "SELECT profile AS user_profile, updated_at AS user_updated_at, last_login_at AS user_last_login_at
+             FROM users WHERE userid = $1",
         )
-        .bind(&identity.userid)
-        .bind(&identity.unionid)
-        .bind(&profile)
-        .bind(now)
-        .fetch_one(&self.pool)
+        .bind(userid)
+        .fetch_optional(&self.pool)
         .await?;
+        match row {
+            Some(row) => read_user(&row, userid),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Records a login of `identity` at `now`, unless an administrator disabled the person: then
+/// nothing changes and the answer is `None`. `updated_at` moves only when the profile changed.
+pub(super) async fn upsert_user(
+    conn: &mut AnyConnection,
+    identity: &Identity,
+    now: i64,
+) -> Result<Option<UserRecord>, StoreError> {
+    let profile = serde_json::to_string(identity).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let row = sqlx::query(
+        "INSERT INTO users (userid, unionid, profile, created_at, updated_at, last_login_at)
+         VALUES ($1, $2, $3, $4, $4, $4)
+         ON CONFLICT (userid) DO UPDATE SET
+             unionid = excluded.unionid,
+             updated_at = CASE WHEN users.profile = excluded.profile THEN users.updated_at ELSE excluded.updated_at END,
+             profile = excluded.profile,
+             last_login_at = excluded.last_login_at
+         WHERE users.disabled_at IS NULL
+         RETURNING updated_at, last_login_at",
+    )
+    .bind(&identity.userid)
+    .bind(&identity.unionid)
+    .bind(&profile)
+    .bind(now)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|row| {
         Ok(UserRecord {
             identity: identity.clone(),
             updated_at: row.try_get("updated_at")?,
             last_login_at: row.try_get("last_login_at")?,
         })
-    }
+    })
+    .transpose()
+}
 
-    pub async fn find_user(&self, userid: &str) -> Result<Option<UserRecord>, StoreError> {
-        let row = sqlx::query("SELECT profile, updated_at, last_login_at FROM users WHERE userid = $1")
-            .bind(userid)
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let profile: String = row.try_get("profile")?;
-        let identity = serde_json::from_str(&profile)
-            .map_err(|e| StoreError::Corrupt(format!("profile of user {userid}: {e}")))?;
-        Ok(Some(UserRecord {
-            identity,
-            updated_at: row.try_get("updated_at")?,
-            last_login_at: row.try_get("last_login_at")?,
-        }))
-    }
+/// Columns `user_profile`, `user_updated_at` and `user_last_login_at` of the person whose userid
+/// is `userid_expr`, as subqueries: for reading a person along with a row that names them.
+pub(super) fn user_columns_of(userid_expr: &str) -> String {
+    ["profile", "updated_at", "last_login_at"]
+        .map(|column| format!("(SELECT {column} FROM users WHERE users.userid = {userid_expr}) AS user_{column}"))
+        .join(", ")
+}
+
+/// The person in the `user_*` columns of `row` (`None` when they are NULL: nobody stored).
+pub(super) fn read_user(row: &AnyRow, userid: &str) -> Result<Option<UserRecord>, StoreError> {
+    let Some(profile) = row.try_get::<Option<String>, _>("user_profile")? else {
+        return Ok(None);
+    };
+    let identity =
+        serde_json::from_str(&profile).map_err(|e| StoreError::Corrupt(format!("profile of user {userid}: {e}")))?;
+    Ok(Some(UserRecord {
+        identity,
+        updated_at: row.try_get("user_updated_at")?,
+        last_login_at: row.try_get("user_last_login_at")?,
+    }))
 }

@@ -5,7 +5,7 @@ use super::super::params::Params;
 use super::super::{Client, Provider};
 use super::{Grant, TokenResponse, invalid_grant, invalid_request};
 use crate::crypto::{b64url, constant_time_eq, random_token, sha256, token_hash};
-use crate::store::CodeRedemption;
+use crate::store::{CodeRedemption, RedeemedCode};
 
 impl Provider {
     pub(super) async fn authorization_code_grant(
@@ -15,14 +15,15 @@ impl Provider {
     ) -> Result<TokenResponse, OidcError> {
         let code = form.get("code").ok_or_else(|| invalid_request("code is missing"))?;
         let now = self.clock.now();
-        let redeemed = match self.db.redeem_authorization_code(&token_hash(code), now).await? {
-            CodeRedemption::Redeemed(redeemed) => redeemed,
-            CodeRedemption::Replayed => {
-                tracing::warn!(client = %client.id, "an authorization code was used twice; its tokens are revoked");
-                return Err(invalid_grant("the authorization code has already been used"));
-            }
-            CodeRedemption::Unknown => return Err(invalid_grant("the authorization code is invalid")),
-        };
+        let RedeemedCode { code: redeemed, user } =
+            match self.db.redeem_authorization_code(&token_hash(code), now).await? {
+                CodeRedemption::Redeemed(redeemed) => *redeemed,
+                CodeRedemption::Replayed => {
+                    tracing::warn!(client = %client.id, "an authorization code was used twice; its tokens are revoked");
+                    return Err(invalid_grant("the authorization code has already been used"));
+                }
+                CodeRedemption::Unknown => return Err(invalid_grant("the authorization code is invalid")),
+            };
         if redeemed.client_id != client.id {
             return Err(invalid_grant("the authorization code was issued to another client"));
         }
@@ -42,14 +43,7 @@ impl Provider {
             (None, Some(_)) => return Err(invalid_grant("code_verifier given but no code_challenge was")),
             (None, None) => {}
         }
-        let user = self
-            .db
-            .find_user(&redeemed.userid)
-            .await?
-            .ok_or_else(|| OidcError::internal(format!("user {} of a code is gone", redeemed.userid)))?;
-        if let Some(sid) = &redeemed.sid {
-            self.db.add_session_client(sid, &client.id).await?;
-        }
+        let user = user.ok_or_else(|| OidcError::internal(format!("user {} of a code is gone", redeemed.userid)))?;
         let wants_refresh = client.refresh_tokens || redeemed.scope.split(' ').any(|s| s == "offline_access");
         let refresh = if wants_refresh {
             // The family is named after the code, so a replayed code revokes it too.
@@ -57,7 +51,7 @@ impl Provider {
             let absolute = client
                 .refresh_token_absolute_ttl
                 .unwrap_or(self.ttl.refresh_token_absolute_ttl);
-            self.store_refresh_token(
+            let row = self.refresh_token_row(
                 &token,
                 &redeemed.code_hash,
                 client,
@@ -67,9 +61,8 @@ impl Provider {
                 &redeemed.route,
                 redeemed.auth_time,
                 now + absolute,
-            )
-            .await?;
-            Some((token, redeemed.code_hash.clone()))
+            );
+            Some((token, row))
         } else {
             None
         };
@@ -82,7 +75,7 @@ impl Provider {
             sid: redeemed.sid.as_deref(),
             route: &redeemed.route,
             code_hash: Some(&redeemed.code_hash),
-            refresh,
+            refresh: refresh.map(|(token, row)| (token, row.family_id.clone(), Some(row))),
         })
         .await
     }

@@ -49,8 +49,9 @@ struct Grant<'a> {
     sid: Option<&'a str>,
     route: &'a str,
     code_hash: Option<&'a str>,
-    /// The refresh token to return with the tokens, and its family.
-    refresh: Option<(String, String)>,
+    /// The refresh token to return with the tokens, its family, and its row when it is new
+    /// (stored with the access token).
+    refresh: Option<(String, String, Option<RefreshToken>)>,
 }
 
 impl Provider {
@@ -102,19 +103,19 @@ impl Provider {
         } else {
             random_token()
         };
-        self.db
-            .insert_access_token(&NewAccessToken {
-                token_hash: token_hash(&access_token),
-                client_id: grant.client.id.clone(),
-                userid: grant.user.identity.userid.clone(),
-                scope: grant.scope.to_owned(),
-                code_hash: grant.code_hash.map(str::to_owned),
-                family_id: grant.refresh.as_ref().map(|(_, family)| family.clone()),
-                sid: grant.sid.map(str::to_owned),
-                created_at: now,
-                expires_at: now + self.ttl.access_token_ttl,
-            })
-            .await?;
+        let record = NewAccessToken {
+            token_hash: token_hash(&access_token),
+            client_id: grant.client.id.clone(),
+            userid: grant.user.identity.userid.clone(),
+            scope: grant.scope.to_owned(),
+            code_hash: grant.code_hash.map(str::to_owned),
+            family_id: grant.refresh.as_ref().map(|(_, family, _)| family.clone()),
+            sid: grant.sid.map(str::to_owned),
+            created_at: now,
+            expires_at: now + self.ttl.access_token_ttl,
+        };
+        let new_refresh = grant.refresh.as_ref().and_then(|(_, _, row)| row.as_ref());
+        self.db.record_tokens(&record, new_refresh).await?;
         let scopes: Vec<&str> = grant.scope.split(' ').collect();
         let mut id_claims = claims::for_scopes(grant.user, &scopes, grant.client, &self.identity);
         let mut put = |name: &str, value: Value| {
@@ -144,7 +145,7 @@ impl Provider {
             token_type: "Bearer",
             expires_in: self.ttl.access_token_ttl,
             id_token,
-            refresh_token: grant.refresh.map(|(token, _)| token),
+            refresh_token: grant.refresh.map(|(token, _, _)| token),
             scope: grant.scope.to_owned(),
         })
     }
@@ -169,9 +170,9 @@ impl Provider {
         Ok(sign(claims, self.keys.signing_key(), "at+jwt").await?)
     }
 
-    /// A new refresh token of `family`; its successor can later be derived from it.
+    /// The row of a new refresh token of `family`; its successor can later be derived from it.
     #[allow(clippy::too_many_arguments)]
-    async fn store_refresh_token(
+    fn refresh_token_row(
         &self,
         token: &str,
         family_id: &str,
@@ -182,26 +183,23 @@ impl Provider {
         route: &str,
         auth_time: i64,
         family_expires_at: i64,
-    ) -> Result<(), OidcError> {
+    ) -> RefreshToken {
         let now = self.clock.now();
         let idle = client.refresh_token_idle_ttl.unwrap_or(self.ttl.refresh_token_idle_ttl);
-        self.db
-            .insert_refresh_token(&RefreshToken {
-                token_hash: token_hash(token),
-                family_id: family_id.to_owned(),
-                client_id: client.id.clone(),
-                userid: userid.to_owned(),
-                scope: scope.to_owned(),
-                sid: sid.map(str::to_owned),
-                route: route.to_owned(),
-                auth_time,
-                successor_key: random_token(),
-                created_at: now,
-                expires_at: (now + idle).min(family_expires_at),
-                family_expires_at,
-            })
-            .await?;
-        Ok(())
+        RefreshToken {
+            token_hash: token_hash(token),
+            family_id: family_id.to_owned(),
+            client_id: client.id.clone(),
+            userid: userid.to_owned(),
+            scope: scope.to_owned(),
+            sid: sid.map(str::to_owned),
+            route: route.to_owned(),
+            auth_time,
+            successor_key: random_token(),
+            created_at: now,
+            expires_at: (now + idle).min(family_expires_at),
+            family_expires_at,
+        }
     }
 }
 

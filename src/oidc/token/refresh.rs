@@ -37,7 +37,7 @@ impl Provider {
         // that loses the race finds it and gets the same one (a successor is derived, and two
         // requests store the same row).
         let next = successor(presented, &current.successor_key);
-        self.store_refresh_token(
+        let row = self.refresh_token_row(
             &next,
             &current.family_id,
             client,
@@ -47,8 +47,8 @@ impl Provider {
             &current.route,
             current.auth_time,
             current.family_expires_at,
-        )
-        .await?;
+        );
+        self.db.insert_refresh_token(&row).await?;
         let token = match self.db.rotate_refresh_token(&hash, now).await? {
             Rotation::Fresh(token) => token,
             // Another request rotated it a moment ago.
@@ -112,7 +112,7 @@ impl Provider {
             sid: token.sid.as_deref(),
             route: &token.route,
             code_hash: None,
-            refresh: Some((next, token.family_id.clone())),
+            refresh: Some((next, token.family_id.clone(), None)),
         })
         .await
     }
@@ -126,8 +126,12 @@ impl Provider {
         upstream: &impl Upstream,
     ) -> Result<crate::store::UserRecord, OidcError> {
         let refusal = match upstream.identity_of(&token.userid).await {
-            Ok(identity) => match self.admits(client, &identity).await {
-                Ok(()) => return Ok(self.db.upsert_user(&identity, self.clock.now()).await?),
+            Ok(identity) => match self.allows(client, &identity) {
+                // The person is stored again unless an administrator disabled them.
+                Ok(()) => match self.db.upsert_user(&identity, self.clock.now()).await? {
+                    Some(user) => return Ok(user),
+                    None => crate::identity::Refusal::Disabled,
+                },
                 Err(refusal) => refusal,
             },
             Err(UpstreamError::NotMember) => crate::identity::Refusal::NotMember,
