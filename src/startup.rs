@@ -88,7 +88,7 @@ impl Application {
         listener: TcpListener,
         extra: Option<ExtraRoutes>,
     ) -> Result<Self, StartupError> {
-        let db = Db::open(&settings.database, settings.database.max_connections).await?;
+        let db = Db::open(&settings.database, settings.database.pool_size()).await?;
         db.migrate().await?;
         let keyring = Arc::new(Keyring::open(settings, db.clone(), clock.clone()).await?);
         let keys = keyring.key_set();

@@ -35,6 +35,11 @@ pub fn u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     u32::try_from(n).map_err(|_| D::Error::custom(format!("expected a small non-negative integer, found {n}")))
 }
 
+/// A present value is a [`u32`] (a field with `#[serde(default)]` is `None` when absent).
+pub fn some_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    u32(d).map(Some)
+}
+
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum ListOrText {

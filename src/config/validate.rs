@@ -486,7 +486,7 @@ fn check_database(d: &super::DatabaseSettings, problem: &mut impl FnMut(&str, St
         },
         _ => {}
     }
-    if d.max_connections == 0 {
+    if d.max_connections == Some(0) {
         problem("database.max_connections", "must be at least 1".into());
     }
     if d.acquire_timeout_ms == 0 {
