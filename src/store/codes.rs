@@ -1,5 +1,7 @@
 //! Authorization codes: issued once, redeemed at most once.
 
+use std::sync::LazyLock;
+
 use sqlx::{AnyConnection, Row};
 
 use super::users::{read_user, user_columns_of};
@@ -40,6 +42,17 @@ pub enum CodeRedemption {
     Unknown,
 }
 
+/// Consumes an unused code, returning it with its person (built once: it runs on every `/token`).
+static REDEEM: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "UPDATE authorization_codes SET consumed_at = $2
+         WHERE code_hash = $1 AND consumed_at IS NULL
+         RETURNING client_id, redirect_uri, userid, scope, nonce, code_challenge, sid, route, auth_time, expires_at,
+             {}",
+        user_columns_of("authorization_codes.userid")
+    )
+});
+
 impl Db {
     /// Stores a code; see [`insert_authorization_code`].
     pub async fn insert_authorization_code(&self, code: &NewAuthorizationCode) -> Result<(), StoreError> {
@@ -50,17 +63,11 @@ impl Db {
     /// A second use revokes what the first one obtained (RFC 6749 §4.1.2): its access tokens,
     /// and the refresh-token family it started (whose id is the code's hash).
     pub async fn redeem_authorization_code(&self, code_hash: &str, now: i64) -> Result<CodeRedemption, StoreError> {
-        let row = sqlx::query(&format!(
-            "UPDATE authorization_codes SET consumed_at = $2
-             WHERE code_hash = $1 AND consumed_at IS NULL
-             RETURNING client_id, redirect_uri, userid, scope, nonce, code_challenge, sid, route, auth_time, expires_at,
-                 {}",
-            user_columns_of("authorization_codes.userid")
-        ))
-        .bind(code_hash)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(&REDEEM)
+            .bind(code_hash)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
         if let Some(r) = row {
             let code = NewAuthorizationCode {
                 code_hash: code_hash.to_owned(),

@@ -3,7 +3,7 @@
 use super::super::error::OidcError;
 use super::super::params::Params;
 use super::super::{Client, Provider};
-use super::{Grant, TokenResponse, invalid_grant, invalid_request};
+use super::{Grant, GrantedRefresh, TokenResponse, invalid_grant, invalid_request};
 use crate::crypto::{b64url, constant_time_eq, random_token, sha256, token_hash};
 use crate::store::{CodeRedemption, RedeemedCode};
 
@@ -75,7 +75,11 @@ impl Provider {
             sid: redeemed.sid.as_deref(),
             route: &redeemed.route,
             code_hash: Some(&redeemed.code_hash),
-            refresh: refresh.map(|(token, row)| (token, row.family_id.clone(), Some(row))),
+            refresh: refresh.map(|(token, row)| GrantedRefresh {
+                token,
+                family_id: row.family_id.clone(),
+                new_row: Some(row),
+            }),
         })
         .await
     }

@@ -49,9 +49,16 @@ struct Grant<'a> {
     sid: Option<&'a str>,
     route: &'a str,
     code_hash: Option<&'a str>,
-    /// The refresh token to return with the tokens, its family, and its row when it is new
-    /// (stored with the access token).
-    refresh: Option<(String, String, Option<RefreshToken>)>,
+    refresh: Option<GrantedRefresh>,
+}
+
+/// The refresh token a grant returns.
+struct GrantedRefresh {
+    token: String,
+    family_id: String,
+    /// Its row, when it is new and stored with the access token (a rotated successor is stored
+    /// before the rotation instead).
+    new_row: Option<RefreshToken>,
 }
 
 impl Provider {
@@ -109,12 +116,12 @@ impl Provider {
             userid: grant.user.identity.userid.clone(),
             scope: grant.scope.to_owned(),
             code_hash: grant.code_hash.map(str::to_owned),
-            family_id: grant.refresh.as_ref().map(|(_, family, _)| family.clone()),
+            family_id: grant.refresh.as_ref().map(|r| r.family_id.clone()),
             sid: grant.sid.map(str::to_owned),
             created_at: now,
             expires_at: now + self.ttl.access_token_ttl,
         };
-        let new_refresh = grant.refresh.as_ref().and_then(|(_, _, row)| row.as_ref());
+        let new_refresh = grant.refresh.as_ref().and_then(|r| r.new_row.as_ref());
         self.db.record_tokens(&record, new_refresh).await?;
         let scopes: Vec<&str> = grant.scope.split(' ').collect();
         let mut id_claims = claims::for_scopes(grant.user, &scopes, grant.client, &self.identity);
@@ -145,7 +152,7 @@ impl Provider {
             token_type: "Bearer",
             expires_in: self.ttl.access_token_ttl,
             id_token,
-            refresh_token: grant.refresh.map(|(token, _, _)| token),
+            refresh_token: grant.refresh.map(|r| r.token),
             scope: grant.scope.to_owned(),
         })
     }

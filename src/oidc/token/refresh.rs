@@ -4,7 +4,7 @@
 use super::super::error::{ErrorCode, OidcError};
 use super::super::params::Params;
 use super::super::{Client, Provider};
-use super::{Grant, TokenResponse, invalid_grant, invalid_request, successor};
+use super::{Grant, GrantedRefresh, TokenResponse, invalid_grant, invalid_request, successor};
 use crate::crypto::token_hash;
 use crate::identity::{Upstream, UpstreamError};
 use crate::store::{RefreshToken, Rotation};
@@ -112,7 +112,11 @@ impl Provider {
             sid: token.sid.as_deref(),
             route: &token.route,
             code_hash: None,
-            refresh: Some((next, token.family_id.clone(), None)),
+            refresh: Some(GrantedRefresh {
+                token: next,
+                family_id: token.family_id.clone(),
+                new_row: None,
+            }),
         })
         .await
     }
