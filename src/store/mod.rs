@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{MigrateDatabase, Migrator};
-use sqlx::{AnyPool, ConnectOptions, Executor};
+use sqlx::{AnyPool, ConnectOptions, Connection, Executor};
 
 use crate::config::DatabaseSettings;
 
@@ -45,6 +45,11 @@ const SQLITE_PRAGMAS: &[&str] = &[
     "PRAGMA foreign_keys = ON",
     "PRAGMA wal_autocheckpoint = 10000",
 ];
+
+/// A PostgreSQL connection that has sat idle for longer than this is tested before it is used
+/// (the server may have restarted meanwhile). One in steady use is not: the test is a round trip,
+/// and sqlx already tests every connection when it goes back to the pool.
+const TEST_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -165,9 +170,17 @@ impl Db {
         let pool = AnyPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
-            // A SQLite connection is a file handle in this process and cannot go stale; testing
-            // it costs a round trip to its worker thread on every acquire.
-            .test_before_acquire(backend == Backend::Postgres)
+            // A SQLite connection is a file handle in this process and cannot go stale.
+            .test_before_acquire(false)
+            .before_acquire(move |conn, meta| {
+                Box::pin(async move {
+                    if backend == Backend::Postgres && meta.idle_for > TEST_WHEN_IDLE_FOR {
+                        // An error closes this connection; the pool hands out another.
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

@@ -121,3 +121,46 @@ async fn postgres_outage_gives_fast_503s_and_dingo_recovers_without_a_restart() 
         .unwrap();
     assert_eq!(userinfo.status(), 200, "tokens issued before the outage still work");
 }
+
+#[tokio::test]
+async fn postgres_connections_broken_while_idle_are_replaced_before_use() {
+    let Some(server) = postgres_or_skip("postgres_connections_broken_while_idle_are_replaced_before_use") else {
+        return;
+    };
+    let proxy = TcpProxy::start(&format!(
+        "{}:{}",
+        server.host_str().unwrap(),
+        server.port().unwrap_or(5432)
+    ))
+    .await;
+    let mut via_proxy = url::Url::parse(&postgres_database(&server, &uuid::Uuid::new_v4().to_string())).unwrap();
+    via_proxy.set_port(Some(proxy.address.port())).unwrap();
+    let app = TestApp::spawn_with(TestAppOptions {
+        env: vec![("DINGO_DATABASE__URL", via_proxy.to_string())],
+        ..TestAppOptions::default()
+    })
+    .await;
+    let login = app.login_as("zhangsan", "").await;
+    let redeemed: serde_json::Value = app.redeem(&login["code"]).await.json().await.unwrap();
+    let token = redeemed["access_token"].as_str().unwrap().to_owned();
+    let userinfo_statuses = || async {
+        let mut requests = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let request = app.browser.get(app.url("/userinfo")).bearer_auth(&token);
+            requests.spawn(async move { request.send().await.unwrap().status().as_u16() });
+        }
+        requests.join_all().await
+    };
+    // Concurrent requests open several connections, which then wait in the pool.
+    assert_eq!(userinfo_statuses().await, [200; 8]);
+
+    // The database restarts while they sit idle: every one of them is dead.
+    proxy.cut();
+    proxy.restore().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        userinfo_statuses().await,
+        [200; 8],
+        "a connection idle across the restart is tested and replaced, not handed to a request"
+    );
+}

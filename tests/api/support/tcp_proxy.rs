@@ -32,9 +32,20 @@ impl TcpProxy {
         self.tasks.lock().unwrap().abort_all();
     }
 
-    /// Accepts connections on the same port again.
+    /// Accepts connections on the same port again (once the cut has closed it: aborted tasks
+    /// drop their listener a moment later).
     pub async fn restore(&self) {
-        let listener = TcpListener::bind(self.address).await.unwrap();
+        let mut tries = 0;
+        let listener = loop {
+            match TcpListener::bind(self.address).await {
+                Ok(listener) => break listener,
+                Err(_) if tries < 100 => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+                Err(e) => panic!("cannot listen on {} again: {e}", self.address),
+            }
+        };
         self.serve(listener);
     }
 
