@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use sqlx::{AnyConnection, Row};
 
 use super::users::{read_user, user_columns_of};
-use super::{Db, StoreError, UserRecord, sessions};
+use super::{Db, StoreError, UserRecord, refresh, sessions};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAuthorizationCode {
@@ -54,52 +54,61 @@ static REDEEM: LazyLock<String> = LazyLock::new(|| {
 });
 
 impl Db {
+    /// Consumes a code; see [`redeem_authorization_code`].
+    pub async fn redeem_authorization_code(&self, code_hash: &str, now: i64) -> Result<CodeRedemption, StoreError> {
+        redeem_authorization_code(&mut *self.pool.acquire().await?, code_hash, now).await
+    }
+
     /// Stores a code; see [`insert_authorization_code`].
     pub async fn insert_authorization_code(&self, code: &NewAuthorizationCode) -> Result<(), StoreError> {
         insert_authorization_code(&mut *self.pool.acquire().await?, code).await
     }
+}
 
-    /// Consumes the code atomically: of concurrent redemptions exactly one gets `Redeemed`.
-    /// A second use revokes what the first one obtained (RFC 6749 §4.1.2): its access tokens,
-    /// and the refresh-token family it started (whose id is the code's hash).
-    pub async fn redeem_authorization_code(&self, code_hash: &str, now: i64) -> Result<CodeRedemption, StoreError> {
-        let row = sqlx::query(&REDEEM)
-            .bind(code_hash)
-            .bind(now)
-            .fetch_optional(&self.pool)
-            .await?;
-        if let Some(r) = row {
-            let code = NewAuthorizationCode {
-                code_hash: code_hash.to_owned(),
-                client_id: r.try_get("client_id")?,
-                redirect_uri: r.try_get("redirect_uri")?,
-                userid: r.try_get("userid")?,
-                scope: r.try_get("scope")?,
-                nonce: r.try_get("nonce")?,
-                code_challenge: r.try_get("code_challenge")?,
-                sid: r.try_get("sid")?,
-                route: r.try_get("route")?,
-                auth_time: r.try_get("auth_time")?,
-                expires_at: r.try_get("expires_at")?,
-            };
-            let user = read_user(&r, &code.userid)?;
-            return Ok(CodeRedemption::Redeemed(Box::new(RedeemedCode { code, user })));
-        }
-        let exists = sqlx::query("SELECT 1 FROM authorization_codes WHERE code_hash = $1")
-            .bind(code_hash)
-            .fetch_optional(&self.pool)
-            .await?
-            .is_some();
-        if !exists {
-            return Ok(CodeRedemption::Unknown);
-        }
-        sqlx::query("DELETE FROM access_tokens WHERE code_hash = $1")
-            .bind(code_hash)
-            .execute(&self.pool)
-            .await?;
-        self.revoke_refresh_family(code_hash).await?;
-        Ok(CodeRedemption::Replayed)
+/// Consumes the code atomically: of concurrent redemptions exactly one gets `Redeemed`.
+/// A second use revokes what the first one obtained (RFC 6749 §4.1.2): its access tokens,
+/// and the refresh-token family it started (whose id is the code's hash).
+pub(super) async fn redeem_authorization_code(
+    conn: &mut AnyConnection,
+    code_hash: &str,
+    now: i64,
+) -> Result<CodeRedemption, StoreError> {
+    let row = sqlx::query(&REDEEM)
+        .bind(code_hash)
+        .bind(now)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if let Some(r) = row {
+        let code = NewAuthorizationCode {
+            code_hash: code_hash.to_owned(),
+            client_id: r.try_get("client_id")?,
+            redirect_uri: r.try_get("redirect_uri")?,
+            userid: r.try_get("userid")?,
+            scope: r.try_get("scope")?,
+            nonce: r.try_get("nonce")?,
+            code_challenge: r.try_get("code_challenge")?,
+            sid: r.try_get("sid")?,
+            route: r.try_get("route")?,
+            auth_time: r.try_get("auth_time")?,
+            expires_at: r.try_get("expires_at")?,
+        };
+        let user = read_user(&r, &code.userid)?;
+        return Ok(CodeRedemption::Redeemed(Box::new(RedeemedCode { code, user })));
     }
+    let exists = sqlx::query("SELECT 1 FROM authorization_codes WHERE code_hash = $1")
+        .bind(code_hash)
+        .fetch_optional(&mut *conn)
+        .await?
+        .is_some();
+    if !exists {
+        return Ok(CodeRedemption::Unknown);
+    }
+    sqlx::query("DELETE FROM access_tokens WHERE code_hash = $1")
+        .bind(code_hash)
+        .execute(&mut *conn)
+        .await?;
+    refresh::revoke_refresh_family(conn, code_hash).await?;
+    Ok(CodeRedemption::Replayed)
 }
 
 /// Stores a code, and records its client in its session (the clients of a session are the

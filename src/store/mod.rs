@@ -28,7 +28,7 @@ use crate::config::DatabaseSettings;
 pub use audit::{AuditEvent, AuditFilter};
 pub use codes::{CodeRedemption, NewAuthorizationCode, RedeemedCode};
 pub use deliveries::LogoutDelivery;
-pub use issuance::CompletedLogin;
+pub use issuance::{Checkout, CompletedLogin};
 pub use logins::PendingLogin;
 pub use people::PersonSummary;
 pub use refresh::{RefreshToken, Rotation};

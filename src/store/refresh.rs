@@ -44,31 +44,9 @@ impl Db {
         insert_refresh_token(&mut *self.pool.acquire().await?, t).await
     }
 
-    /// Marks the token used; of concurrent rotations exactly one gets `Fresh`.
+    /// Marks the token used; see [`rotate_refresh_token`].
     pub async fn rotate_refresh_token(&self, token_hash: &str, now: i64) -> Result<Rotation, StoreError> {
-        let row = sqlx::query(&format!(
-            "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL RETURNING {COLUMNS}"
-        ))
-        .bind(token_hash)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
-        if let Some(r) = row {
-            return Ok(Rotation::Fresh(read_token(&r)?));
-        }
-        let row = sqlx::query(&format!(
-            "SELECT {COLUMNS}, used_at FROM refresh_tokens WHERE token_hash = $1"
-        ))
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await?;
-        match row {
-            Some(r) => Ok(Rotation::Reused {
-                token: read_token(&r)?,
-                used_at: r.try_get::<Option<i64>, _>("used_at")?.unwrap_or(now),
-            }),
-            None => Ok(Rotation::Unknown),
-        }
+        rotate_refresh_token(&mut *self.pool.acquire().await?, token_hash, now).await
     }
 
     /// An unused refresh token, without changing it (for introspection).
@@ -92,17 +70,9 @@ impl Db {
         Ok(row.is_some())
     }
 
-    /// Revokes a whole family: its refresh tokens and the access tokens issued with them.
+    /// Revokes a whole family; see [`revoke_refresh_family`].
     pub async fn revoke_refresh_family(&self, family_id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM refresh_tokens WHERE family_id = $1")
-            .bind(family_id)
-            .execute(&self.pool)
-            .await?;
-        sqlx::query("DELETE FROM access_tokens WHERE family_id = $1")
-            .bind(family_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        revoke_refresh_family(&mut *self.pool.acquire().await?, family_id).await
     }
 
     /// The families a person holds (for revoking everything when they leave).
@@ -151,5 +121,49 @@ pub(super) async fn insert_refresh_token(conn: &mut AnyConnection, t: &RefreshTo
     .bind(t.family_expires_at)
     .execute(conn)
     .await?;
+    Ok(())
+}
+
+/// Marks the token used; of concurrent rotations exactly one gets `Fresh`.
+pub(super) async fn rotate_refresh_token(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+    now: i64,
+) -> Result<Rotation, StoreError> {
+    let row = sqlx::query(&format!(
+        "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL RETURNING {COLUMNS}"
+    ))
+    .bind(token_hash)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(r) = row {
+        return Ok(Rotation::Fresh(read_token(&r)?));
+    }
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS}, used_at FROM refresh_tokens WHERE token_hash = $1"
+    ))
+    .bind(token_hash)
+    .fetch_optional(conn)
+    .await?;
+    match row {
+        Some(r) => Ok(Rotation::Reused {
+            token: read_token(&r)?,
+            used_at: r.try_get::<Option<i64>, _>("used_at")?.unwrap_or(now),
+        }),
+        None => Ok(Rotation::Unknown),
+    }
+}
+
+/// Revokes a whole family: its refresh tokens and the access tokens issued with them.
+pub(super) async fn revoke_refresh_family(conn: &mut AnyConnection, family_id: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM refresh_tokens WHERE family_id = $1")
+        .bind(family_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM access_tokens WHERE family_id = $1")
+        .bind(family_id)
+        .execute(conn)
+        .await?;
     Ok(())
 }

@@ -489,28 +489,44 @@ async fn a_recorded_login_is_whole_and_its_code_redeems_with_the_person() {
 }
 
 #[tokio::test]
-async fn the_tokens_of_a_grant_are_stored_together() {
+async fn one_checkout_redeems_a_code_and_stores_the_tokens_of_its_grant() {
     for t in each_backend().await {
         let db = &t.db;
         db.upsert_user(&person("zhangsan"), 100).await.unwrap();
-        db.record_tokens(
-            &access_token("t-grant", None, 4000),
-            Some(&refresh_token("r-grant", 5000)),
-        )
-        .await
-        .unwrap();
-        assert!(
-            t.other_instance
-                .find_access_token("t-grant", 120)
-                .await
-                .unwrap()
-                .is_some()
-        );
-        assert!(t.other_instance.find_refresh_token("r-grant").await.unwrap().is_some());
-        db.record_tokens(&access_token("t-alone", None, 4000), None)
+        db.insert_authorization_code(&code("c-grant", "zhangsan"))
             .await
             .unwrap();
-        assert!(db.find_access_token("t-alone", 120).await.unwrap().is_some());
+        let mut store = db.checkout().await.unwrap();
+        let CodeRedemption::Redeemed(redeemed) = store.redeem_authorization_code("c-grant", 110).await.unwrap() else {
+            panic!("{:?}: the code is not redeemed", t.backend);
+        };
+        assert_eq!(redeemed.user.unwrap().identity.userid, "zhangsan");
+        store
+            .record_tokens(
+                &access_token("t-grant", Some("c-grant"), 4000),
+                Some(&refresh_token("r-grant", 5000)),
+            )
+            .await
+            .unwrap();
+        store
+            .record_tokens(&access_token("t-alone", None, 4000), None)
+            .await
+            .unwrap();
+        drop(store);
+        let other = &t.other_instance;
+        assert!(other.find_access_token("t-grant", 120).await.unwrap().is_some());
+        assert!(other.find_refresh_token("r-grant").await.unwrap().is_some());
+        assert!(other.find_access_token("t-alone", 120).await.unwrap().is_some());
+        assert_eq!(
+            other.redeem_authorization_code("c-grant", 130).await.unwrap(),
+            CodeRedemption::Replayed
+        );
+        assert!(
+            db.find_access_token("t-grant", 130).await.unwrap().is_none(),
+            "{:?}: a replayed code revokes its tokens",
+            t.backend
+        );
+        assert!(db.find_access_token("t-alone", 130).await.unwrap().is_some());
     }
 }
 

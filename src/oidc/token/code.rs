@@ -15,8 +15,10 @@ impl Provider {
     ) -> Result<TokenResponse, OidcError> {
         let code = form.get("code").ok_or_else(|| invalid_request("code is missing"))?;
         let now = self.clock.now();
+        // One connection redeems the code and stores the tokens.
+        let mut store = self.db.checkout().await?;
         let RedeemedCode { code: redeemed, user } =
-            match self.db.redeem_authorization_code(&token_hash(code), now).await? {
+            match store.redeem_authorization_code(&token_hash(code), now).await? {
                 CodeRedemption::Redeemed(redeemed) => *redeemed,
                 CodeRedemption::Replayed => {
                     tracing::warn!(client = %client.id, "an authorization code was used twice; its tokens are revoked");
@@ -66,21 +68,24 @@ impl Provider {
         } else {
             None
         };
-        self.issue(Grant {
-            client,
-            user: &user,
-            scope: &redeemed.scope,
-            auth_time: redeemed.auth_time,
-            nonce: redeemed.nonce.as_deref(),
-            sid: redeemed.sid.as_deref(),
-            route: &redeemed.route,
-            code_hash: Some(&redeemed.code_hash),
-            refresh: refresh.map(|(token, row)| GrantedRefresh {
-                token,
-                family_id: row.family_id.clone(),
-                new_row: Some(row),
-            }),
-        })
+        self.issue(
+            Grant {
+                client,
+                user: &user,
+                scope: &redeemed.scope,
+                auth_time: redeemed.auth_time,
+                nonce: redeemed.nonce.as_deref(),
+                sid: redeemed.sid.as_deref(),
+                route: &redeemed.route,
+                code_hash: Some(&redeemed.code_hash),
+                refresh: refresh.map(|(token, row)| GrantedRefresh {
+                    token,
+                    family_id: row.family_id.clone(),
+                    new_row: Some(row),
+                }),
+            },
+            store,
+        )
         .await
     }
 }

@@ -17,7 +17,7 @@ use super::params::Params;
 use super::{Client, Provider, claims};
 use crate::crypto::{Alg, KeyError, SigningKey, b64url, jwt, random_token, token_hash};
 use crate::identity::Upstream;
-use crate::store::{NewAccessToken, RefreshToken, UserRecord};
+use crate::store::{Checkout, NewAccessToken, RefreshToken, UserRecord};
 pub use assertion::{ASSERTION_TYPE, JwksSource};
 
 #[derive(Debug, Serialize)]
@@ -102,8 +102,10 @@ impl Provider {
         Ok(tokens)
     }
 
-    /// Issues the access token and ID token of a grant (and returns its refresh token).
-    async fn issue(&self, grant: Grant<'_>) -> Result<TokenResponse, OidcError> {
+    /// Issues the access token and ID token of a grant (and returns its refresh token), storing
+    /// its tokens through the grant's connection and giving that back before the ID token is
+    /// signed.
+    async fn issue(&self, grant: Grant<'_>, mut store: Checkout) -> Result<TokenResponse, OidcError> {
         let now = self.clock.now();
         let access_token = if grant.client.jwt_access_tokens {
             self.jwt_access_token(&grant, now).await?
@@ -122,7 +124,8 @@ impl Provider {
             expires_at: now + self.ttl.access_token_ttl,
         };
         let new_refresh = grant.refresh.as_ref().and_then(|r| r.new_row.as_ref());
-        self.db.record_tokens(&record, new_refresh).await?;
+        store.record_tokens(&record, new_refresh).await?;
+        drop(store);
         let scopes: Vec<&str> = grant.scope.split(' ').collect();
         let mut id_claims = claims::for_scopes(grant.user, &scopes, grant.client, &self.identity);
         let mut put = |name: &str, value: Value| {

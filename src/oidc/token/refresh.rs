@@ -6,8 +6,8 @@ use super::super::params::Params;
 use super::super::{Client, Provider};
 use super::{Grant, GrantedRefresh, TokenResponse, invalid_grant, invalid_request, successor};
 use crate::crypto::token_hash;
-use crate::identity::{Upstream, UpstreamError};
-use crate::store::{RefreshToken, Rotation};
+use crate::identity::{Identity, Refusal, Upstream, UpstreamError};
+use crate::store::{Checkout, RefreshToken, Rotation};
 
 impl Provider {
     pub(super) async fn refresh_token_grant(
@@ -32,7 +32,14 @@ impl Provider {
             return Err(invalid_grant("the refresh token has expired"));
         }
         let scope = narrowed_scope(form, &current.scope)?;
-        let user = self.recheck_person(&current, client, upstream).await?;
+        let identity = self.recheck_person(&current, client, upstream).await?;
+        // One connection for the rest: the person, the successor, the rotation, the tokens.
+        let mut store = self.db.checkout().await?;
+        // The person is stored again unless an administrator disabled them.
+        let Some(user) = store.upsert_user(&identity, self.clock.now()).await? else {
+            drop(store);
+            return Err(self.refused(&current, client, Refusal::Disabled).await);
+        };
         // The successor is stored before the token is marked used, so that a concurrent refresh
         // that loses the race finds it and gets the same one (a successor is derived, and two
         // requests store the same row).
@@ -48,15 +55,16 @@ impl Provider {
             current.auth_time,
             current.family_expires_at,
         );
-        self.db.insert_refresh_token(&row).await?;
-        let token = match self.db.rotate_refresh_token(&hash, now).await? {
+        store.insert_refresh_token(&row).await?;
+        let token = match store.rotate_refresh_token(&hash, now).await? {
             Rotation::Fresh(token) => token,
             // Another request rotated it a moment ago.
             Rotation::Reused { .. } | Rotation::Unknown => {
+                drop(store);
                 return self.reused_refresh_token(presented, &hash, client, form).await;
             }
         };
-        self.refreshed(client, &user, &token, &scope, next).await
+        self.refreshed(client, &user, &token, &scope, next, store).await
     }
 
     /// A token seen before: the same successor again within the grace window for its own client
@@ -87,7 +95,9 @@ impl Provider {
                 .find_user(&token.userid)
                 .await?
                 .ok_or_else(|| OidcError::internal("the user of a refresh token is gone"))?;
-            return self.refreshed(client, &user, &token, &scope, next).await;
+            return self
+                .refreshed(client, &user, &token, &scope, next, self.db.checkout().await?)
+                .await;
         }
         tracing::warn!(client = %token.client_id, "a used refresh token was presented again; its family is revoked");
         self.db.revoke_refresh_family(&token.family_id).await?;
@@ -101,45 +111,44 @@ impl Provider {
         token: &RefreshToken,
         scope: &str,
         next: String,
+        store: Checkout,
     ) -> Result<TokenResponse, OidcError> {
-        self.issue(Grant {
-            client,
-            user,
-            scope,
-            auth_time: token.auth_time,
-            // OIDC Core 12.2: a refreshed ID token carries no nonce.
-            nonce: None,
-            sid: token.sid.as_deref(),
-            route: &token.route,
-            code_hash: None,
-            refresh: Some(GrantedRefresh {
-                token: next,
-                family_id: token.family_id.clone(),
-                new_row: None,
-            }),
-        })
+        self.issue(
+            Grant {
+                client,
+                user,
+                scope,
+                auth_time: token.auth_time,
+                // OIDC Core 12.2: a refreshed ID token carries no nonce.
+                nonce: None,
+                sid: token.sid.as_deref(),
+                route: &token.route,
+                code_hash: None,
+                refresh: Some(GrantedRefresh {
+                    token: next,
+                    family_id: token.family_id.clone(),
+                    new_row: None,
+                }),
+            },
+            store,
+        )
         .await
     }
 
-    /// Asks DingTalk again whether the person is still a member who may use this client; one
-    /// who is not loses the family, their sessions, and every client is told (back-channel).
+    /// Asks DingTalk again whether the person is still a member who may use this client.
     async fn recheck_person(
         &self,
         token: &RefreshToken,
         client: &Client,
         upstream: &impl Upstream,
-    ) -> Result<crate::store::UserRecord, OidcError> {
+    ) -> Result<Identity, OidcError> {
         let refusal = match upstream.identity_of(&token.userid).await {
             Ok(identity) => match self.allows(client, &identity) {
-                // The person is stored again unless an administrator disabled them.
-                Ok(()) => match self.db.upsert_user(&identity, self.clock.now()).await? {
-                    Some(user) => return Ok(user),
-                    None => crate::identity::Refusal::Disabled,
-                },
+                Ok(()) => return Ok(identity),
                 Err(refusal) => refusal,
             },
-            Err(UpstreamError::NotMember) => crate::identity::Refusal::NotMember,
-            Err(UpstreamError::NotVisible) => crate::identity::Refusal::NotVisible,
+            Err(UpstreamError::NotMember) => Refusal::NotMember,
+            Err(UpstreamError::NotVisible) => Refusal::NotVisible,
             Err(UpstreamError::Unavailable(why)) => {
                 tracing::warn!(cause = %why, "DingTalk unavailable during a refresh");
                 return Err(OidcError::new(
@@ -151,10 +160,20 @@ impl Provider {
                 return Err(OidcError::internal(e));
             }
         };
+        Err(self.refused(token, client, refusal).await)
+    }
+
+    /// A person who may no longer use the client loses the token's family and their sessions
+    /// (every client is told, back-channel). The answer is the error to return.
+    async fn refused(&self, token: &RefreshToken, client: &Client, refusal: Refusal) -> OidcError {
         tracing::info!(client = %client.id, reason = refusal.describe(), "refresh refused; the person's tokens and sessions are revoked");
-        self.db.revoke_refresh_family(&token.family_id).await?;
-        self.end_sessions_of(&token.userid).await?;
-        Err(invalid_grant(refusal.describe()))
+        if let Err(e) = self.db.revoke_refresh_family(&token.family_id).await {
+            return e.into();
+        }
+        if let Err(e) = self.end_sessions_of(&token.userid).await {
+            return e;
+        }
+        invalid_grant(refusal.describe())
     }
 }
 
