@@ -89,6 +89,58 @@ pub fn bare_server(workers: usize, routes: Vec<Served>) -> anyhow::Result<(Strin
     Ok((base, handle))
 }
 
+/// A bare actix-web server on a free loopback port, `workers` workers, answering `POST /token`
+/// with a token response whose ID token is `claims` signed with `key` through dingo's own
+/// `jwt::sign` (RS256 on the blocking pool, as dingo signs it): HTTP and one signature per
+/// request, nothing else. No token endpoint can do more per second on this machine.
+pub fn bare_token_server(
+    workers: usize,
+    signing: Arc<(SigningKey, serde_json::Value)>,
+) -> anyhow::Result<(String, ServerHandle)> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let server = HttpServer::new(move || {
+        let signing = signing.clone();
+        App::new().route(
+            "/token",
+            web::post().to(move |_form: Bytes| {
+                let signing = signing.clone();
+                async move {
+                    let rs256 = signing.0.alg() == dingo::crypto::Alg::RS256;
+                    let sign = move || jwt::sign(&signing.1, &signing.0, "JWT");
+                    let signed = if rs256 {
+                        tokio::task::spawn_blocking(sign).await.ok().and_then(Result::ok)
+                    } else {
+                        sign().ok()
+                    };
+                    match signed {
+                        Some(id_token) => {
+                            HttpResponse::Ok()
+                                .insert_header((CACHE_CONTROL, "no-store"))
+                                .json(serde_json::json!({
+                                    "access_token": random_token(),
+                                    "token_type": "Bearer",
+                                    "expires_in": 3600,
+                                    "id_token": id_token,
+                                    "refresh_token": random_token(),
+                                    "scope": crate::flows::SCOPE,
+                                }))
+                        }
+                        None => HttpResponse::InternalServerError().finish(),
+                    }
+                }
+            }),
+        )
+    })
+    .workers(workers)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    Ok((base, handle))
+}
+
 /// What the store-only `/token` loop writes: the client, the person and the session of a real
 /// login, as dingo would.
 pub struct TokenShape {
@@ -129,7 +181,7 @@ pub async fn store_codes(
 }
 
 /// The database work of the authorization_code grant for codes `start..end`, done straight
-/// through dingo's store (the calls `/token` makes, in its order) by `connections` tasks: no
+/// through dingo's store (the calls `/token` makes, in its order, on one connection) by `connections` tasks: no
 /// HTTP, no client authentication, no signing. This process does the work, so its CPU is
 /// the one watched.
 pub async fn store_token_run(
@@ -156,7 +208,8 @@ async fn one_token_in_the_store(db: &Db, code: &str, shape: &TokenShape) -> Resu
     let fail = |e: dingo::store::StoreError| e.to_string();
     let now = unix_now();
     let hash = token_hash(code);
-    let CodeRedemption::Redeemed(redeemed) = db.redeem_authorization_code(&hash, now).await.map_err(fail)? else {
+    let mut store = db.checkout().await.map_err(fail)?;
+    let CodeRedemption::Redeemed(redeemed) = store.redeem_authorization_code(&hash, now).await.map_err(fail)? else {
         return Err("code not redeemed".into());
     };
     redeemed.user.ok_or("no such user")?;
@@ -185,7 +238,7 @@ async fn one_token_in_the_store(db: &Db, code: &str, shape: &TokenShape) -> Resu
         created_at: now,
         expires_at: now + 3600,
     };
-    db.record_tokens(&access, Some(&refresh)).await.map_err(fail)?;
+    store.record_tokens(&access, Some(&refresh)).await.map_err(fail)?;
     Ok(())
 }
 
