@@ -1,7 +1,8 @@
 //! The audit log.
 
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 
+use super::batch::Batch;
 use super::{Db, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -30,7 +31,9 @@ pub struct AuditFilter {
 
 impl Db {
     pub async fn record_audit_event(&self, e: &AuditEvent) -> Result<(), StoreError> {
-        record_audit_event(&mut *self.pool.acquire().await?, e).await
+        let mut batch = Batch::new();
+        record_audit_event(&mut batch, e);
+        self.run(batch).await
     }
 
     /// The newest events matching `filter`, newest first.
@@ -81,20 +84,18 @@ impl Db {
     }
 }
 
-pub(super) async fn record_audit_event(conn: &mut AnyConnection, e: &AuditEvent) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO audit_events (id, at, kind, outcome, userid, client_id, route, detail)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(&e.id)
-    .bind(e.at)
-    .bind(&e.kind)
-    .bind(&e.outcome)
-    .bind(&e.userid)
-    .bind(&e.client_id)
-    .bind(&e.route)
-    .bind(&e.detail)
-    .execute(conn)
-    .await?;
-    Ok(())
+pub(super) fn record_audit_event<'q>(batch: &mut Batch<'q>, e: &'q AuditEvent) {
+    batch
+        .add(
+            "INSERT INTO audit_events (id, at, kind, outcome, userid, client_id, route, detail)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&e.id)
+        .bind(e.at)
+        .bind(&e.kind)
+        .bind(&e.outcome)
+        .bind(&e.userid)
+        .bind(&e.client_id)
+        .bind(&e.route)
+        .bind(&e.detail);
 }

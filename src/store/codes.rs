@@ -4,6 +4,7 @@ use std::sync::LazyLock;
 
 use sqlx::{AnyConnection, Row};
 
+use super::batch::Batch;
 use super::users::{read_user, user_columns_of};
 use super::{Db, StoreError, UserRecord, refresh, sessions};
 
@@ -61,7 +62,9 @@ impl Db {
 
     /// Stores a code; see [`insert_authorization_code`].
     pub async fn insert_authorization_code(&self, code: &NewAuthorizationCode) -> Result<(), StoreError> {
-        insert_authorization_code(&mut *self.pool.acquire().await?, code).await
+        let mut batch = Batch::new();
+        insert_authorization_code(&mut batch, code);
+        self.run(batch).await
     }
 }
 
@@ -113,30 +116,25 @@ pub(super) async fn redeem_authorization_code(
 
 /// Stores a code, and records its client in its session (the clients of a session are the
 /// ones told when it ends).
-pub(super) async fn insert_authorization_code(
-    conn: &mut AnyConnection,
-    code: &NewAuthorizationCode,
-) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO authorization_codes
-             (code_hash, client_id, redirect_uri, userid, scope, nonce, code_challenge, sid, route, auth_time, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(&code.code_hash)
-    .bind(&code.client_id)
-    .bind(&code.redirect_uri)
-    .bind(&code.userid)
-    .bind(&code.scope)
-    .bind(&code.nonce)
-    .bind(&code.code_challenge)
-    .bind(&code.sid)
-    .bind(&code.route)
-    .bind(code.auth_time)
-    .bind(code.expires_at)
-    .execute(&mut *conn)
-    .await?;
+pub(super) fn insert_authorization_code<'q>(batch: &mut Batch<'q>, code: &'q NewAuthorizationCode) {
+    batch
+        .add(
+            "INSERT INTO authorization_codes
+                 (code_hash, client_id, redirect_uri, userid, scope, nonce, code_challenge, sid, route, auth_time, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&code.code_hash)
+        .bind(&code.client_id)
+        .bind(&code.redirect_uri)
+        .bind(&code.userid)
+        .bind(&code.scope)
+        .bind(&code.nonce)
+        .bind(&code.code_challenge)
+        .bind(&code.sid)
+        .bind(&code.route)
+        .bind(code.auth_time)
+        .bind(code.expires_at);
     if let Some(sid) = &code.sid {
-        sessions::add_session_client(conn, sid, &code.client_id).await?;
+        sessions::add_session_client(batch, sid, &code.client_id);
     }
-    Ok(())
 }

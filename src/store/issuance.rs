@@ -1,13 +1,15 @@
 //! The statements of one step of a flow, made on one connection: a completed login, and the
 //! redemption or rotation that a grant starts with and the tokens it ends with. Every checkout
 //! from the pool costs a round trip (sqlx tests a connection when it goes back), so a step takes
-//! one connection for all of its statements. They are not a transaction: each write is harmless
-//! without the ones after it.
+//! one connection for all of its statements, and sends its writes together ([`Batch`]).
 
 use sqlx::Any;
 use sqlx::pool::PoolConnection;
 
-use super::{AuditEvent, Db, NewAccessToken, NewAuthorizationCode, RefreshToken, Session, StoreError, UserRecord};
+use super::batch::Batch;
+use super::{
+    AuditEvent, Backend, Db, NewAccessToken, NewAuthorizationCode, RefreshToken, Session, StoreError, UserRecord,
+};
 use super::{CodeRedemption, Rotation, audit, codes, refresh, sessions, tokens, users};
 use crate::identity::Identity;
 
@@ -25,27 +27,34 @@ pub struct CompletedLogin<'a> {
 /// Hold it across work in memory only: never across a call to DingTalk, and never while taking
 /// another connection (requests doing the same could empty the pool and wait on each other).
 #[derive(Debug)]
-pub struct Checkout(PoolConnection<Any>);
+pub struct Checkout {
+    conn: PoolConnection<Any>,
+    backend: Backend,
+}
 
 impl Db {
     /// A connection for the statements of one step; see [`Checkout`].
     pub async fn checkout(&self) -> Result<Checkout, StoreError> {
-        Ok(Checkout(self.pool.acquire().await?))
+        Ok(Checkout {
+            conn: self.pool.acquire().await?,
+            backend: self.backend,
+        })
     }
 
-    /// Records a login: the person, their new session, the client's code (and the client in the
-    /// session) and the audit entry. A person an administrator disabled is left as they are and
-    /// nothing is written: the answer is `None`.
+    /// Records a login: the person, then together their new session, the client's code (and
+    /// the client in the session) and the audit entry — the login fails if its audit entry
+    /// cannot be written. A person an administrator disabled is left as they are and nothing is
+    /// written: the answer is `None`.
     pub async fn record_login(&self, login: &CompletedLogin<'_>) -> Result<Option<UserRecord>, StoreError> {
         let mut conn = self.pool.acquire().await?;
         let Some(user) = users::upsert_user(&mut conn, login.identity, login.now).await? else {
             return Ok(None);
         };
-        sessions::insert_session(&mut conn, login.session).await?;
-        codes::insert_authorization_code(&mut conn, login.code).await?;
-        if let Err(e) = audit::record_audit_event(&mut conn, login.audit).await {
-            tracing::error!(cause = %e, "cannot record an audit event");
-        }
+        let mut batch = Batch::new();
+        sessions::insert_session(&mut batch, login.session);
+        codes::insert_authorization_code(&mut batch, login.code);
+        audit::record_audit_event(&mut batch, login.audit);
+        batch.execute(&mut conn, self.backend).await?;
         Ok(Some(user))
     }
 }
@@ -53,33 +62,37 @@ impl Db {
 impl Checkout {
     /// Consumes a code; see [`Db::redeem_authorization_code`].
     pub async fn redeem_authorization_code(&mut self, code_hash: &str, now: i64) -> Result<CodeRedemption, StoreError> {
-        codes::redeem_authorization_code(&mut self.0, code_hash, now).await
+        codes::redeem_authorization_code(&mut self.conn, code_hash, now).await
     }
 
     /// Records a login of `identity`; see [`Db::upsert_user`].
     pub async fn upsert_user(&mut self, identity: &Identity, now: i64) -> Result<Option<UserRecord>, StoreError> {
-        users::upsert_user(&mut self.0, identity, now).await
+        users::upsert_user(&mut self.conn, identity, now).await
     }
 
     /// Stores a refresh token; see [`Db::insert_refresh_token`].
     pub async fn insert_refresh_token(&mut self, token: &RefreshToken) -> Result<(), StoreError> {
-        refresh::insert_refresh_token(&mut self.0, token).await
+        let mut batch = Batch::new();
+        refresh::insert_refresh_token(&mut batch, token);
+        batch.execute(&mut self.conn, self.backend).await
     }
 
     /// Marks a refresh token used; see [`Db::rotate_refresh_token`].
     pub async fn rotate_refresh_token(&mut self, token_hash: &str, now: i64) -> Result<Rotation, StoreError> {
-        refresh::rotate_refresh_token(&mut self.0, token_hash, now).await
+        refresh::rotate_refresh_token(&mut self.conn, token_hash, now).await
     }
 
-    /// Stores the tokens of a grant: its new refresh token, if any, then its access token.
+    /// Stores the tokens of a grant together: its new refresh token, if any, and its access token.
     pub async fn record_tokens(
         &mut self,
         access: &NewAccessToken,
         refresh: Option<&RefreshToken>,
     ) -> Result<(), StoreError> {
+        let mut batch = Batch::new();
         if let Some(token) = refresh {
-            refresh::insert_refresh_token(&mut self.0, token).await?;
+            refresh::insert_refresh_token(&mut batch, token);
         }
-        tokens::insert_access_token(&mut self.0, access).await
+        tokens::insert_access_token(&mut batch, access);
+        batch.execute(&mut self.conn, self.backend).await
     }
 }

@@ -3,6 +3,7 @@
 
 mod assertions;
 mod audit;
+mod batch;
 mod clients;
 mod codes;
 mod deliveries;
@@ -194,6 +195,11 @@ impl Db {
             .connect_with(connect)
             .await?;
         Ok(Self { pool, backend })
+    }
+
+    /// Sends `batch` on a connection of its own.
+    async fn run(&self, batch: batch::Batch<'_>) -> Result<(), StoreError> {
+        batch.execute(&mut *self.pool.acquire().await?, self.backend).await
     }
 
     pub fn backend(&self) -> Backend {

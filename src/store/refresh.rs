@@ -1,7 +1,10 @@
 //! Refresh tokens: a family per login and client, each token used once.
 
+use std::sync::LazyLock;
+
 use sqlx::{AnyConnection, Row};
 
+use super::batch::Batch;
 use super::{Db, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,10 +41,19 @@ pub enum Rotation {
 const COLUMNS: &str = "token_hash, family_id, client_id, userid, scope, sid, route, auth_time, successor_key, \
                        created_at, expires_at, family_expires_at";
 
+static INSERT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO refresh_tokens ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         ON CONFLICT (token_hash) DO NOTHING"
+    )
+});
+
 impl Db {
     /// Stores a refresh token; storing the same one twice (a derived successor) is harmless.
     pub async fn insert_refresh_token(&self, t: &RefreshToken) -> Result<(), StoreError> {
-        insert_refresh_token(&mut *self.pool.acquire().await?, t).await
+        let mut batch = Batch::new();
+        insert_refresh_token(&mut batch, t);
+        self.run(batch).await
     }
 
     /// Marks the token used; see [`rotate_refresh_token`].
@@ -102,26 +114,21 @@ fn read_token(r: &sqlx::any::AnyRow) -> Result<RefreshToken, StoreError> {
     })
 }
 
-pub(super) async fn insert_refresh_token(conn: &mut AnyConnection, t: &RefreshToken) -> Result<(), StoreError> {
-    sqlx::query(&format!(
-        "INSERT INTO refresh_tokens ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-         ON CONFLICT (token_hash) DO NOTHING"
-    ))
-    .bind(&t.token_hash)
-    .bind(&t.family_id)
-    .bind(&t.client_id)
-    .bind(&t.userid)
-    .bind(&t.scope)
-    .bind(&t.sid)
-    .bind(&t.route)
-    .bind(t.auth_time)
-    .bind(&t.successor_key)
-    .bind(t.created_at)
-    .bind(t.expires_at)
-    .bind(t.family_expires_at)
-    .execute(conn)
-    .await?;
-    Ok(())
+pub(super) fn insert_refresh_token<'q>(batch: &mut Batch<'q>, t: &'q RefreshToken) {
+    batch
+        .add(&INSERT)
+        .bind(&t.token_hash)
+        .bind(&t.family_id)
+        .bind(&t.client_id)
+        .bind(&t.userid)
+        .bind(&t.scope)
+        .bind(&t.sid)
+        .bind(&t.route)
+        .bind(t.auth_time)
+        .bind(&t.successor_key)
+        .bind(t.created_at)
+        .bind(t.expires_at)
+        .bind(t.family_expires_at);
 }
 
 /// Marks the token used; of concurrent rotations exactly one gets `Fresh`.

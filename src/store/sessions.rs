@@ -1,7 +1,8 @@
 //! dingo's SSO sessions, and which clients took part in each.
 
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 
+use super::batch::Batch;
 use super::{Db, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +22,9 @@ impl Db {
     /// Stores a session (dingo stores one with its login: [`Db::record_login`]).
     #[cfg(test)]
     pub async fn insert_session(&self, s: &Session) -> Result<(), StoreError> {
-        insert_session(&mut *self.pool.acquire().await?, s).await
+        let mut batch = Batch::new();
+        insert_session(&mut batch, s);
+        self.run(batch).await
     }
 
     /// The live session whose cookie hashes to `id_hash`.
@@ -58,7 +61,6 @@ impl Db {
         rows.iter().map(read_session).collect()
     }
 
-    /// Remembers that `client_id` received tokens in session `sid`.
     /// Ends session `sid`: removes it, and returns the clients that took part in it. Tokens of
     /// the session stay valid until they expire or are revoked, as OIDC logout intends.
     pub async fn end_session(&self, sid: &str) -> Result<Vec<String>, StoreError> {
@@ -75,31 +77,27 @@ impl Db {
 }
 
 /// Stores a new session.
-pub(super) async fn insert_session(conn: &mut AnyConnection, s: &Session) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO sessions (id_hash, sid, userid, route, auth_time, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(&s.id_hash)
-    .bind(&s.sid)
-    .bind(&s.userid)
-    .bind(&s.route)
-    .bind(s.auth_time)
-    .bind(s.created_at)
-    .bind(s.expires_at)
-    .execute(conn)
-    .await?;
-    Ok(())
+pub(super) fn insert_session<'q>(batch: &mut Batch<'q>, s: &'q Session) {
+    batch
+        .add(
+            "INSERT INTO sessions (id_hash, sid, userid, route, auth_time, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&s.id_hash)
+        .bind(&s.sid)
+        .bind(&s.userid)
+        .bind(&s.route)
+        .bind(s.auth_time)
+        .bind(s.created_at)
+        .bind(s.expires_at);
 }
 
 /// Records that `client_id` takes part in session `sid` (once).
-pub(super) async fn add_session_client(conn: &mut AnyConnection, sid: &str, client_id: &str) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO session_clients (sid, client_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+pub(super) fn add_session_client<'q>(batch: &mut Batch<'q>, sid: &'q str, client_id: &'q str) {
+    batch
+        .add("INSERT INTO session_clients (sid, client_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
         .bind(sid)
-        .bind(client_id)
-        .execute(conn)
-        .await?;
-    Ok(())
+        .bind(client_id);
 }
 
 pub(super) fn read_session(r: &sqlx::any::AnyRow) -> Result<Session, StoreError> {

@@ -554,3 +554,30 @@ fn login_audit(userid: &str) -> AuditEvent {
         detail: None,
     }
 }
+
+#[tokio::test]
+async fn a_batch_stops_at_its_first_failing_write_and_is_all_or_nothing_on_postgresql() {
+    for t in each_backend().await {
+        let db = &t.db;
+        db.upsert_user(&person("zhangsan"), 100).await.unwrap();
+        let (first, taken, last) = (
+            login_session("b-first", "zhangsan"),
+            login_session("b-taken", "zhangsan"),
+            login_session("b-last", "zhangsan"),
+        );
+        db.insert_session(&taken).await.unwrap();
+        let mut batch = batch::Batch::new();
+        sessions::insert_session(&mut batch, &first);
+        sessions::insert_session(&mut batch, &taken);
+        sessions::insert_session(&mut batch, &last);
+        assert!(
+            db.run(batch).await.is_err(),
+            "{:?}: a session stored twice is refused",
+            t.backend
+        );
+        let other = &t.other_instance;
+        assert_eq!(other.find_session("b-last", 120).await.unwrap(), None, "{:?}", t.backend);
+        let first_kept = other.find_session("b-first", 120).await.unwrap().is_some();
+        assert_eq!(first_kept, t.backend == Backend::Sqlite, "{:?}", t.backend);
+    }
+}

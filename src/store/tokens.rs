@@ -1,7 +1,8 @@
 //! Opaque access tokens, stored by hash.
 
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 
+use super::batch::Batch;
 use super::{Db, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +34,9 @@ impl Db {
     /// Stores an access token (dingo stores one with its grant: [`Db::record_tokens`]).
     #[cfg(test)]
     pub async fn insert_access_token(&self, token: &NewAccessToken) -> Result<(), StoreError> {
-        insert_access_token(&mut *self.pool.acquire().await?, token).await
+        let mut batch = Batch::new();
+        insert_access_token(&mut batch, token);
+        self.run(batch).await
     }
 
     /// The token with this hash, if it exists and has not expired at `now`.
@@ -69,21 +72,19 @@ impl Db {
     }
 }
 
-pub(super) async fn insert_access_token(conn: &mut AnyConnection, token: &NewAccessToken) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO access_tokens (token_hash, client_id, userid, scope, code_hash, family_id, sid, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(&token.token_hash)
-    .bind(&token.client_id)
-    .bind(&token.userid)
-    .bind(&token.scope)
-    .bind(&token.code_hash)
-    .bind(&token.family_id)
-    .bind(&token.sid)
-    .bind(token.created_at)
-    .bind(token.expires_at)
-    .execute(conn)
-    .await?;
-    Ok(())
+pub(super) fn insert_access_token<'q>(batch: &mut Batch<'q>, token: &'q NewAccessToken) {
+    batch
+        .add(
+            "INSERT INTO access_tokens (token_hash, client_id, userid, scope, code_hash, family_id, sid, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&token.token_hash)
+        .bind(&token.client_id)
+        .bind(&token.userid)
+        .bind(&token.scope)
+        .bind(&token.code_hash)
+        .bind(&token.family_id)
+        .bind(&token.sid)
+        .bind(token.created_at)
+        .bind(token.expires_at);
 }
