@@ -91,21 +91,32 @@ pub fn bare_server(workers: usize, routes: Vec<Served>) -> anyhow::Result<(Strin
 
 /// A bare actix-web server on a free loopback port, `workers` workers, answering `POST /token`
 /// with a token response whose ID token is `claims` signed with `key` through dingo's own
-/// `jwt::sign` (RS256 on the blocking pool, as dingo signs it): HTTP and one signature per
-/// request, nothing else. No token endpoint can do more per second on this machine.
+/// `jwt::sign` (RS256 on the blocking pool, as dingo signs it). With `store`, each request first
+/// makes `/token`'s store calls for the form's `code` (see [`store_token_run`]). That and the
+/// HTTP exchange are all it does: no client authentication, no checks, no claims to build.
 pub fn bare_token_server(
     workers: usize,
     signing: Arc<(SigningKey, serde_json::Value)>,
+    store: Option<(Db, Arc<TokenShape>)>,
 ) -> anyhow::Result<(String, ServerHandle)> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let base = format!("http://{}", listener.local_addr()?);
     let server = HttpServer::new(move || {
-        let signing = signing.clone();
+        let (signing, store) = (signing.clone(), store.clone());
         App::new().route(
             "/token",
-            web::post().to(move |_form: Bytes| {
-                let signing = signing.clone();
+            web::post().to(move |form: Bytes| {
+                let (signing, store) = (signing.clone(), store.clone());
                 async move {
+                    if let Some((db, shape)) = &store {
+                        let code = url::form_urlencoded::parse(&form)
+                            .find(|(name, _)| name == "code")
+                            .map(|(_, code)| code.into_owned())
+                            .unwrap_or_default();
+                        if let Err(e) = one_token_in_the_store(db, &code, shape).await {
+                            return HttpResponse::BadRequest().body(e);
+                        }
+                    }
                     let rs256 = signing.0.alg() == dingo::crypto::Alg::RS256;
                     let sign = move || jwt::sign(&signing.1, &signing.0, "JWT");
                     let signed = if rs256 {
