@@ -576,7 +576,12 @@ async fn a_batch_stops_at_its_first_failing_write_and_is_all_or_nothing_on_postg
             t.backend
         );
         let other = &t.other_instance;
-        assert_eq!(other.find_session("b-last", 120).await.unwrap(), None, "{:?}", t.backend);
+        assert_eq!(
+            other.find_session("b-last", 120).await.unwrap(),
+            None,
+            "{:?}",
+            t.backend
+        );
         let first_kept = other.find_session("b-first", 120).await.unwrap().is_some();
         assert_eq!(first_kept, t.backend == Backend::Sqlite, "{:?}", t.backend);
     }
