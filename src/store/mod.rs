@@ -1,5 +1,6 @@
 //! The only code that speaks SQL. One method per operation; the SQL is the portable subset
-//! (TEXT ids, BIGINT unix seconds, `$n` placeholders, `RETURNING`).
+//! (TEXT ids, BIGINT unix seconds, `$n` placeholders, `RETURNING`). The dialects part in one
+//! place: how several writes travel as one (`batch`).
 
 mod assertions;
 mod audit;
