@@ -12,27 +12,32 @@ use crate::support::{TestApp, TestAppOptions};
 /// A request while the database is away must be answered within this.
 const FAST: Duration = Duration::from_secs(5);
 
-#[tokio::test]
-async fn postgres_outage_gives_fast_503s_and_dingo_recovers_without_a_restart() {
-    let Some(server) = postgres_or_skip("postgres_outage_gives_fast_503s_and_dingo_recovers_without_a_restart") else {
-        return;
-    };
+/// dingo on a fresh database of `server`, reached through a proxy the test can cut; `env` is
+/// more of dingo's settings.
+async fn behind_a_proxy(server: &url::Url, mut env: Vec<(&'static str, String)>) -> (TcpProxy, TestApp) {
     let proxy = TcpProxy::start(&format!(
         "{}:{}",
         server.host_str().unwrap(),
         server.port().unwrap_or(5432)
     ))
     .await;
-    let mut via_proxy = url::Url::parse(&postgres_database(&server, &uuid::Uuid::new_v4().to_string())).unwrap();
+    let mut via_proxy = url::Url::parse(&postgres_database(server, &uuid::Uuid::new_v4().to_string())).unwrap();
     via_proxy.set_port(Some(proxy.address.port())).unwrap();
+    env.push(("DINGO_DATABASE__URL", via_proxy.to_string()));
     let app = TestApp::spawn_with(TestAppOptions {
-        env: vec![
-            ("DINGO_DATABASE__URL", via_proxy.to_string()),
-            ("DINGO_DATABASE__ACQUIRE_TIMEOUT_MS", "1000".into()),
-        ],
+        env,
         ..TestAppOptions::default()
     })
     .await;
+    (proxy, app)
+}
+
+#[tokio::test]
+async fn postgres_outage_gives_fast_503s_and_dingo_recovers_without_a_restart() {
+    let Some(server) = postgres_or_skip("postgres_outage_gives_fast_503s_and_dingo_recovers_without_a_restart") else {
+        return;
+    };
+    let (proxy, app) = behind_a_proxy(&server, vec![("DINGO_DATABASE__ACQUIRE_TIMEOUT_MS", "1000".into())]).await;
     let before = app.login_as("zhangsan", "").await;
     let pending_code = app.login_as("lisi", "").await["code"].clone();
     let token = app
@@ -127,19 +132,7 @@ async fn postgres_connections_broken_while_idle_are_replaced_before_use() {
     let Some(server) = postgres_or_skip("postgres_connections_broken_while_idle_are_replaced_before_use") else {
         return;
     };
-    let proxy = TcpProxy::start(&format!(
-        "{}:{}",
-        server.host_str().unwrap(),
-        server.port().unwrap_or(5432)
-    ))
-    .await;
-    let mut via_proxy = url::Url::parse(&postgres_database(&server, &uuid::Uuid::new_v4().to_string())).unwrap();
-    via_proxy.set_port(Some(proxy.address.port())).unwrap();
-    let app = TestApp::spawn_with(TestAppOptions {
-        env: vec![("DINGO_DATABASE__URL", via_proxy.to_string())],
-        ..TestAppOptions::default()
-    })
-    .await;
+    let (proxy, app) = behind_a_proxy(&server, Vec::new()).await;
     let login = app.login_as("zhangsan", "").await;
     let redeemed: serde_json::Value = app.redeem(&login["code"]).await.json().await.unwrap();
     let token = redeemed["access_token"].as_str().unwrap().to_owned();
