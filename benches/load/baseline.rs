@@ -90,8 +90,8 @@ pub fn bare_server(workers: usize, routes: Vec<Served>) -> anyhow::Result<(Strin
 }
 
 /// A bare actix-web server on a free loopback port, `workers` workers, answering `POST /token`
-/// with a token response whose ID token is `claims` signed with `key` through dingo's own
-/// `jwt::sign` (RS256 on the blocking pool, as dingo signs it). With `store`, each request first
+/// with a token response whose ID token is the claims of `signing` signed with its key through
+/// dingo's own `jwt::sign` (RS256 on the blocking pool, as dingo signs it). With `store`, each request first
 /// makes `/token`'s store calls for the form's `code` (see [`store_token_run`]). That and the
 /// HTTP exchange are all it does: no client authentication, no checks, no claims to build.
 pub fn bare_token_server(
