@@ -1,7 +1,4 @@
-//! Periodic upkeep: purges rows that expired, and keeps the active-sessions gauge current.
-
-use std::sync::Arc;
-use std::time::Duration;
+//! Periodic upkeep: purges rows that expired, and keeps the sessions and jobs gauges current.
 
 use crate::clock::SharedClock;
 use crate::store::Db;
@@ -10,24 +7,8 @@ use crate::telemetry::Metrics;
 /// Rows deleted per table per statement.
 const BATCH: i64 = 500;
 
-/// Starts the upkeep task: once now, then every `interval`. Audit events older than
-/// `audit_retention` seconds are forgotten.
-pub fn spawn(
-    db: Db,
-    clock: SharedClock,
-    metrics: Arc<Metrics>,
-    interval: Duration,
-    audit_retention: i64,
-) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        loop {
-            run_once(&db, &clock, &metrics, audit_retention).await;
-            tokio::time::sleep(interval).await;
-        }
-    })
-}
-
-/// One round: purge in batches until nothing is left, then count the live sessions.
+/// One round: purge in batches until nothing is left, then count the live sessions and the
+/// jobs. Audit events older than `audit_retention` seconds are forgotten.
 pub async fn run_once(db: &Db, clock: &SharedClock, metrics: &Metrics, audit_retention: i64) {
     let now = clock.now();
     let mut purged = 0;
@@ -51,5 +32,9 @@ pub async fn run_once(db: &Db, clock: &SharedClock, metrics: &Metrics, audit_ret
     match db.count_live_sessions(now).await {
         Ok(n) => metrics.set_sessions_active(n),
         Err(e) => tracing::warn!(cause = %e, "cannot count sessions"),
+    }
+    match db.count_jobs().await {
+        Ok(jobs) => metrics.set_jobs(jobs.waiting, jobs.dead),
+        Err(e) => tracing::warn!(cause = %e, "cannot count jobs"),
     }
 }

@@ -15,10 +15,12 @@ pub(crate) mod http;
 /// The operator endpoints' paths, for the command line.
 pub use http::ops::{HEALTHZ, READYZ};
 pub mod identity;
+pub mod jobs;
 pub mod keyring;
 pub mod oidc;
 pub mod sim;
 pub mod startup;
 mod state;
 pub mod store;
+pub mod tasks;
 pub mod telemetry;

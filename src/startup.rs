@@ -3,20 +3,24 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
+use crate::backchannel::Backchannel;
 use crate::clock::SharedClock;
 use crate::config::{Settings, is_loopback_url};
 use crate::crypto::KeyError;
 use crate::dingtalk::DingTalk;
 use crate::identity::UpstreamError;
+use crate::jobs::{Pace, Worker};
 use crate::keyring::{Keyring, KeyringError};
 use crate::oidc::Provider;
 use crate::state::{AppState, InAppPage};
 use crate::store::{Db, StoreError};
+use crate::tasks::Tasks;
 use crate::telemetry::Metrics;
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +37,8 @@ pub enum StartupError {
     Clients(String),
     #[error("DingTalk client: {0}")]
     DingTalk(#[from] UpstreamError),
+    #[error("HTTP client: {0}")]
+    Http(reqwest::Error),
     #[error("{0}")]
     Io(#[from] std::io::Error),
 }
@@ -48,6 +54,9 @@ pub struct Application {
     db: Db,
     /// The signing keys, reloaded from the database every upkeep round.
     keyring: Arc<Keyring>,
+    provider: Arc<Provider>,
+    /// Client reloads, housekeeping, key upkeep and the job worker.
+    tasks: Tasks,
     shutdown_timeout: u64,
     signals: StopSignals,
 }
@@ -88,6 +97,17 @@ impl Application {
         listener: TcpListener,
         extra: Option<ExtraRoutes>,
     ) -> Result<Self, StartupError> {
+        Self::build_with(settings, clock, listener, extra, Background::default()).await
+    }
+
+    /// Builds the service with its background tasks paced by `background` (tests drive them).
+    pub async fn build_with(
+        settings: &Settings,
+        clock: SharedClock,
+        listener: TcpListener,
+        extra: Option<ExtraRoutes>,
+        background: Background,
+    ) -> Result<Self, StartupError> {
         let db = Db::open(&settings.database, settings.database.pool_size()).await?;
         db.migrate().await?;
         let keyring = Arc::new(Keyring::open(settings, db.clone(), clock.clone()).await?);
@@ -126,7 +146,7 @@ impl Application {
         ));
         let max_body = usize::try_from(settings.limits.max_body_bytes).unwrap_or(usize::MAX);
         let state = web::Data::new(AppState {
-            provider,
+            provider: Arc::new(provider),
             dingtalk,
             secure_cookies,
             in_app_page,
@@ -141,36 +161,13 @@ impl Application {
         let metrics_here = metrics_server.is_none();
         let signals = StopSignals::listen()?;
         let port = listener.local_addr()?.port();
+        let provider = state.provider.clone();
         state
             .provider
             .reload_clients()
             .await
             .map_err(|e| StartupError::Clients(e.to_string()))?;
-        let reloading = state.clone();
-        tokio::spawn(async move {
-            // Clients managed with `dingo clients …` take effect on every instance within seconds.
-            loop {
-                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-                if let Err(e) = reloading.provider.reload_clients().await {
-                    tracing::warn!(cause = %e, "cannot reload the managed clients");
-                }
-            }
-        });
-        crate::housekeeping::spawn(
-            db.clone(),
-            state.provider.clock().clone(),
-            state.metrics.clone(),
-            std::time::Duration::from_secs(60),
-            settings.audit.retention_days * 86_400,
-        );
-        keyring
-            .clone()
-            .spawn_upkeep(std::time::Duration::from_secs(settings.keys.reload_every));
-        crate::backchannel::spawn(
-            db.clone(),
-            state.provider.clock().clone(),
-            state.provider.logout_deliveries(),
-        );
+        let tasks = start_background(&state, &keyring, db.clone(), settings, background)?;
         let server = HttpServer::new(move || {
             let extra = extra.clone();
             App::new()
@@ -207,6 +204,8 @@ impl Application {
             metrics_server,
             db,
             keyring,
+            provider,
+            tasks,
             shutdown_timeout,
             signals,
         })
@@ -232,8 +231,15 @@ impl Application {
         self.keyring.clone()
     }
 
+    /// The provider, for driving what the background tasks otherwise do on their own
+    /// ([`Provider::reload_clients`], [`Provider::job_waker`]).
+    pub fn provider(&self) -> Arc<Provider> {
+        self.provider.clone()
+    }
+
     /// Serves until SIGTERM or SIGINT; then accepts no more connections, gives in-flight
-    /// requests `server.shutdown_timeout` seconds to finish and closes the database.
+    /// requests `server.shutdown_timeout` seconds to finish, stops the background tasks and
+    /// closes the database.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let mut handles = vec![self.server.handle()];
         let metrics_server = self.metrics_server.map(|(server, _)| {
@@ -250,12 +256,83 @@ impl Application {
             let _ = task.await;
         }
         stopper.abort();
+        self.tasks.stop(Duration::from_secs(self.shutdown_timeout.max(1))).await;
         self.db.close().await;
         if result.is_ok() {
             tracing::info!("dingo stopped cleanly");
         }
         result
     }
+}
+
+/// How often the background tasks run (tests set them long and drive the tasks themselves).
+#[derive(Debug, Clone)]
+pub struct Background {
+    /// Managed clients are reloaded from the database (changes reach every instance).
+    pub reload_clients: Duration,
+    /// Expired rows are purged and the gauges refreshed.
+    pub housekeeping: Duration,
+    /// How the back-channel logout worker paces itself.
+    pub jobs: Pace,
+}
+
+impl Default for Background {
+    fn default() -> Self {
+        Self {
+            reload_clients: Duration::from_secs(5),
+            housekeeping: Duration::from_secs(60),
+            jobs: Pace::default(),
+        }
+    }
+}
+
+/// Starts the supervised background tasks.
+fn start_background(
+    state: &web::Data<AppState>,
+    keyring: &Arc<Keyring>,
+    db: Db,
+    settings: &Settings,
+    background: Background,
+) -> Result<Tasks, StartupError> {
+    let mut tasks = Tasks::new();
+    let provider = state.provider.clone();
+    // Clients managed with `dingo clients …` take effect on every instance within seconds.
+    tasks.every(background.reload_clients, true, move || {
+        let provider = provider.clone();
+        async move {
+            if let Err(e) = provider.reload_clients().await {
+                tracing::warn!(cause = %e, "cannot reload the managed clients");
+            }
+        }
+    });
+    let (clock, metrics) = (state.provider.clock().clone(), state.metrics.clone());
+    let audit_retention = settings.audit.retention_days * 86_400;
+    let purging = db.clone();
+    tasks.every(background.housekeeping, false, move || {
+        let (db, clock, metrics) = (purging.clone(), clock.clone(), metrics.clone());
+        async move { crate::housekeeping::run_once(&db, &clock, &metrics, audit_retention).await }
+    });
+    let upkept = keyring.clone();
+    // The first round after one interval: opening the keyring has just done the same work.
+    tasks.every(Duration::from_secs(settings.keys.reload_every), true, move || {
+        let keyring = upkept.clone();
+        async move {
+            if let Err(e) = keyring.upkeep().await {
+                tracing::warn!(cause = %e, "signing keys: upkeep failed; the keys loaded before stay in use");
+            }
+        }
+    });
+    let handler = Backchannel::new(state.provider.clone()).map_err(|e| StartupError::Http(e.without_url()))?;
+    let worker = Worker::new(
+        db,
+        state.provider.clock().clone(),
+        state.metrics.clone(),
+        handler,
+        background.jobs,
+    );
+    let wake = state.provider.job_waker();
+    tasks.spawn(move |stop| worker.run(wake, stop));
+    Ok(tasks)
 }
 
 /// A server for `/metrics` alone, on `address`.

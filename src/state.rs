@@ -8,7 +8,7 @@ use crate::telemetry::Metrics;
 
 #[derive(Debug)]
 pub struct AppState {
-    pub provider: Provider,
+    pub provider: Arc<Provider>,
     pub dingtalk: DingTalk,
     /// Whether cookies get the `Secure` attribute (false only for an http loopback issuer).
     pub secure_cookies: bool,

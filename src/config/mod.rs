@@ -354,6 +354,10 @@ impl Default for DingTalkSettings {
     }
 }
 
+/// How long a back-channel logout token is valid, in seconds: it is signed when it is sent, so
+/// even a retried one is fresh.
+pub const LOGOUT_TOKEN_TTL: i64 = 120;
+
 /// Lifetimes, in seconds.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default)]

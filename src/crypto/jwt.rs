@@ -54,12 +54,20 @@ pub fn decoding_key(key: &SigningKey) -> Option<(jsonwebtoken::DecodingKey, json
     }
 }
 
-/// Verifies a JWT this provider signed (with any published key of `keys`, of any algorithm)
-/// and returns its claims. The header's `alg` must be the key's. Expiry is not checked: an ID
-/// token used as a hint may have expired (OIDC Core 3.1.2.1).
-pub fn verify_own(token: &str, keys: &KeySet, issuer: &str) -> Option<serde_json::Value> {
+/// The `typ` of the ID tokens dingo signs; its access tokens are `at+jwt` and its logout tokens
+/// `logout+jwt` (RFC 8725 §3.11: one token cannot pass for another).
+pub const ID_TOKEN_TYP: &str = "JWT";
+
+/// Verifies an ID token this provider signed (with any published key of `keys`, of any
+/// algorithm) and returns its claims; a JWT access token or logout token is refused. The
+/// header's `alg` must be the key's. Expiry is not checked: an ID token used as a hint may have
+/// expired (OIDC Core 3.1.2.1).
+pub fn verify_own_id_token(token: &str, keys: &KeySet, issuer: &str) -> Option<serde_json::Value> {
     use jsonwebtoken::{Validation, decode, decode_header};
     let header = decode_header(token).ok()?;
+    if header.typ.as_deref() != Some(ID_TOKEN_TYP) {
+        return None;
+    }
     let key = keys.find(header.kid.as_deref()?)?;
     let (decoding, algorithm) = decoding_key(&key)?;
     if header.alg != algorithm {
@@ -70,9 +78,10 @@ pub fn verify_own(token: &str, keys: &KeySet, issuer: &str) -> Option<serde_json
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
     validation.set_issuer(&[issuer]);
-    decode::<serde_json::Value>(token, &decoding, &validation)
-        .ok()
-        .map(|d| d.claims)
+    let claims = decode::<serde_json::Value>(token, &decoding, &validation).ok()?.claims;
+    // Belt and braces for tokens signed before `typ` told them apart.
+    let not_an_id_token = claims.get("events").is_some() || claims.get("client_id").is_some();
+    (!not_an_id_token).then_some(claims)
 }
 
 #[cfg(test)]
@@ -153,9 +162,9 @@ mod tests {
         let (set, keys) = key_set();
         for key in &keys {
             let token = sign(&claims(), key.clone(), "JWT").unwrap();
-            let verified = verify_own(&token, &set, "https://sso.example.com");
+            let verified = verify_own_id_token(&token, &set, "https://sso.example.com");
             assert_eq!(verified.unwrap()["sub"], "zhangsan", "{}", key.alg());
-            assert!(verify_own(&token, &set, "https://other.example.com").is_none());
+            assert!(verify_own_id_token(&token, &set, "https://other.example.com").is_none());
         }
     }
 
@@ -164,7 +173,7 @@ mod tests {
         let (set, keys) = key_set();
         let stranger = SigningKey::generate(Alg::ES256).unwrap();
         let token = sign(&claims(), &stranger, "JWT").unwrap();
-        assert!(verify_own(&token, &set, "https://sso.example.com").is_none());
+        assert!(verify_own_id_token(&token, &set, "https://sso.example.com").is_none());
         // A header naming a published kid but another algorithm.
         let ed = &keys[2];
         let header = serde_json::json!({"alg": "ES256", "kid": ed.kid(), "typ": "JWT"});
@@ -175,7 +184,24 @@ mod tests {
         );
         let signature = ed.sign(forged.as_bytes()).unwrap();
         forged = format!("{forged}.{}", b64url(signature));
-        assert!(verify_own(&forged, &set, "https://sso.example.com").is_none());
-        assert!(verify_own("not.a.jwt", &set, "https://sso.example.com").is_none());
+        assert!(verify_own_id_token(&forged, &set, "https://sso.example.com").is_none());
+        assert!(verify_own_id_token("not.a.jwt", &set, "https://sso.example.com").is_none());
+    }
+
+    #[test]
+    fn only_id_tokens_pass_as_id_tokens() {
+        let (set, keys) = key_set();
+        let issuer = "https://sso.example.com";
+        for typ in ["at+jwt", "logout+jwt", "jwt"] {
+            let token = sign(&claims(), keys[0].clone(), typ).unwrap();
+            assert!(verify_own_id_token(&token, &set, issuer).is_none(), "{typ}");
+        }
+        let mut access = claims();
+        access["client_id"] = "app".into();
+        let token = sign(&access, keys[0].clone(), ID_TOKEN_TYP).unwrap();
+        assert!(
+            verify_own_id_token(&token, &set, issuer).is_none(),
+            "claims of an access token"
+        );
     }
 }

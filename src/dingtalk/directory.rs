@@ -15,8 +15,9 @@ const UNIONID_CACHE_LIMIT: usize = 50_000;
 /// Deeper than any real organisation chart; stops a malformed parent chain.
 const MAX_DEPARTMENT_DEPTH: usize = 32;
 
-/// unionid → userid. Both are immutable for a member, so entries never expire; a mapping that
-/// stops working (the person left) is dropped when `user/get` says so.
+/// unionid → userid. Both are immutable for one employment, so entries never expire; a mapping
+/// that stops working (the person left, or left and came back under a new userid) is dropped
+/// when `user/get` says so.
 #[derive(Debug, Default)]
 pub struct UnionIdCache(Mutex<HashMap<String, String>>);
 
@@ -39,6 +40,13 @@ impl UnionIdCache {
             map.remove(unionid);
         }
     }
+}
+
+/// Whether a userid came from the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cached {
+    Yes,
+    No,
 }
 
 /// Department id → (name, parent), each remembered for `ttl` seconds.
@@ -73,9 +81,9 @@ impl DepartmentCache {
 
 impl DingTalk {
     /// The member's userid: `topapi/user/getbyunionid` (§8.1), or the cache.
-    pub(super) async fn userid_by_unionid(&self, unionid: &str) -> Result<String, DingTalkError> {
+    async fn userid_by_unionid(&self, unionid: &str) -> Result<(String, Cached), DingTalkError> {
         if let Some(userid) = self.unionids.get(unionid) {
-            return Ok(userid);
+            return Ok((userid, Cached::Yes));
         }
         let found: ByUnionId = self
             .oapi_call("topapi/user/getbyunionid", Repeat::Safe, &json!({ "unionid": unionid }))
@@ -89,7 +97,32 @@ impl DingTalk {
             return Err(DingTalkError::NotMember);
         }
         self.unionids.put(unionid, &found.userid);
-        Ok(found.userid)
+        Ok((found.userid, Cached::No))
+    }
+
+    /// The identity of the member whose unionid this is. A cached mapping that names someone
+    /// who is no longer a member is asked for again once before the answer is "not a member":
+    /// a person who left and was hired again has a new userid under the same unionid.
+    pub(super) async fn identity_by_unionid(&self, unionid: &str, me: Option<&Me>) -> Result<Identity, DingTalkError> {
+        let (userid, cached) = self.userid_by_unionid(unionid).await?;
+        match self.identity(&userid, me).await {
+            Err(DingTalkError::NotMember) => {
+                self.unionids.forget(unionid);
+                if cached == Cached::No {
+                    return Err(DingTalkError::NotMember);
+                }
+                let (current, _) = self.userid_by_unionid(unionid).await?;
+                if current == userid {
+                    return Err(DingTalkError::NotMember);
+                }
+                self.identity(&current, me).await.inspect_err(|e| {
+                    if matches!(e, DingTalkError::NotMember) {
+                        self.unionids.forget(unionid);
+                    }
+                })
+            }
+            other => other,
+        }
     }
 
     /// The canonical identity of member `userid`: `topapi/v2/user/get` (§9.1) plus departments.
@@ -105,11 +138,6 @@ impl DingTalk {
                 Some(60121 | 60111 | 33012) => DingTalkError::NotMember,
                 Some(50002) => DingTalkError::NotVisible,
                 _ => e.into_error("topapi/v2/user/get"),
-            })
-            .inspect_err(|e| {
-                if let (DingTalkError::NotMember, Some(me)) = (e, me) {
-                    self.unionids.forget(&me.union_id);
-                }
             })?;
         let mut departments = Vec::with_capacity(detail.dept_id_list.len());
         for id in &detail.dept_id_list {

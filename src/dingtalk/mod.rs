@@ -91,18 +91,20 @@ impl Upstream for DingTalk {
     }
 
     async fn resolve(&self, code: &UpstreamCode) -> Result<Identity, DingTalkError> {
-        let (userid, me) = match code.route {
+        match code.route {
             LoginRoute::Web | LoginRoute::OpenAuth => {
                 let me = self.user_by_authorization_code(&code.code).await?;
-                (self.userid_by_unionid(&me.union_id).await?, Some(me))
+                self.identity_by_unionid(&me.union_id, Some(&me)).await
             }
             LoginRoute::Legacy => {
                 let unionid = self.unionid_by_sns_code(&code.code).await?;
-                (self.userid_by_unionid(&unionid).await?, None)
+                self.identity_by_unionid(&unionid, None).await
             }
-            LoginRoute::InApp => (self.userid_by_inapp_code(&code.code).await?, None),
-        };
-        self.identity(&userid, me.as_ref()).await
+            LoginRoute::InApp => {
+                let userid = self.userid_by_inapp_code(&code.code).await?;
+                self.identity(&userid, None).await
+            }
+        }
     }
 }
 

@@ -20,9 +20,6 @@ use crate::store::{Db, StoreError, StoredSigningKey};
 pub use files::KEK_FILE;
 pub use table::{format_time, render};
 
-/// Logout tokens live this long (`exp` = `iat` + 120): a retiring key outlives them too.
-const LOGOUT_TOKEN_TTL: i64 = 120;
-
 #[derive(Debug, thiserror::Error)]
 pub enum KeyringError {
     #[error(transparent)]
@@ -65,7 +62,10 @@ pub fn schedule(keys: &KeySettings, tokens: &TokenSettings) -> Schedule {
     Schedule {
         publish_ahead: keys.publish_ahead,
         rotate_every: keys.rotate_every,
-        retire_after: tokens.id_token_ttl.max(tokens.access_token_ttl).max(LOGOUT_TOKEN_TTL),
+        retire_after: tokens
+            .id_token_ttl
+            .max(tokens.access_token_ttl)
+            .max(crate::config::LOGOUT_TOKEN_TTL),
     }
 }
 
@@ -254,19 +254,6 @@ impl Keyring {
             }
         }
         self.reload().await
-    }
-
-    /// Runs [`Keyring::upkeep`] every `interval` (the first round after one interval: `open`
-    /// has just done the same work).
-    pub fn spawn_upkeep(self: Arc<Self>, interval: std::time::Duration) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(interval).await;
-                if let Err(e) = self.upkeep().await {
-                    tracing::warn!(cause = %e, "signing keys: upkeep failed; the keys loaded before stay in use");
-                }
-            }
-        })
     }
 
     /// Creates a new key for `alg`: as the next key, signing `publish_ahead` from now, or, with

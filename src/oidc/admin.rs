@@ -3,26 +3,21 @@
 use super::Provider;
 use super::audit::Audit;
 use super::error::OidcError;
+use super::lifecycle::Offboarding;
 use crate::config::{ClientSettings, check_client};
 use crate::crypto::{random_token, sha256_hex};
 
 impl Provider {
     /// Disables a person: they cannot log in, their sessions end (apps are told by back-channel
-    /// logout) and every token they hold is revoked at once. False when the userid is unknown.
+    /// logout) and every token and code they hold is revoked at once. False when the userid is
+    /// unknown.
     pub async fn disable_user(&self, userid: &str) -> Result<bool, OidcError> {
-        if !self.db.set_user_disabled(userid, Some(self.clock.now())).await? {
-            return Ok(false);
-        }
-        self.end_sessions_of(userid).await?;
-        self.db.revoke_tokens_of_user(userid).await?;
-        self.audit(Audit {
+        let audit = Audit {
             kind: "admin",
             outcome: "user_disabled",
-            userid: Some(userid),
             ..Default::default()
-        })
-        .await;
-        Ok(true)
+        };
+        Ok(self.offboard(userid, Offboarding::Disable, audit).await?.is_some())
     }
 
     /// Lets a disabled person log in again. False when the userid is unknown.

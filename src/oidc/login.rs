@@ -112,7 +112,7 @@ impl Provider {
             Checked::Page(page) => return AuthorizeOutcome::Page(page),
         };
         if let Some(hint) = params.get("id_token_hint") {
-            match crate::crypto::jwt::verify_own(hint, &self.keys, &self.issuer) {
+            match crate::crypto::jwt::verify_own_id_token(hint, &self.keys, &self.issuer) {
                 Some(claims) => request.hinted_subject = claims["sub"].as_str().map(str::to_owned),
                 None => {
                     let e = OidcError::new(

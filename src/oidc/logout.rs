@@ -1,17 +1,10 @@
-//! Ending sessions: RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) and the
-//! back-channel logout tokens every participating client receives (Back-Channel Logout 1.0).
+//! RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0). Ending the session and telling
+//! its clients is `lifecycle`'s.
 
-use serde_json::json;
-
-use super::audit::Audit;
+use super::Provider;
 use super::authorize::with_query;
-use super::error::OidcError;
 use super::params::Params;
-use super::{Provider, claims};
-use crate::crypto::{constant_time_eq, jwt, random_token, token_hash};
-use crate::store::{LogoutDelivery, Session};
-
-const BACKCHANNEL_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
+use crate::crypto::{constant_time_eq, jwt, token_hash};
 
 /// What the end-session endpoint answers.
 #[derive(Debug, PartialEq, Eq)]
@@ -50,7 +43,7 @@ impl Provider {
         }
         let hint = match params.get("id_token_hint") {
             None => None,
-            Some(token) => match jwt::verify_own(token, &self.keys, &self.issuer) {
+            Some(token) => match jwt::verify_own_id_token(token, &self.keys, &self.issuer) {
                 Some(claims) => Some(claims),
                 None => return LogoutOutcome::Invalid(LogoutError::InvalidIdTokenHint),
             },
@@ -101,59 +94,6 @@ impl Provider {
             }
             None => LogoutOutcome::LoggedOut,
         }
-    }
-
-    /// Ends a session and queues a logout token for every client that took part in it.
-    pub async fn end_session(&self, session: &Session) -> Result<(), OidcError> {
-        let clients = self.db.end_session(&session.sid).await?;
-        let Some(user) = self.db.find_user(&session.userid).await? else {
-            return Ok(());
-        };
-        let now = self.clock.now();
-        for client in clients.iter().filter_map(|id| self.clients.get(id)) {
-            let Some(uri) = &client.backchannel_logout_uri else {
-                continue;
-            };
-            let claims = json!({
-                "iss": self.issuer,
-                "aud": client.id,
-                "iat": now,
-                "exp": now + 120,
-                "jti": random_token(),
-                "sub": claims::subject(&user.identity, &self.identity, &client.id),
-                "sid": session.sid,
-                "events": { BACKCHANNEL_EVENT: {} },
-            });
-            let logout_token = jwt::sign(&claims, self.keys.signing_key(), "logout+jwt")?;
-            let delivery = LogoutDelivery {
-                id: random_token(),
-                client_id: client.id.clone(),
-                uri: uri.clone(),
-                logout_token,
-                attempts: 0,
-                next_attempt_at: now,
-            };
-            self.db.enqueue_logout_delivery(&delivery, now).await?;
-        }
-        self.logout_deliveries.notify_one();
-        let detail = format!("session ended; {} client(s) took part", clients.len());
-        self.audit(Audit {
-            kind: "logout",
-            outcome: "success",
-            userid: Some(&session.userid),
-            detail: Some(&detail),
-            ..Default::default()
-        })
-        .await;
-        Ok(())
-    }
-
-    /// Ends every session of a person (they left, were refused, or were disabled).
-    pub async fn end_sessions_of(&self, userid: &str) -> Result<(), OidcError> {
-        for session in self.db.sessions_of_user(userid).await? {
-            self.end_session(&session).await?;
-        }
-        Ok(())
     }
 }
 

@@ -8,6 +8,7 @@ mod claims;
 mod clients;
 mod discovery;
 mod error;
+mod lifecycle;
 mod login;
 mod logout;
 mod params;
@@ -29,6 +30,7 @@ use crate::telemetry::Metrics;
 pub use authorize::{AuthorizationRequest, PageError};
 pub use clients::{Client, ClientKeys, ClientKind, ClientRegistry, SecretMethod};
 pub use error::{ErrorCode, OidcError};
+pub use lifecycle::{BACKCHANNEL_LOGOUT, LogoutDelivery, LogoutNotice, Offboarding};
 pub use login::{AuthorizeOutcome, InAppLogin, InAppReply, LoginOutcome, Refusal, RefusalReason, UpstreamReply};
 pub use logout::{LogoutError, LogoutOutcome};
 pub use params::Params;
@@ -49,8 +51,8 @@ pub struct Provider {
     in_app: InApp,
     clock: SharedClock,
     discovery_json: Vec<u8>,
-    /// Woken when back-channel logout tokens are queued.
-    logout_deliveries: Arc<tokio::sync::Notify>,
+    /// Woken when jobs (back-channel logout notices) are queued.
+    job_waker: Arc<tokio::sync::Notify>,
     /// Logins by route and outcome, tokens by grant.
     metrics: Arc<Metrics>,
     /// Fetches `private_key_jwt` clients' `jwks_uri`.
@@ -79,7 +81,7 @@ impl Provider {
             in_app: settings.dingtalk.in_app,
             clock,
             discovery_json,
-            logout_deliveries: Arc::new(tokio::sync::Notify::new()),
+            job_waker: Arc::new(tokio::sync::Notify::new()),
             metrics,
             jwks_source,
         })
@@ -106,9 +108,9 @@ impl Provider {
         self.clients.get(client_id)
     }
 
-    /// Notified whenever logout tokens are queued for delivery.
-    pub fn logout_deliveries(&self) -> Arc<tokio::sync::Notify> {
-        self.logout_deliveries.clone()
+    /// Notified whenever jobs are queued (for this instance's worker to start at once).
+    pub fn job_waker(&self) -> Arc<tokio::sync::Notify> {
+        self.job_waker.clone()
     }
 
     pub fn clock(&self) -> &SharedClock {

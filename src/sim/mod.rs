@@ -55,7 +55,8 @@ pub struct Simulator {
 }
 
 struct Inner {
-    directory: Directory,
+    /// Replaced whole when the organisation changes (see [`Simulator::replace_directory`]).
+    directory: std::sync::RwLock<&'static Directory>,
     clock: SharedClock,
     store: Mutex<state::State>,
     controls: Mutex<Controls>,
@@ -78,7 +79,7 @@ struct Controls {
 impl std::fmt::Debug for Simulator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Simulator")
-            .field("corp_id", &self.inner.directory.corp_id())
+            .field("corp_id", &self.directory().corp_id())
             .finish_non_exhaustive()
     }
 }
@@ -87,7 +88,7 @@ impl Simulator {
     pub fn new(directory: Directory, clock: SharedClock) -> Self {
         Self {
             inner: Arc::new(Inner {
-                directory,
+                directory: std::sync::RwLock::new(Box::leak(Box::new(directory))),
                 clock,
                 store: Mutex::new(state::State::default()),
                 controls: Mutex::new(Controls::default()),
@@ -229,8 +230,25 @@ impl Simulator {
         self.controls().calls.clear();
     }
 
-    pub(crate) fn directory(&self) -> &Directory {
-        &self.inner.directory
+    /// The organisation as it is now.
+    pub(crate) fn directory(&self) -> &'static Directory {
+        *self
+            .inner
+            .directory
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The organisation changes to `directory` (for instance a person who left and came back
+    /// under a new userid, keeping their unionid); the apps and their secrets should stay. A
+    /// directory is never freed, so that answers being built from the old one stay valid: each
+    /// replacement keeps a directory's worth of memory, which suits tests and demos.
+    pub fn replace_directory(&self, directory: Directory) {
+        *self
+            .inner
+            .directory
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Box::leak(Box::new(directory));
     }
 
     /// Unix seconds from the simulator's clock.

@@ -7,11 +7,13 @@ use sqlx::{Any, AnyConnection, Arguments, Encode, Type};
 use super::{Backend, StoreError};
 
 /// Statements sent as one, because a round trip costs more than most writes (on SQLite, a
-/// hand-off to the connection's thread and back). SQLite's driver runs a string of statements
-/// in one call, their `$n` numbering the arguments of them all. PostgreSQL takes a single
-/// statement, so there every write but the last becomes a data-modifying CTE, which runs once
-/// and to completion although nothing reads it; the whole is atomic. On SQLite each statement
-/// commits on its own, in order, and the first that fails stops the rest.
+/// hand-off to the connection's thread and back). Either every statement of a batch is kept or
+/// none is, on both backends. SQLite's driver runs a string of statements in one call, their
+/// `$n` numbering the arguments of them all; the string is wrapped in `BEGIN IMMEDIATE` …
+/// `COMMIT`, and rolled back when a statement fails. PostgreSQL takes a single statement, so
+/// there every write but the last becomes a data-modifying CTE, which runs once and to
+/// completion although nothing reads it. The CTEs see the database as it was before the batch
+/// (not each other's rows), so a batch holds independent writes only.
 pub(super) struct Batch<'q> {
     statements: Vec<String>,
     args: AnyArguments<'q>,
@@ -43,7 +45,27 @@ impl<'q> Batch<'q> {
         self
     }
 
+    /// Sends the batch on a connection outside any transaction: it is a transaction of its own.
     pub async fn execute(self, conn: &mut AnyConnection, backend: Backend) -> Result<(), StoreError> {
+        let atomic = backend == Backend::Sqlite && self.statements.len() > 1;
+        if !atomic {
+            return self.execute_within(conn, backend).await;
+        }
+        let mut batch = self;
+        batch.statements.insert(0, "BEGIN IMMEDIATE".to_owned());
+        batch.statements.push("COMMIT".to_owned());
+        let result = batch.execute_within(&mut *conn, backend).await;
+        if result.is_err()
+            && let Err(e) = sqlx::query("ROLLBACK").execute(&mut *conn).await
+        {
+            // "no transaction is active" when BEGIN itself failed: nothing to undo.
+            tracing::debug!(cause = %e, "nothing to roll back after a failed batch");
+        }
+        result
+    }
+
+    /// Sends the batch as part of the transaction `conn` is in (or statement by statement).
+    pub async fn execute_within(self, conn: &mut AnyConnection, backend: Backend) -> Result<(), StoreError> {
         if let Some(e) = self.error {
             return Err(sqlx::Error::Encode(e).into());
         }

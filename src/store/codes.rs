@@ -30,7 +30,7 @@ pub struct NewAuthorizationCode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedeemedCode {
     pub code: NewAuthorizationCode,
-    /// `None` if the person is no longer stored.
+    /// `None` if the person is no longer stored, or was disabled after the code was issued.
     pub user: Option<UserRecord>,
 }
 
@@ -95,7 +95,8 @@ pub(super) async fn redeem_authorization_code(
             auth_time: r.try_get("auth_time")?,
             expires_at: r.try_get("expires_at")?,
         };
-        let user = read_user(&r, &code.userid)?;
+        let disabled = r.try_get::<Option<i64>, _>("user_disabled_at")?.is_some();
+        let user = read_user(&r, &code.userid)?.filter(|_| !disabled);
         return Ok(CodeRedemption::Redeemed(Box::new(RedeemedCode { code, user })));
     }
     let exists = sqlx::query("SELECT 1 FROM authorization_codes WHERE code_hash = $1")

@@ -1,21 +1,24 @@
 //! The only code that speaks SQL. One method per operation; the SQL is the portable subset
-//! (TEXT ids, BIGINT unix seconds, `$n` placeholders, `RETURNING`). The dialects part in one
-//! place: how several writes travel as one (`batch`).
+//! (TEXT ids, BIGINT unix seconds, `$n` placeholders, `RETURNING`). The dialects part in a few
+//! places: how several writes travel as one (`batch`), how a transaction begins (`transaction`)
+//! and how a job is leased (`jobs`).
 
 mod assertions;
 mod audit;
 mod batch;
 mod clients;
 mod codes;
-mod deliveries;
 mod issuance;
+mod jobs;
 mod logins;
 mod people;
 mod purge;
 mod refresh;
+mod revocation;
 mod sessions;
 mod signing_keys;
 mod tokens;
+mod transaction;
 mod users;
 
 use std::str::FromStr;
@@ -29,14 +32,16 @@ use crate::config::DatabaseSettings;
 
 pub use audit::{AuditEvent, AuditFilter};
 pub use codes::{CodeRedemption, NewAuthorizationCode, RedeemedCode};
-pub use deliveries::LogoutDelivery;
 pub use issuance::{Checkout, CompletedLogin};
+pub use jobs::{JobCounts, LeasedJob, NewJob};
 pub use logins::PendingLogin;
 pub use people::PersonSummary;
 pub use refresh::{RefreshToken, Rotation};
+pub use revocation::Revoked;
 pub use sessions::Session;
 pub use signing_keys::StoredSigningKey;
 pub use tokens::{AccessTokenRecord, NewAccessToken};
+pub use transaction::Tx;
 pub use users::UserRecord;
 
 /// Set on every SQLite connection. WAL lets readers proceed while a login writes; NORMAL is
@@ -207,9 +212,26 @@ impl Db {
         self.backend
     }
 
-    /// Applies every pending migration of this backend.
+    /// Applies every pending migration of this backend. SQLite's run with foreign keys off, as
+    /// rebuilding a table needs (SQLite cannot change a column's constraints in place), and the
+    /// keys are checked once they are done.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        self.backend.migrator().run(&self.pool).await?;
+        if self.backend == Backend::Postgres {
+            self.backend.migrator().run(&self.pool).await?;
+            return Ok(());
+        }
+        let mut conn = self.pool.acquire().await?;
+        conn.execute("PRAGMA foreign_keys = OFF").await?;
+        let migrated = self.backend.migrator().run(&mut *conn).await;
+        conn.execute("PRAGMA foreign_keys = ON").await?;
+        migrated?;
+        let broken = sqlx::query("PRAGMA foreign_key_check").fetch_all(&mut *conn).await?;
+        if !broken.is_empty() {
+            return Err(StoreError::Corrupt(format!(
+                "{} row(s) name a row that does not exist (PRAGMA foreign_key_check)",
+                broken.len()
+            )));
+        }
         Ok(())
     }
 

@@ -65,19 +65,6 @@ impl Db {
         })
     }
 
-    /// Revokes every access and refresh token of a person.
-    pub async fn revoke_tokens_of_user(&self, userid: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM refresh_tokens WHERE userid = $1")
-            .bind(userid)
-            .execute(&self.pool)
-            .await?;
-        sqlx::query("DELETE FROM access_tokens WHERE userid = $1")
-            .bind(userid)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     /// Live sessions, newest first, optionally of one person.
     pub async fn live_sessions(&self, userid: Option<&str>, now: i64, limit: i64) -> Result<Vec<Session>, StoreError> {
         let rows = sqlx::query(

@@ -6,7 +6,8 @@ use sqlx::Row;
 use super::{Db, StoreError};
 
 /// `(table, key column, expiry condition)`: rows matching the condition at `$1` are dead.
-/// Codes are kept ten minutes past expiry, so that a late replay is still seen as a replay.
+/// Codes are kept ten minutes past expiry, so that a late replay is still seen as a replay; dead
+/// jobs a week, for operators to look at.
 const DEAD_ROWS: &[(&str, &str, &str)] = &[
     ("pending_logins", "state_hash", "expires_at < $1"),
     ("authorization_codes", "code_hash", "expires_at < $1 - 600"),
@@ -14,6 +15,7 @@ const DEAD_ROWS: &[(&str, &str, &str)] = &[
     ("refresh_tokens", "token_hash", "family_expires_at < $1"),
     ("sessions", "id_hash", "expires_at < $1"),
     ("client_assertions", "jti", "expires_at < $1"),
+    ("jobs", "id", "dead_at < $1 - 604800"),
 ];
 
 impl Db {

@@ -60,20 +60,16 @@ impl Db {
         .await?;
         rows.iter().map(read_session).collect()
     }
+}
 
-    /// Ends session `sid`: removes it, and returns the clients that took part in it. Tokens of
-    /// the session stay valid until they expire or are revoked, as OIDC logout intends.
-    pub async fn end_session(&self, sid: &str) -> Result<Vec<String>, StoreError> {
-        sqlx::query("DELETE FROM sessions WHERE sid = $1")
-            .bind(sid)
-            .execute(&self.pool)
-            .await?;
-        let rows = sqlx::query("DELETE FROM session_clients WHERE sid = $1 RETURNING client_id")
-            .bind(sid)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(|r| Ok(r.try_get("client_id")?)).collect()
-    }
+/// How many sessions a person has (a read inside a transaction, for tests).
+#[cfg(test)]
+pub(super) async fn count_sessions_of(conn: &mut sqlx::AnyConnection, userid: &str) -> Result<i64, StoreError> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM sessions WHERE userid = $1")
+        .bind(userid)
+        .fetch_one(conn)
+        .await?;
+    Ok(row.try_get("n")?)
 }
 
 /// Stores a new session.

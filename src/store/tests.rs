@@ -12,13 +12,7 @@ struct TestDb {
 /// A fresh, migrated database on every backend at hand: SQLite always; PostgreSQL too when
 /// `DATABASE_URL` names a server (each call gets a database of its own there).
 async fn each_backend() -> Vec<TestDb> {
-    let dir = tempfile::tempdir().unwrap();
-    let mut urls = vec![format!("sqlite://{}", dir.path().join("dingo.db").display())];
-    if let Some(server) = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) {
-        let mut url = url::Url::parse(&server).unwrap();
-        url.set_path(&format!("dingo_store_{}", uuid::Uuid::new_v4().simple()));
-        urls.push(url.into());
-    }
+    let (dir, urls) = fresh_databases();
     let mut dbs = Vec::new();
     for url in urls {
         let db = Db::connect(&url, 4).await.unwrap();
@@ -34,6 +28,18 @@ async fn each_backend() -> Vec<TestDb> {
     // The SQLite file lives in `dir`: keep it with the first database.
     dbs[0]._dir = dir;
     dbs
+}
+
+/// The URLs of a fresh database on every backend at hand; the SQLite file lives in the directory.
+fn fresh_databases() -> (tempfile::TempDir, Vec<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut urls = vec![format!("sqlite://{}", dir.path().join("dingo.db").display())];
+    if let Some(server) = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) {
+        let mut url = url::Url::parse(&server).unwrap();
+        url.set_path(&format!("dingo_store_{}", uuid::Uuid::new_v4().simple()));
+        urls.push(url.into());
+    }
+    (dir, urls)
 }
 
 fn person(userid: &str) -> Identity {
@@ -104,6 +110,73 @@ fn the_postgresql_migrations_mirror_the_sqlite_ones_version_for_version() {
     };
     assert!(SQLITE_MIGRATIONS.iter().count() >= 6);
     assert_eq!(versions(&SQLITE_MIGRATIONS), versions(&POSTGRES_MIGRATIONS));
+}
+
+#[tokio::test]
+async fn upgrading_to_version_7_keeps_people_tokens_and_queued_logouts() {
+    let (_dir, urls) = fresh_databases();
+    for url in urls {
+        let db = Db::connect(&url, 2).await.unwrap();
+        let full = db.backend.migrator();
+        let up_to_6 = Migrator {
+            migrations: std::borrow::Cow::Owned(full.iter().filter(|m| m.version <= 6).cloned().collect()),
+            ..Migrator::DEFAULT
+        };
+        up_to_6.run(&db.pool).await.unwrap();
+        for statement in [
+            "INSERT INTO users (userid, unionid, profile, created_at, updated_at, last_login_at, disabled_at)
+             VALUES ('zhangsan', 'union-zhangsan', '{}', 1, 2, 3, 4)",
+            "INSERT INTO access_tokens (token_hash, client_id, userid, scope, created_at, expires_at, family_id, sid)
+             VALUES ('at', 'app', 'zhangsan', 'openid', 1, 9999999999, 'fam', 'sid-1')",
+            "INSERT INTO sessions (id_hash, sid, userid, route, auth_time, created_at, expires_at)
+             VALUES ('h', 'sid-1', 'zhangsan', 'web', 1, 1, 9999999999)",
+            "INSERT INTO logout_deliveries (id, client_id, uri, logout_token, attempts, next_attempt_at, created_at)
+             VALUES ('d1', 'app', 'https://app.example.com/bc', 'eyJ.signed.token', 2, 50, 40)",
+        ] {
+            sqlx::query(statement).execute(&db.pool).await.unwrap();
+        }
+        db.migrate().await.unwrap();
+        let backend = db.backend;
+        let disabled: Option<i64> = sqlx::query_scalar("SELECT disabled_at FROM users WHERE userid = 'zhangsan'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(disabled, Some(4), "{backend:?}");
+        let token = db
+            .find_access_token("at", 100)
+            .await
+            .unwrap()
+            .expect("the access token");
+        assert_eq!(
+            (token.userid.as_str(), token.family_id.as_deref()),
+            ("zhangsan", Some("fam"))
+        );
+        assert!(db.find_session_by_sid("sid-1").await.unwrap().is_some(), "{backend:?}");
+        let (kind, payload, attempts, run_at): (String, String, i64, i64) =
+            sqlx::query_as("SELECT kind, payload, attempts, run_at FROM jobs WHERE id = 'd1'")
+                .fetch_one(&db.pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            (kind.as_str(), attempts, run_at),
+            ("backchannel_logout", 2, 50),
+            "{backend:?}"
+        );
+        let payload: serde_json::Value = serde_json::from_str(&payload).unwrap();
+        assert_eq!(
+            payload,
+            serde_json::json!({"client_id": "app", "signed": {"uri": "https://app.example.com/bc", "logout_token": "eyJ.signed.token"}}),
+            "{backend:?}"
+        );
+        // The foreign keys still hold after SQLite's table rebuild.
+        let orphan = sqlx::query(
+            "INSERT INTO sessions (id_hash, sid, userid, route, auth_time, created_at, expires_at)
+             VALUES ('h2', 'sid-2', 'nobody', 'web', 1, 1, 2)",
+        )
+        .execute(&db.pool)
+        .await;
+        assert!(orphan.is_err(), "{backend:?}: a session of nobody is refused");
+    }
 }
 
 #[test]
@@ -328,17 +401,39 @@ async fn a_pending_login_can_be_taken_only_once() {
 }
 
 #[tokio::test]
+async fn a_person_hired_again_under_a_new_userid_takes_over_their_unionid() {
+    for t in each_backend().await {
+        let db = &t.db;
+        db.upsert_user(&person("zhangsan"), 100).await.unwrap();
+        let mut rehired = person("zhangsan-2");
+        rehired.unionid = person("zhangsan").unionid;
+        let stored = db.upsert_user(&rehired, 200).await.unwrap();
+        assert!(stored.is_some(), "{:?}: the new row is stored", t.backend);
+        let holders: Vec<String> = sqlx::query_scalar("SELECT userid FROM users WHERE unionid = $1")
+            .bind(&rehired.unionid)
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(holders, ["zhangsan-2"], "{:?}: one row holds a unionid", t.backend);
+        // The old row stays (its sessions and audit entries name it), without the unionid.
+        assert!(db.find_user("zhangsan").await.unwrap().is_some(), "{:?}", t.backend);
+        // Logging in again under either userid works, and the unionid follows the newest.
+        db.upsert_user(&rehired, 300).await.unwrap();
+        db.upsert_user(&person("zhangsan"), 400).await.unwrap();
+        let holder: String = sqlx::query_scalar("SELECT userid FROM users WHERE unionid = $1")
+            .bind(&rehired.unionid)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(holder, "zhangsan", "{:?}", t.backend);
+    }
+}
+
+#[tokio::test]
 async fn uniqueness_holds_for_users_sessions_keys_and_assertions() {
     for t in each_backend().await {
         let db = &t.db;
         db.upsert_user(&person("zhangsan"), 100).await.unwrap();
-        let mut impostor = person("wangwu");
-        impostor.unionid = person("zhangsan").unionid;
-        assert!(
-            db.upsert_user(&impostor, 100).await.is_err(),
-            "{:?}: unionids are unique",
-            t.backend
-        );
 
         let session = Session {
             id_hash: "h1".into(),
@@ -484,7 +579,9 @@ async fn a_recorded_login_is_whole_and_its_code_redeems_with_the_person() {
         };
         assert_eq!((redeemed.code, redeemed.user), (code, Some(user)));
         // The code's client takes part in the session: it is told when the session ends.
-        assert_eq!(db.end_session(&session.sid).await.unwrap(), vec!["app".to_owned()]);
+        let mut tx = db.transaction().await.unwrap();
+        assert_eq!(tx.end_session(&session.sid).await.unwrap(), vec!["app".to_owned()]);
+        tx.commit().await.unwrap();
     }
 }
 
@@ -556,7 +653,7 @@ fn login_audit(userid: &str) -> AuditEvent {
 }
 
 #[tokio::test]
-async fn a_batch_stops_at_its_first_failing_write_and_is_all_or_nothing_on_postgresql() {
+async fn a_batch_is_all_or_nothing_on_both_backends() {
     for t in each_backend().await {
         let db = &t.db;
         db.upsert_user(&person("zhangsan"), 100).await.unwrap();
@@ -576,13 +673,97 @@ async fn a_batch_stops_at_its_first_failing_write_and_is_all_or_nothing_on_postg
             t.backend
         );
         let other = &t.other_instance;
+        for id in ["b-first", "b-last"] {
+            assert_eq!(
+                other.find_session(id, 120).await.unwrap(),
+                None,
+                "{:?}: {id}",
+                t.backend
+            );
+        }
+        // The failed batch left no transaction open: the connection writes again at once.
+        let mut batch = batch::Batch::new();
+        sessions::insert_session(&mut batch, &first);
+        sessions::insert_session(&mut batch, &last);
+        db.run(batch).await.unwrap();
+        for id in ["b-first", "b-last"] {
+            assert!(
+                other.find_session(id, 120).await.unwrap().is_some(),
+                "{:?}: {id}",
+                t.backend
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_transaction_is_seen_whole_once_committed_and_not_at_all_when_dropped() {
+    for t in each_backend().await {
+        let db = &t.db;
+        db.upsert_user(&person("zhangsan"), 100).await.unwrap();
+        let (kept, dropped) = (
+            login_session("t-kept", "zhangsan"),
+            login_session("t-dropped", "zhangsan"),
+        );
+
+        let mut tx = db.transaction().await.unwrap();
+        let mut batch = batch::Batch::new();
+        sessions::insert_session(&mut batch, &dropped);
+        tx.run(batch).await.unwrap();
+        drop(tx);
         assert_eq!(
-            other.find_session("b-last", 120).await.unwrap(),
+            t.other_instance.find_session("t-dropped", 120).await.unwrap(),
             None,
             "{:?}",
             t.backend
         );
-        let first_kept = other.find_session("b-first", 120).await.unwrap().is_some();
-        assert_eq!(first_kept, t.backend == Backend::Sqlite, "{:?}", t.backend);
+
+        let mut tx = db.transaction().await.unwrap();
+        let mut batch = batch::Batch::new();
+        sessions::insert_session(&mut batch, &kept);
+        tx.run(batch).await.unwrap();
+        assert_eq!(
+            t.other_instance.find_session("t-kept", 120).await.unwrap(),
+            None,
+            "{:?}: not before the commit",
+            t.backend
+        );
+        tx.commit().await.unwrap();
+        assert!(
+            t.other_instance.find_session("t-kept", 120).await.unwrap().is_some(),
+            "{:?}",
+            t.backend
+        );
+    }
+}
+
+#[tokio::test]
+async fn two_instances_writing_in_transactions_at_once_both_succeed() {
+    for t in each_backend().await {
+        t.db.upsert_user(&person("zhangsan"), 100).await.unwrap();
+        let write = |db: Db, id: &'static str| async move {
+            let mut tx = db.transaction().await?;
+            // A read first, then a write: the pattern that fails halfway on SQLite when a
+            // transaction takes its write lock late.
+            let _ = sessions::count_sessions_of(tx.conn(), "zhangsan").await?;
+            let session = login_session(id, "zhangsan");
+            let mut batch = batch::Batch::new();
+            sessions::insert_session(&mut batch, &session);
+            tx.run(batch).await?;
+            tx.commit().await
+        };
+        for round in 0..10 {
+            let a = Box::leak(format!("tx-a-{round}").into_boxed_str());
+            let b = Box::leak(format!("tx-b-{round}").into_boxed_str());
+            let (x, y) = tokio::join!(write(t.db.clone(), a), write(t.other_instance.clone(), b));
+            x.unwrap();
+            y.unwrap();
+        }
+        assert_eq!(
+            t.db.sessions_of_user("zhangsan").await.unwrap().len(),
+            20,
+            "{:?}",
+            t.backend
+        );
     }
 }

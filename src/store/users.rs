@@ -70,10 +70,11 @@ pub(super) async fn upsert_user(
     .transpose()
 }
 
-/// Columns `user_profile`, `user_updated_at` and `user_last_login_at` of the person whose userid
-/// is `userid_expr`, as subqueries: for reading a person along with a row that names them.
+/// Columns `user_profile`, `user_updated_at`, `user_last_login_at` and `user_disabled_at` of the
+/// person whose userid is `userid_expr`, as subqueries: for reading a person along with a row
+/// that names them.
 pub(super) fn user_columns_of(userid_expr: &str) -> String {
-    ["profile", "updated_at", "last_login_at"]
+    ["profile", "updated_at", "last_login_at", "disabled_at"]
         .map(|column| format!("(SELECT {column} FROM users WHERE users.userid = {userid_expr}) AS user_{column}"))
         .join(", ")
 }

@@ -18,6 +18,9 @@ pub struct Metrics {
     tokens_issued: Counter<1>,
     sessions_active: Gauge,
     rate_limited: Counter<2>,
+    jobs: Counter<2>,
+    jobs_waiting: Gauge,
+    jobs_dead: Gauge,
 }
 
 impl Default for Metrics {
@@ -81,6 +84,19 @@ impl Metrics {
                 "Requests refused with 429 by a rate limit, by route pattern and what was limited (client, address).",
                 ["route", "key"],
             ),
+            jobs: Counter::new(
+                "dingo_jobs_total",
+                "Background job attempts (back-channel logouts, …) by kind and outcome (done, retried, dead).",
+                ["kind", "outcome"],
+            ),
+            jobs_waiting: Gauge::new(
+                "dingo_jobs_waiting",
+                "Background jobs queued in the database and not yet done (every instance's).",
+            ),
+            jobs_dead: Gauge::new(
+                "dingo_jobs_dead",
+                "Background jobs given up after their last attempt, kept a week for operators to look at.",
+            ),
         }
     }
 
@@ -138,9 +154,20 @@ impl Metrics {
         self.rate_limited.inc([route, key]);
     }
 
+    /// One attempt at a background job: `outcome` is `done`, `retried` or `dead`.
+    pub fn record_job(&self, kind: &str, outcome: &str) {
+        self.jobs.inc([kind, outcome]);
+    }
+
+    /// The jobs in the queue, waiting and dead.
+    pub fn set_jobs(&self, waiting: i64, dead: i64) {
+        self.jobs_waiting.set(waiting);
+        self.jobs_dead.set(dead);
+    }
+
     /// The text exposition (format 0.0.4) of every series.
     pub fn render(&self) -> String {
-        let families: [&dyn Family; 11] = [
+        let families: [&dyn Family; 14] = [
             &self.http_requests,
             &self.http_duration,
             &self.dingtalk_calls,
@@ -152,6 +179,9 @@ impl Metrics {
             &self.tokens_issued,
             &self.sessions_active,
             &self.rate_limited,
+            &self.jobs,
+            &self.jobs_waiting,
+            &self.jobs_dead,
         ];
         registry::render(&families)
     }
@@ -176,6 +206,9 @@ mod tests {
             ("dingo_tokens_issued_total", "counter"),
             ("dingo_sessions_active", "gauge"),
             ("dingo_rate_limited_total", "counter"),
+            ("dingo_jobs_total", "counter"),
+            ("dingo_jobs_waiting", "gauge"),
+            ("dingo_jobs_dead", "gauge"),
         ] {
             assert!(text.contains(&format!("# TYPE {name} {kind}\n")), "{name}");
             assert!(text.contains(&format!("# HELP {name} ")), "{name}");
@@ -196,6 +229,8 @@ mod tests {
         metrics.record_dingtalk_retry("topapi/v2/user/get");
         metrics.set_dingtalk_circuit(1);
         metrics.record_rate_limited("/token", "client");
+        metrics.record_job("backchannel_logout", "dead");
+        metrics.set_jobs(4, 1);
         let text = metrics.render();
         for line in [
             "dingo_logins_total{route=\"web\",outcome=\"success\"} 1",
@@ -209,6 +244,9 @@ mod tests {
             "dingo_dingtalk_retries_total{api=\"topapi/v2/user/get\"} 1",
             "dingo_dingtalk_circuit_state 1",
             "dingo_rate_limited_total{route=\"/token\",key=\"client\"} 1",
+            "dingo_jobs_total{kind=\"backchannel_logout\",outcome=\"dead\"} 1",
+            "dingo_jobs_waiting 4",
+            "dingo_jobs_dead 1",
         ] {
             assert!(text.contains(&format!("{line}\n")), "{line} in\n{text}");
         }

@@ -95,6 +95,18 @@ async fn disabling_a_person_ends_everything_at_once_and_enabling_lets_them_back(
 }
 
 #[tokio::test]
+async fn a_code_issued_before_a_person_is_disabled_cannot_be_redeemed_after() {
+    let app = TestApp::spawn().await;
+    let query = app.login_as("zhangsan", "").await;
+    let (ok, _, err) = dingo(&app, &["users", "disable", "zhangsan"]);
+    assert!(ok, "{err}");
+    let response = app.redeem(&query["code"]).await;
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_grant", "{body}");
+}
+
+#[tokio::test]
 async fn sessions_are_listed_and_one_can_be_ended() {
     let app = TestApp::spawn().await;
     let browser = new_browser();

@@ -293,3 +293,54 @@ async fn pages_put_english_first_for_browsers_that_prefer_it() {
     let chinese = body.find("你的钉钉账号不是本组织的成员").unwrap();
     assert!(english < chinese, "English first");
 }
+
+/// The sample organisation after 张三 left and was hired again: a new userid, the same unionid.
+fn zhangsan_rehired_as(userid: &str) -> dingo::sim::Directory {
+    let sample = include_str!("../../src/sim/sample-directory.toml");
+    let text = sample
+        .replace("userid = \"zhangsan\"", &format!("userid = \"{userid}\""))
+        .replace(
+            "manager_userid = \"zhangsan\"",
+            &format!("manager_userid = \"{userid}\""),
+        );
+    dingo::sim::Directory::from_toml(&text).unwrap()
+}
+
+#[tokio::test]
+async fn a_person_hired_again_under_a_new_userid_logs_in_as_that_userid() {
+    for legacy in [false, true] {
+        let app = TestApp::spawn_with(TestAppOptions {
+            env: if legacy {
+                vec![
+                    ("DINGO_DINGTALK__WEB_LOGIN", "legacy".into()),
+                    ("DINGO_DINGTALK__LEGACY_APP_ID", "dingoa_sample_legacy".into()),
+                    ("DINGO_DINGTALK__LEGACY_APP_SECRET", "sample-legacy-secret".into()),
+                ]
+            } else {
+                vec![]
+            },
+            ..Default::default()
+        })
+        .await;
+        let before = app.tokens_for("zhangsan").await;
+        let claims = crate::support::app::jwt_claims(before["id_token"].as_str().unwrap());
+        assert_eq!(claims["sub"], "zhangsan");
+
+        app.sim.replace_directory(zhangsan_rehired_as("zhangsan-2"));
+        // dingo still maps his unionid to the old userid: it asks DingTalk again before refusing.
+        for round in 0..2 {
+            let query = app.login_as("zhangsan-2", "").await;
+            let response = app.redeem(&query["code"]).await;
+            assert_eq!(response.status(), 200, "legacy {legacy}, login {round}");
+            let tokens: serde_json::Value = response.json().await.unwrap();
+            let claims = crate::support::app::jwt_claims(tokens["id_token"].as_str().unwrap());
+            assert_eq!(claims["sub"], "zhangsan-2", "legacy {legacy}, login {round}");
+            assert_eq!(claims["name"], "张三");
+        }
+        assert_eq!(
+            app.sim.call_count("/topapi/user/getbyunionid"),
+            2,
+            "legacy {legacy}: once at the first login, once more when the mapping went stale"
+        );
+    }
+}

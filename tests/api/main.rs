@@ -16,6 +16,7 @@ mod csrf;
 mod demo;
 mod discovery;
 mod in_app;
+mod jobs;
 mod keys;
 mod limits;
 mod login;

@@ -45,7 +45,8 @@ impl Provider {
             (None, Some(_)) => return Err(invalid_grant("code_verifier given but no code_challenge was")),
             (None, None) => {}
         }
-        let user = user.ok_or_else(|| OidcError::internal(format!("user {} of a code is gone", redeemed.userid)))?;
+        // Disabled since the code was issued (offboarding also removes unredeemed codes).
+        let user = user.ok_or_else(|| invalid_grant("the person may no longer log in"))?;
         let wants_refresh = client.refresh_tokens || redeemed.scope.split(' ').any(|s| s == "offline_access");
         let refresh = if wants_refresh {
             // The family is named after the code, so a replayed code revokes it too.

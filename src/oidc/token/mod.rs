@@ -149,7 +149,7 @@ impl Provider {
             .keys
             .signing_key_for(alg)
             .ok_or(crate::crypto::KeyError::NoSigningKey(alg))?;
-        let id_token = sign(id_claims, key, "JWT").await?;
+        let id_token = sign(id_claims, key, crate::crypto::jwt::ID_TOKEN_TYP).await?;
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
@@ -216,7 +216,7 @@ impl Provider {
 /// Signs `claims` as a JWT with `key`. An RS256 signature takes a good part of a millisecond of
 /// CPU, during which an HTTP worker could serve nothing else: it is made on the blocking pool,
 /// and the worker goes on with its other requests meanwhile. ES256 and EdDSA sign in place.
-async fn sign<C>(claims: C, key: Arc<SigningKey>, typ: &'static str) -> Result<String, KeyError>
+pub(super) async fn sign<C>(claims: C, key: Arc<SigningKey>, typ: &'static str) -> Result<String, KeyError>
 where
     C: Serialize + Send + 'static,
 {

@@ -1,7 +1,9 @@
 //! The refresh_token grant (RFC 6749 §6, OIDC Core 12, RFC 9700 §4.14): rotation on every use,
 //! reuse detection with a grace window, and a fresh look at the person in DingTalk.
 
+use super::super::audit::Audit;
 use super::super::error::{ErrorCode, OidcError};
+use super::super::lifecycle::Offboarding;
 use super::super::params::Params;
 use super::super::{Client, Provider};
 use super::{Grant, GrantedRefresh, TokenResponse, invalid_grant, invalid_request, successor};
@@ -163,14 +165,24 @@ impl Provider {
         Err(self.refused(token, client, refusal).await)
     }
 
-    /// A person who may no longer use the client loses the token's family and their sessions
-    /// (every client is told, back-channel). The answer is the error to return.
+    /// A person who may no longer use the client is offboarded: everywhere when they left or
+    /// may log in nowhere, only at this client when its own policy refuses them (their sessions
+    /// stay for the other apps). The answer is the error to return.
     async fn refused(&self, token: &RefreshToken, client: &Client, refusal: Refusal) -> OidcError {
-        tracing::info!(client = %client.id, reason = refusal.describe(), "refresh refused; the person's tokens and sessions are revoked");
-        if let Err(e) = self.db.revoke_refresh_family(&token.family_id).await {
-            return e.into();
-        }
-        if let Err(e) = self.end_sessions_of(&token.userid).await {
+        let how = match refusal {
+            Refusal::Department | Refusal::Role | Refusal::AdminsOnly if client.policy.is_some() => {
+                Offboarding::AtClient(&client.id)
+            }
+            _ => Offboarding::Everywhere,
+        };
+        tracing::info!(client = %client.id, reason = refusal.describe(), "refresh refused; the person's access is revoked");
+        let audit = Audit {
+            kind: "refresh",
+            outcome: refusal.metric_label(),
+            client_id: Some(&client.id),
+            ..Default::default()
+        };
+        if let Err(e) = self.offboard(&token.userid, how, audit).await {
             return e;
         }
         invalid_grant(refusal.describe())
