@@ -19,16 +19,17 @@ pub struct HttpJwks {
 }
 
 impl HttpJwks {
-    pub fn new() -> Self {
+    /// The fetcher, with an HTTP client that gives up after 3 s and follows no redirect (a
+    /// client's `jwks_uri` must not send dingo elsewhere, to an internal host for instance).
+    pub fn new() -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(3))
             .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
-        Self {
+            .build()?;
+        Ok(Self {
             http,
             cache: Mutex::new(HashMap::new()),
-        }
+        })
     }
 
     fn cached(&self, uri: &str) -> Option<String> {
@@ -58,12 +59,6 @@ impl HttpJwks {
             cache.insert(uri.to_owned(), (text.clone(), Instant::now()));
         }
         Ok(text)
-    }
-}
-
-impl Default for HttpJwks {
-    fn default() -> Self {
-        Self::new()
     }
 }
 

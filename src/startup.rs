@@ -72,7 +72,7 @@ pub async fn admin_provider(settings: &Settings, clock: SharedClock) -> Result<P
         keyring.key_set(),
         clock,
         Arc::new(Metrics::new()),
-        Arc::new(crate::client_jwks::HttpJwks::new()),
+        Arc::new(crate::client_jwks::HttpJwks::new().map_err(|e| StartupError::Http(e.without_url()))?),
     )
     .map_err(StartupError::Clients)?;
     provider
@@ -125,7 +125,7 @@ impl Application {
             keys,
             clock.clone(),
             metrics.clone(),
-            Arc::new(crate::client_jwks::HttpJwks::new()),
+            Arc::new(crate::client_jwks::HttpJwks::new().map_err(|e| StartupError::Http(e.without_url()))?),
         )
         .map_err(StartupError::Clients)?;
         let secure_cookies = url::Url::parse(&settings.server.issuer)

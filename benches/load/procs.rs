@@ -170,6 +170,7 @@ rate_limit_per_second = 0
 [limits]
 oauth_client_per_minute = 0
 oauth_address_per_minute = 0
+authorize_address_per_minute = 0
 login_address_per_minute = 0
 [tokens]
 authorization_code_ttl = 600

@@ -3,6 +3,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// The shortest client secret dingo accepts from `secret_env` or `secret_file`.
+pub const MIN_CLIENT_SECRET_CHARS: usize = 32;
+
 use super::{Secret, Settings, validate};
 
 const ENV_PREFIX: &str = "DINGO_";
@@ -211,6 +214,22 @@ fn resolve_secrets(settings: &mut Settings, env: &BTreeMap<String, String>, prob
             None
         };
         if let Some(secret) = secret {
+            // Stored as a plain SHA-256: only a long random secret resists guessing if the
+            // configuration or the database leaks.
+            if secret.expose().chars().count() < MIN_CLIENT_SECRET_CHARS {
+                let key = if client.secret_env.is_some() {
+                    "secret_env"
+                } else {
+                    "secret_file"
+                };
+                problems.push(Problem::new(
+                    format!("clients[{i}].{key}"),
+                    format!(
+                        "the secret is too short: use at least {MIN_CLIENT_SECRET_CHARS} random characters (for instance `openssl rand -base64 32`)"
+                    ),
+                ));
+                continue;
+            }
             client.secret_sha256 = Some(Secret::new(crate::crypto::sha256_hex(secret.expose())));
         }
     }

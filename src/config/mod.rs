@@ -437,6 +437,11 @@ pub struct LimitSettings {
     pub oauth_address_per_minute: u32,
     #[serde(deserialize_with = "lenient::u32")]
     pub oauth_address_burst: u32,
+    /// `/authorize` (GET and POST), per source address: each request may store a pending login.
+    #[serde(deserialize_with = "lenient::u32")]
+    pub authorize_address_per_minute: u32,
+    #[serde(deserialize_with = "lenient::u32")]
+    pub authorize_address_burst: u32,
     /// The DingTalk login callbacks (web, legacy, in-app, web fallback), per source address.
     #[serde(deserialize_with = "lenient::u32")]
     pub login_address_per_minute: u32,
@@ -460,6 +465,8 @@ impl Default for LimitSettings {
             oauth_client_burst: 1_000,
             oauth_address_per_minute: 6_000,
             oauth_address_burst: 1_000,
+            authorize_address_per_minute: 1_200,
+            authorize_address_burst: 240,
             login_address_per_minute: 600,
             login_address_burst: 120,
             trusted_proxies: Vec::new(),

@@ -417,6 +417,11 @@ fn check_limits(l: &super::LimitSettings, problem: &mut impl FnMut(&str, String)
     for (name, per_minute, burst) in [
         ("oauth_client", l.oauth_client_per_minute, l.oauth_client_burst),
         ("oauth_address", l.oauth_address_per_minute, l.oauth_address_burst),
+        (
+            "authorize_address",
+            l.authorize_address_per_minute,
+            l.authorize_address_burst,
+        ),
         ("login_address", l.login_address_per_minute, l.login_address_burst),
     ] {
         if per_minute > 6_000_000 {
@@ -441,12 +446,27 @@ fn is_http_url(value: &str) -> bool {
     Url::parse(value).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
 }
 
-/// A redirect URI must be absolute and carry no fragment (OIDC Core 3.1.2.1).
+/// Schemes that run or read something where they are opened, never a place to send a code.
+const FORBIDDEN_REDIRECT_SCHEMES: &[&str] = &["javascript", "data", "file", "vbscript", "blob", "about", "filesystem"];
+
+/// A redirect URI must be absolute and carry no fragment (OIDC Core 3.1.2.1). Its scheme is
+/// https, http (intranet apps and loopback for native apps, RFC 8252 §7.3), or an app's
+/// private-use scheme named after a domain it owns, such as `com.example.app` (RFC 8252 §7.1);
+/// never one that runs or reads something where it is opened, such as `javascript:`.
 pub fn check_redirect_uri(uri: &str) -> Result<(), String> {
-    match Url::parse(uri) {
-        Ok(url) if url.fragment().is_some() => Err(format!("must not contain a fragment: {uri:?}")),
-        Ok(_) => Ok(()),
-        Err(e) => Err(format!("not an absolute URI ({e}): {uri:?}")),
+    let url = Url::parse(uri).map_err(|e| format!("not an absolute URI ({e}): {uri:?}"))?;
+    if url.fragment().is_some() {
+        return Err(format!("must not contain a fragment: {uri:?}"));
+    }
+    match url.scheme() {
+        "https" | "http" => Ok(()),
+        scheme if FORBIDDEN_REDIRECT_SCHEMES.contains(&scheme) => {
+            Err(format!("the {scheme}: scheme cannot be a redirect URI: {uri:?}"))
+        }
+        scheme if scheme.contains('.') => Ok(()),
+        scheme => Err(format!(
+            "the scheme {scheme:?} is neither https, http nor a private-use scheme named after a domain (such as com.example.app): {uri:?}"
+        )),
     }
 }
 
@@ -457,6 +477,36 @@ pub fn is_loopback_url(url: &Url) -> bool {
         Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
         None => false,
+    }
+}
+
+#[cfg(test)]
+mod redirect_uri_tests {
+    use super::check_redirect_uri;
+
+    #[test]
+    fn redirect_uris_are_web_or_private_use_never_script_or_local_files() {
+        for good in [
+            "https://app.example.com/cb",
+            "http://grafana.intranet/login",
+            "http://127.0.0.1:8400/cb",
+            "com.example.app:/oauth2redirect",
+        ] {
+            assert_eq!(check_redirect_uri(good), Ok(()), "{good}");
+        }
+        for bad in [
+            "javascript:alert(1)",
+            "JavaScript:alert(1)",
+            "data:text/html,hi",
+            "file:///etc/passwd",
+            "vbscript:x",
+            "myapp://callback",
+            "ftp://x",
+            "/relative",
+            "https://app.example.com/cb#frag",
+        ] {
+            assert!(check_redirect_uri(bad).is_err(), "{bad}");
+        }
     }
 }
 

@@ -9,9 +9,16 @@ use crate::identity::UpstreamError as DingTalkError;
 /// Renew this many seconds before DingTalk's expiry (clients in the wild use 5–10 min, §3.5).
 const RENEW_EARLY: i64 = 300;
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct AppTokenCache {
     slot: Mutex<Option<(String, i64)>>,
+}
+
+/// Never shows the token.
+impl std::fmt::Debug for AppTokenCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppTokenCache").finish_non_exhaustive()
+    }
 }
 
 impl AppTokenCache {
@@ -40,5 +47,21 @@ impl AppTokenCache {
         if slot.as_ref().is_some_and(|(cached, _)| cached == token) {
             *slot = None;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_cached_token_never_shows_in_debug_output() {
+        let cache = AppTokenCache::default();
+        let fetched = cache
+            .get_or_fetch(0, || async { Ok(("live-app-token".to_owned(), 7200)) })
+            .await
+            .unwrap();
+        assert_eq!(fetched, ("live-app-token".to_owned(), false));
+        assert!(!format!("{cache:?}").contains("live"));
     }
 }

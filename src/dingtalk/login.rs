@@ -63,7 +63,7 @@ impl DingTalk {
         let request = self
             .http
             .get(format!("{}/v1.0/contact/users/me", self.api_base))
-            .header("x-acs-dingtalk-access-token", token.access_token);
+            .header("x-acs-dingtalk-access-token", token.access_token.expose());
         self.send("contact/users/me", Repeat::Safe, request, envelope::parse_api)
             .await
             .map_err(|e| e.into_error("contact/users/me"))

@@ -182,7 +182,7 @@ impl DingTalk {
                     .send("oauth2/accessToken", Repeat::Safe, request, envelope::parse_api)
                     .await
                     .map_err(|e| e.into_error("oauth2/accessToken"))?;
-                Ok((token.access_token, now + token.expire_in))
+                Ok((token.access_token.expose().to_owned(), now + token.expire_in))
             })
             .await;
         self.metrics.record_app_token_cache(matches!(lookup, Ok((_, true))));

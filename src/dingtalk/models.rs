@@ -1,12 +1,13 @@
 //! The fields dingo reads from DingTalk's answers (names and types per DINGTALK-API.md).
 
+use crate::config::Secret;
 use serde::Deserialize;
 
 /// `POST /v1.0/oauth2/accessToken` (§3.2).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AppAccessToken {
-    pub access_token: String,
+    pub access_token: Secret,
     pub expire_in: i64,
 }
 
@@ -14,7 +15,7 @@ pub struct AppAccessToken {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UserAccessToken {
-    pub access_token: String,
+    pub access_token: Secret,
     #[serde(default)]
     pub corp_id: Option<String>,
 }

@@ -7,7 +7,7 @@ use super::models::*;
 fn app_token_success_and_bad_credentials() {
     let ok: AppAccessToken = parse_api(200, br#"{"accessToken":"fw8ef8we8f76e6f7s8dxxxx","expireIn":7200}"#).unwrap();
     assert_eq!(
-        (ok.access_token.as_str(), ok.expire_in),
+        (ok.access_token.expose(), ok.expire_in),
         ("fw8ef8we8f76e6f7s8dxxxx", 7200)
     );
     let err = parse_api::<AppAccessToken>(
@@ -28,7 +28,7 @@ fn user_access_token_with_and_without_corp_id() {
     assert_eq!(with.corp_id.as_deref(), Some("dingcorp"));
     let without: UserAccessToken =
         parse_api(200, br#"{"expireIn":7200,"accessToken":"abcd","refreshToken":"efgh"}"#).unwrap();
-    assert_eq!((without.access_token.as_str(), without.corp_id), ("abcd", None));
+    assert_eq!((without.access_token.expose(), without.corp_id), ("abcd", None));
     let used = parse_api::<UserAccessToken>(
         400,
         r#"{"requestid":"F340FF76","code":"invalidParameter.authCode.notFound","message":"不合法的临时授权码"}"#

@@ -34,6 +34,7 @@ const SWEEP_EVERY_US: i64 = 60_000_000;
 pub struct Limits {
     oauth_client: Gcra<String>,
     oauth_address: Gcra<IpAddr>,
+    authorize_address: Gcra<IpAddr>,
     login_address: Gcra<IpAddr>,
     trusted_proxies: Vec<IpRange>,
     max_query_bytes: usize,
@@ -55,6 +56,11 @@ impl Limits {
             oauth_address: Gcra::new(
                 settings.oauth_address_per_minute,
                 settings.oauth_address_burst,
+                capacity,
+            ),
+            authorize_address: Gcra::new(
+                settings.authorize_address_per_minute,
+                settings.authorize_address_burst,
                 capacity,
             ),
             login_address: Gcra::new(
@@ -90,11 +96,19 @@ impl Limits {
             .map_err(|limited| self.refused(request, "client", limited))
     }
 
+    /// `/authorize`, per source address.
+    pub fn authorize(&self, request: &HttpRequest) -> Result<(), Limited> {
+        self.per_address(&self.authorize_address, request)
+    }
+
     /// The DingTalk login callbacks, per source address.
     pub fn login(&self, request: &HttpRequest) -> Result<(), Limited> {
+        self.per_address(&self.login_address, request)
+    }
+
+    fn per_address(&self, limit: &Gcra<IpAddr>, request: &HttpRequest) -> Result<(), Limited> {
         match self.source(request) {
-            Some(address) => self
-                .login_address
+            Some(address) => limit
                 .check(address, self.now_us())
                 .map_err(|limited| self.refused(request, "address", limited)),
             None => Ok(()),

@@ -9,7 +9,14 @@ use super::{browser, no_store, pages};
 use crate::oidc::{AuthorizeOutcome, InAppReply, LoginOutcome, Params, UpstreamReply, paths};
 use crate::state::AppState;
 
-pub async fn authorize_get(state: web::Data<AppState>, request: HttpRequest) -> HttpResponse {
+pub async fn authorize_get(
+    state: web::Data<AppState>,
+    limits: web::Data<Limits>,
+    request: HttpRequest,
+) -> HttpResponse {
+    if let Err(limited) = limits.authorize(&request) {
+        return pages::too_many_requests_page(limited.retry_after, pages::Lang::of(&request));
+    }
     authorize(&state, &request, Params::parse(request.query_string())).await
 }
 
@@ -18,9 +25,13 @@ pub async fn authorize_get(state: web::Data<AppState>, request: HttpRequest) -> 
 /// and it can do no more than the same request as a GET.
 pub async fn authorize_post(
     state: web::Data<AppState>,
+    limits: web::Data<Limits>,
     request: HttpRequest,
     body: Result<web::Bytes, actix_web::Error>,
 ) -> HttpResponse {
+    if let Err(limited) = limits.authorize(&request) {
+        return pages::too_many_requests_page(limited.retry_after, pages::Lang::of(&request));
+    }
     let body = match super::body(body) {
         Ok(body) => body,
         Err(e) => return pages::body_error_page(e, pages::Lang::of(&request)),
@@ -40,7 +51,7 @@ fn in_dingtalk(request: &HttpRequest) -> bool {
 
 async fn authorize(state: &AppState, request: &HttpRequest, params: Params) -> HttpResponse {
     let (browser, cookie) = browser::id_or_new(request, state.secure_cookies);
-    let session = browser::session(request);
+    let session = browser::session(request, state.secure_cookies);
     let outcome = state
         .provider
         .authorize(
@@ -90,10 +101,11 @@ pub async fn dingtalk_callback(
         code: params.get("authCode").or_else(|| params.get("code")).map(str::to_owned),
         error: params.get("error").map(str::to_owned),
     };
-    let browser = browser::id(&request);
+    let browser = browser::id(&request, state.secure_cookies);
+    let session = browser::session(&request, state.secure_cookies);
     let outcome = state
         .provider
-        .finish_login(reply, browser.as_deref(), &state.dingtalk)
+        .finish_login(reply, browser.as_deref(), session.as_deref(), &state.dingtalk)
         .await;
     login_response(&state, outcome, pages::Lang::of(&request))
 }
@@ -127,10 +139,11 @@ pub async fn dingtalk_in_app(
         method: form.get("method").map(str::to_owned),
         error: form.get("error").map(str::to_owned),
     };
-    let browser = browser::id(&request);
+    let browser = browser::id(&request, state.secure_cookies);
+    let session = browser::session(&request, state.secure_cookies);
     let outcome = state
         .provider
-        .finish_in_app(reply, browser.as_deref(), &state.dingtalk)
+        .finish_in_app(reply, browser.as_deref(), session.as_deref(), &state.dingtalk)
         .await;
     see_other(login_response(&state, outcome, lang))
 }
@@ -148,7 +161,7 @@ pub async fn dingtalk_web_fallback(
     let Some(login_state) = params.get("state") else {
         return pages::error_page(&crate::oidc::PageError::LoginStateMissing, pages::Lang::of(&request));
     };
-    let browser = browser::id(&request);
+    let browser = browser::id(&request, state.secure_cookies);
     let outcome = state
         .provider
         .web_fallback(login_state, browser.as_deref(), &state.dingtalk)
@@ -161,7 +174,11 @@ fn login_response(state: &AppState, outcome: LoginOutcome, lang: pages::Lang) ->
         LoginOutcome::Redirect(url) => redirect(&url),
         LoginOutcome::LoggedIn { url, session_cookie } => {
             let mut response = redirect(&url);
-            let cookie = browser::session_cookie(session_cookie, state.secure_cookies, state.provider.session_ttl());
+            let cookie = browser::session_cookie(
+                session_cookie.expose().to_owned(),
+                state.secure_cookies,
+                state.provider.session_ttl(),
+            );
             // A freshly built cookie always encodes to a valid header.
             let _ = response.add_cookie(&cookie);
             response

@@ -33,7 +33,7 @@ pub async fn logout_post(
 
 async fn logout(state: &AppState, request: &HttpRequest, params: Params) -> HttpResponse {
     let lang = pages::Lang::of(request);
-    let session = browser::session(request);
+    let session = browser::session(request, state.secure_cookies);
     // The confirmation form is dingo's own page: a confirmation posted from another site is
     // ignored (the person is asked again). A relying party may still post a logout request with
     // an `id_token_hint` from its own origin (RP-Initiated Logout 1.0 §2).

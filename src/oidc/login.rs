@@ -59,7 +59,7 @@ pub enum LoginOutcome {
     /// Logged in: a new dingo session (its cookie value) and the way back to the client.
     LoggedIn {
         url: String,
-        session_cookie: String,
+        session_cookie: crate::config::Secret,
     },
     /// The person may not continue: show why, with a way back to the app.
     Refused(Refusal),
@@ -210,10 +210,12 @@ impl Provider {
     }
 
     /// Completes a login when the person returns from DingTalk's web login page.
+    /// `session_cookie` is the browser's session before this login, which the new one replaces.
     pub async fn finish_login(
         &self,
         reply: UpstreamReply,
         browser: Option<&str>,
+        session_cookie: Option<&str>,
         upstream: &impl Upstream,
     ) -> LoginOutcome {
         let request = match self.take_pending_login(reply.state.as_deref(), browser).await {
@@ -232,14 +234,15 @@ impl Provider {
             route: upstream.web_route(),
             code,
         };
-        self.complete(&request, &code, upstream).await
+        self.complete(&request, &code, session_cookie, upstream).await
     }
 
-    /// Completes a login from the in-app login page.
+    /// Completes a login from the in-app login page (see [`Provider::finish_login`]).
     pub async fn finish_in_app(
         &self,
         reply: InAppReply,
         browser: Option<&str>,
+        session_cookie: Option<&str>,
         upstream: &impl Upstream,
     ) -> LoginOutcome {
         let request = match self.take_pending_login(reply.state.as_deref(), browser).await {
@@ -269,7 +272,8 @@ impl Provider {
                 return LoginOutcome::Redirect(self.error_url(&request, &e));
             }
         };
-        self.complete(&request, &UpstreamCode { route, code }, upstream).await
+        self.complete(&request, &UpstreamCode { route, code }, session_cookie, upstream)
+            .await
     }
 
     /// Resolves the code, applies the policy and issues the client's authorization code.
@@ -277,6 +281,7 @@ impl Provider {
         &self,
         request: &AuthorizationRequest,
         code: &UpstreamCode,
+        previous_session: Option<&str>,
         upstream: &impl Upstream,
     ) -> LoginOutcome {
         let route = code.route.amr();
@@ -340,7 +345,11 @@ impl Provider {
             Ok(Some(_)) => {
                 self.metrics.record_login(route, "success");
                 log_audit_event(&audit);
-                LoginOutcome::LoggedIn { url, session_cookie }
+                self.end_replaced_session(previous_session).await;
+                LoginOutcome::LoggedIn {
+                    url,
+                    session_cookie: crate::config::Secret::new(session_cookie),
+                }
             }
             Ok(None) => {
                 self.refuse(request, identity::Refusal::Disabled, route, Some(&identity.userid))
@@ -351,6 +360,20 @@ impl Provider {
                 tracing::error!(cause = e.cause.as_deref().unwrap_or_default(), "cannot issue a code");
                 LoginOutcome::Redirect(self.error_url(request, &e))
             }
+        }
+    }
+
+    /// The browser's session before a new login replaced it ends (its apps are told): the old
+    /// cookie stops working even where it was copied. A failure is logged; the login stands.
+    async fn end_replaced_session(&self, previous: Option<&str>) {
+        let Some(old) = self.current_session(previous).await else {
+            return;
+        };
+        if let Err(e) = self.end_session(&old).await {
+            tracing::error!(
+                cause = e.cause.as_deref().unwrap_or_default(),
+                "cannot end a replaced session"
+            );
         }
     }
 

@@ -7,7 +7,7 @@ use sqlx::{AnyConnection, Row};
 use super::batch::Batch;
 use super::{Db, StoreError};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct RefreshToken {
     pub token_hash: String,
     /// Shared by every token descended from one authorization code.
@@ -24,6 +24,22 @@ pub struct RefreshToken {
     pub created_at: i64,
     pub expires_at: i64,
     pub family_expires_at: i64,
+}
+
+/// Everything but the successor key, which derives live tokens.
+impl std::fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RefreshToken")
+            .field("token_hash", &self.token_hash)
+            .field("family_id", &self.family_id)
+            .field("client_id", &self.client_id)
+            .field("userid", &self.userid)
+            .field("scope", &self.scope)
+            .field("sid", &self.sid)
+            .field("route", &self.route)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

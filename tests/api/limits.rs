@@ -323,3 +323,24 @@ async fn a_query_string_over_the_limit_gets_a_414_page() {
     let short = app.browser.get(app.authorize_url("")).send().await.unwrap();
     assert_eq!(short.status(), 302);
 }
+
+#[tokio::test]
+async fn authorize_answers_a_bilingual_429_page_once_an_address_spent_its_burst() {
+    let app = app_with_limits("authorize_address_per_minute = 1\nauthorize_address_burst = 2").await;
+    for _ in 0..2 {
+        let to_dingtalk = app.browser.get(app.authorize_url("")).send().await.unwrap();
+        assert_eq!(to_dingtalk.status(), 302);
+    }
+    for limited in [
+        app.browser.get(app.authorize_url("")),
+        app.browser
+            .post(app.url("/authorize"))
+            .form(&[("client_id", WEB_CLIENT)]),
+    ] {
+        let response = limited.send().await.unwrap();
+        assert_eq!(response.status(), 429);
+        assert!(response.headers().contains_key("retry-after"));
+        let html = response.text().await.unwrap();
+        assert!(html.find("请求过于频繁").unwrap() < html.find("Too many requests").unwrap());
+    }
+}

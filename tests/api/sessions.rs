@@ -246,3 +246,30 @@ async fn with_prompt_none_a_refusal_goes_back_to_the_app_without_a_page() {
     assert_eq!(q["error"], "access_denied");
     assert!(q["error_description"].contains("department"));
 }
+
+#[tokio::test]
+async fn a_new_login_in_the_same_browser_ends_the_session_it_replaces() {
+    let mut receiver = crate::support::receiver::Receiver::start();
+    let app = TestApp::spawn_with(TestAppOptions {
+        backchannel_logout_uri: Some(receiver.uri.clone()),
+        ..Default::default()
+    })
+    .await;
+    let browser = new_browser();
+    let q = first_login(&app, &browser, "zhangsan").await;
+    let old_sid = claims(&app, WEB_CLIENT, &q["code"]).await["sid"].clone();
+    // Another person logs in in the same browser: the old session must not live on.
+    app.sim.set_auto_login(Some("lisi".into()));
+    let q = app
+        .follow_with(&browser, &app.authorize_url("&prompt=login"))
+        .await
+        .query();
+    let new = claims(&app, WEB_CLIENT, &q["code"]).await;
+    assert_eq!(new["sub"], "lisi");
+    assert_ne!(new["sid"], old_sid);
+    let token = receiver.next_token(5).await.expect("the old session's app is told");
+    let told = crate::support::app::jwt_claims(&token);
+    assert_eq!((&told["sid"], &told["sub"]), (&old_sid, &"zhangsan".into()));
+    let sessions = app.db.sessions_of_user("zhangsan").await.unwrap();
+    assert!(sessions.is_empty(), "the replaced session is gone: {sessions:?}");
+}

@@ -26,8 +26,8 @@ fn problems(text: &str, vars: &[(&str, &str)]) -> Vec<Problem> {
 fn the_example_configuration_is_valid() {
     let text = include_str!("../../../dingo.example.toml");
     let vars = [
-        ("GRAFANA_CLIENT_SECRET", "s3cret"),
-        ("EXPENSES_CLIENT_SECRET", "s3cret"),
+        ("GRAFANA_CLIENT_SECRET", "jG7xQ2mVb9LpW4sZkT1rY8nHc3FdE6aU"),
+        ("EXPENSES_CLIENT_SECRET", "pR5tN8vB2xM6kQ9wL3zJ7hC4gD1fS0eA"),
     ];
     let settings = load_str(text, env(&vars)).unwrap_or_else(|e| panic!("{e}"));
     assert!(!settings.clients.is_empty());
@@ -169,18 +169,28 @@ fn secrets_come_from_files_and_environment_and_are_never_printed() {
             "secret_sha256 = \"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"",
             "secret_env = \"GRAFANA_SECRET\"",
         );
-    let s = load_str(&text, env(&[("GRAFANA_SECRET", "test")])).unwrap();
+    let secret = "a-grafana-secret-of-32-characters";
+    let s = load_str(&text, env(&[("GRAFANA_SECRET", secret)])).unwrap();
     assert_eq!(s.dingtalk.client_secret.expose(), "from-a-file");
-    // SHA-256 of "test".
-    assert_eq!(
-        s.clients[0].secret_sha256.as_ref().unwrap().expose(),
-        "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
-    );
+    let hash = crate::crypto::sha256_hex(secret);
+    assert_eq!(s.clients[0].secret_sha256.as_ref().unwrap().expose(), hash);
     let printed = format!("{}{s:?}", s.to_redacted_toml());
     assert!(
-        !printed.contains("from-a-file") && !printed.contains("9f86d08"),
+        !printed.contains("from-a-file") && !printed.contains(&hash[..8]) && !printed.contains(secret),
         "{printed}"
     );
+}
+
+#[test]
+fn a_short_client_secret_is_refused() {
+    let text = MINIMAL.replace(
+        "secret_sha256 = \"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"",
+        "secret_env = \"GRAFANA_SECRET\"",
+    );
+    let found = problems(&text, &[("GRAFANA_SECRET", "s3cret")]);
+    assert_eq!(found[0].path, "clients[0].secret_env");
+    assert!(found[0].message.contains("at least 32"), "{}", found[0].message);
+    assert!(!found[0].message.contains("s3cret"));
 }
 
 #[test]

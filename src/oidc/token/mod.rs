@@ -20,7 +20,7 @@ use crate::identity::Upstream;
 use crate::store::{Checkout, NewAccessToken, RefreshToken, UserRecord};
 pub use assertion::{ASSERTION_TYPE, JwksSource};
 
-#[derive(Debug, Serialize)]
+#[derive(Serialize)]
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,
@@ -29,6 +29,18 @@ pub struct TokenResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
     pub scope: String,
+}
+
+/// Shows what was issued, never the tokens themselves.
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
 }
 
 fn invalid_request(description: impl Into<String>) -> OidcError {
@@ -237,6 +249,38 @@ fn successor(token: &str, successor_key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn live_credentials_never_show_in_debug_output() {
+        let response = TokenResponse {
+            access_token: "live-access-token".into(),
+            token_type: "Bearer",
+            expires_in: 3600,
+            id_token: "live.id.token".into(),
+            refresh_token: Some("live-refresh-token".into()),
+            scope: "openid".into(),
+        };
+        let refresh = RefreshToken {
+            token_hash: "h".into(),
+            family_id: "f".into(),
+            client_id: "app".into(),
+            userid: "zhangsan".into(),
+            scope: "openid".into(),
+            sid: None,
+            route: "dingtalk_web".into(),
+            auth_time: 1,
+            successor_key: "live-successor-key".into(),
+            created_at: 1,
+            expires_at: 2,
+            family_expires_at: 3,
+        };
+        let outcome = crate::oidc::LoginOutcome::LoggedIn {
+            url: "https://app.example.com/cb".into(),
+            session_cookie: crate::config::Secret::new("live-session-cookie"),
+        };
+        let printed = format!("{response:?} {refresh:?} {outcome:?}");
+        assert!(!printed.contains("live"), "{printed}");
+    }
 
     #[test]
     fn successors_are_stable_for_a_key_and_differ_across_keys() {
