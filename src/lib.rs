@@ -4,13 +4,16 @@
 
 pub mod admin;
 pub mod backchannel;
+pub mod calendar;
 pub mod client_jwks;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod dburl;
 pub mod demo;
 pub mod dingtalk;
 pub mod housekeeping;
+pub mod html;
 pub(crate) mod http;
 /// The operator endpoints' paths, for the command line.
 pub use http::ops::{HEALTHZ, READYZ};

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use dingo::admin::cli::{self, AuditArgs, ClientsAction, KeysAction, SessionsAction, UsersAction};
 use dingo::clock::{SharedClock, SystemClock};
 use dingo::config::{self, Settings};
 use dingo::sim::{Directory, Fault, OpenAuthOutcome, Simulator};
 use dingo::startup::Application;
-use dingo::store::Db;
 use dingo::telemetry::logging;
 
 /// dingo: OpenID Connect for apps whose people log in with DingTalk (钉钉).
@@ -91,10 +91,15 @@ enum Command {
         #[command(flatten)]
         config: ConfigArgs,
         #[command(subcommand)]
-        action: dingo::keyring::cli::KeysCommand,
+        action: KeysAction,
     },
     /// Show recent audit events (logins, refresh failures, revocations, logouts, admin actions).
-    Audit(AuditArgs),
+    Audit {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[command(flatten)]
+        filter: AuditArgs,
+    },
     /// People who have logged in: list, show, disable (ends their sessions and revokes their
     /// tokens at once; apps are told by back-channel logout), enable.
     Users {
@@ -118,139 +123,6 @@ enum Command {
         #[command(subcommand)]
         action: SessionsAction,
     },
-}
-
-#[derive(Subcommand)]
-enum UsersAction {
-    /// People who have logged in, most recent first.
-    List {
-        #[arg(long, default_value_t = 100)]
-        limit: i64,
-    },
-    /// One person's profile as DingTalk gave it at their last login, and their sessions.
-    Show { userid: String },
-    /// Stop a person from logging in, end their sessions and revoke their tokens.
-    Disable { userid: String },
-    /// Let a disabled person log in again.
-    Enable { userid: String },
-}
-
-#[derive(Subcommand)]
-enum ClientsAction {
-    /// Register an app; a confidential app's secret is printed once (only its hash is kept).
-    Add(ClientArgs),
-    /// Every app: from the configuration file (read-only) and managed ones.
-    List,
-    /// One app's settings.
-    Show { client_id: String },
-    /// Change a managed app: the options given replace its settings.
-    Update(ClientArgs),
-    /// Remove a managed app.
-    Remove { client_id: String },
-    /// Give a managed confidential app a new secret (printed once); the old one stops working.
-    RotateSecret { client_id: String },
-}
-
-#[derive(clap::Args)]
-struct ClientArgs {
-    client_id: String,
-    /// Shown to people on dingo's pages.
-    #[arg(long)]
-    name: Option<String>,
-    /// A redirect URI (repeat for several): absolute, no fragment, matched exactly.
-    #[arg(long = "redirect-uri")]
-    redirect_uris: Vec<String>,
-    /// A scope the app may receive (repeat); default openid profile email phone.
-    #[arg(long = "scope")]
-    scopes: Vec<String>,
-    /// A public app (SPA, native): no secret, PKCE required.
-    #[arg(long)]
-    public: bool,
-    /// Where the app may send people after logout (repeat).
-    #[arg(long = "post-logout-redirect-uri")]
-    post_logout_redirect_uris: Vec<String>,
-    /// Where the app receives back-channel logout tokens.
-    #[arg(long)]
-    backchannel_logout_uri: Option<String>,
-    /// opaque or jwt.
-    #[arg(long)]
-    access_token_format: Option<String>,
-    /// RS256, ES256 or EdDSA.
-    #[arg(long)]
-    id_token_signed_response_alg: Option<String>,
-}
-
-impl ClientArgs {
-    /// `base` with the options given laid over it.
-    fn apply(self, mut base: dingo::config::ClientSettings) -> dingo::config::ClientSettings {
-        base.client_id = self.client_id;
-        if let Some(name) = self.name {
-            base.name = name;
-        }
-        if !self.redirect_uris.is_empty() {
-            base.redirect_uris = self.redirect_uris;
-        }
-        if !self.scopes.is_empty() {
-            base.scopes = self.scopes;
-        }
-        if self.public {
-            base.public = true;
-        }
-        if !self.post_logout_redirect_uris.is_empty() {
-            base.post_logout_redirect_uris = self.post_logout_redirect_uris;
-        }
-        base.backchannel_logout_uri = self.backchannel_logout_uri.or(base.backchannel_logout_uri);
-        base.access_token_format = self.access_token_format.or(base.access_token_format);
-        base.id_token_signed_response_alg = self.id_token_signed_response_alg.or(base.id_token_signed_response_alg);
-        base
-    }
-}
-
-#[derive(Subcommand)]
-enum SessionsAction {
-    /// Live sessions, newest first.
-    List {
-        /// Only this person's.
-        #[arg(long)]
-        user: Option<String>,
-        #[arg(long, default_value_t = 100)]
-        limit: i64,
-    },
-    /// End the session with this sid (sids may begin with "-").
-    Revoke {
-        #[arg(allow_hyphen_values = true)]
-        sid: String,
-    },
-}
-
-#[derive(clap::Args)]
-struct AuditArgs {
-    #[command(flatten)]
-    config: ConfigArgs,
-    /// Only events about this person (userid).
-    #[arg(long)]
-    user: Option<String>,
-    /// Only events about this app (client_id).
-    #[arg(long)]
-    client: Option<String>,
-    /// Only this outcome (success, refused_not_member, refused_policy, invalid_grant, …).
-    #[arg(long)]
-    outcome: Option<String>,
-    /// Only this kind: login, refresh, revocation, logout or admin.
-    #[arg(long)]
-    kind: Option<String>,
-    /// From this time: unix seconds, 2026-01-31, 2026-01-31T08:00:00Z, or an age like 24h or 7d.
-    #[arg(long)]
-    since: Option<String>,
-    /// Up to this time (same forms).
-    #[arg(long)]
-    until: Option<String>,
-    /// At most this many events, newest first.
-    #[arg(long, default_value_t = 50)]
-    limit: i64,
-    /// One JSON object per line instead of a table.
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -295,23 +167,23 @@ async fn run(command: Command) -> ExitCode {
     let result = match command {
         Command::CheckConfig(args) => return check_config(&args),
         Command::Keys { config, action } => match config.load() {
-            Ok(settings) => dingo::keyring::cli::run(&settings, action, clock).await,
+            Ok(settings) => cli::keys(&settings, action, clock).await,
             Err(e) => return config_error(&e),
         },
         Command::Users { config, action } => match config.load() {
-            Ok(settings) => users(&settings, action, clock).await,
+            Ok(settings) => cli::users(&settings, action, clock).await,
             Err(e) => return config_error(&e),
         },
         Command::Clients { config, action } => match config.load() {
-            Ok(settings) => clients(&settings, action, clock).await,
+            Ok(settings) => cli::clients(&settings, action, clock).await,
             Err(e) => return config_error(&e),
         },
         Command::Sessions { config, action } => match config.load() {
-            Ok(settings) => sessions(&settings, action, clock).await,
+            Ok(settings) => cli::sessions(&settings, action, clock).await,
             Err(e) => return config_error(&e),
         },
-        Command::Audit(args) => match args.config.load() {
-            Ok(settings) => audit(&settings, &args, clock.now()).await,
+        Command::Audit { config, filter } => match config.load() {
+            Ok(settings) => cli::audit(&settings, &filter, clock).await,
             Err(e) => return config_error(&e),
         },
         Command::Serve(args) => match args.load() {
@@ -401,7 +273,7 @@ async fn serve(settings: &Settings, clock: SharedClock) -> anyhow::Result<()> {
 }
 
 async fn migrate(settings: &Settings) -> anyhow::Result<()> {
-    let db = Db::open(&settings.database, 1).await?;
+    let db = dingo::startup::open_database(&settings.database, 1).await?;
     db.migrate().await?;
     db.close().await;
     eprintln!("the database schema is up to date");
@@ -428,163 +300,5 @@ async fn sim(listen: &str, simulator: Simulator) -> anyhow::Result<()> {
     let listener = TcpListener::bind(listen)?;
     eprintln!("DingTalk simulator on http://{}", listener.local_addr()?);
     simulator.serve(listener)?.await?;
-    Ok(())
-}
-
-async fn audit(settings: &Settings, args: &AuditArgs, now: i64) -> anyhow::Result<()> {
-    let time = |t: &Option<String>| t.as_deref().map(|t| dingo::admin::parse_time(t, now)).transpose();
-    let filter = dingo::admin::audit::filter(
-        args.user.clone(),
-        args.client.clone(),
-        args.outcome.clone(),
-        args.kind.clone(),
-        time(&args.since).map_err(anyhow::Error::msg)?,
-        time(&args.until).map_err(anyhow::Error::msg)?,
-        args.limit,
-    );
-    let db = Db::open(&settings.database, 1).await?;
-    db.migrate().await?;
-    let events = db.audit_events(&filter).await?;
-    db.close().await;
-    if args.json {
-        print!("{}", dingo::admin::audit::json_lines(&events));
-    } else {
-        print!("{}", dingo::admin::audit::table(&events));
-    }
-    Ok(())
-}
-
-async fn users(settings: &Settings, action: UsersAction, clock: SharedClock) -> anyhow::Result<()> {
-    let now = clock.now();
-    let provider = dingo::startup::admin_provider(settings, clock).await?;
-    let db = provider.db();
-    match action {
-        UsersAction::List { limit } => print!(
-            "{}",
-            dingo::admin::people::people_table(&db.list_people(now, limit).await?)
-        ),
-        UsersAction::Show { userid } => {
-            let user = db
-                .find_user(&userid)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("nobody with userid {userid:?} has logged in"))?;
-            println!("{}", serde_json::to_string_pretty(&user.identity)?);
-            println!("disabled: {}", db.is_user_disabled(&userid).await?);
-            print!(
-                "{}",
-                dingo::admin::people::sessions_table(&db.live_sessions(Some(&userid), now, 100).await?)
-            );
-        }
-        UsersAction::Disable { userid } => {
-            if !provider.disable_user(&userid).await? {
-                anyhow::bail!("nobody with userid {userid:?} has logged in");
-            }
-            println!("{userid} is disabled; their sessions ended and their tokens are revoked");
-        }
-        UsersAction::Enable { userid } => {
-            if !provider.enable_user(&userid).await? {
-                anyhow::bail!("nobody with userid {userid:?} has logged in");
-            }
-            println!("{userid} may log in again");
-        }
-    }
-    db.close().await;
-    Ok(())
-}
-
-async fn sessions(settings: &Settings, action: SessionsAction, clock: SharedClock) -> anyhow::Result<()> {
-    let now = clock.now();
-    let provider = dingo::startup::admin_provider(settings, clock).await?;
-    let db = provider.db();
-    match action {
-        SessionsAction::List { user, limit } => {
-            print!(
-                "{}",
-                dingo::admin::people::sessions_table(&db.live_sessions(user.as_deref(), now, limit).await?)
-            );
-        }
-        SessionsAction::Revoke { sid } => {
-            if !provider.revoke_session(&sid).await? {
-                anyhow::bail!("no session with sid {sid:?}");
-            }
-            println!("session {sid} ended");
-        }
-    }
-    db.close().await;
-    Ok(())
-}
-
-async fn clients(settings: &Settings, action: ClientsAction, clock: SharedClock) -> anyhow::Result<()> {
-    let provider = dingo::startup::admin_provider(settings, clock).await?;
-    let managed = provider.db().managed_clients().await?;
-    let find = |id: &str| {
-        settings
-            .clients
-            .iter()
-            .find(|c| c.client_id == id)
-            .cloned()
-            .or_else(|| managed.iter().find(|(c, _)| c.client_id == id).map(|(c, _)| c.clone()))
-            .ok_or_else(|| anyhow::anyhow!("no client {id:?}"))
-    };
-    match action {
-        ClientsAction::Add(args) => {
-            let defaults = dingo::config::ClientSettings {
-                scopes: ["openid", "profile", "email", "phone"].map(String::from).to_vec(),
-                ..Default::default()
-            };
-            let client = args.apply(defaults);
-            let secret = provider.add_client(&client).await?;
-            println!("client {} added", client.client_id);
-            if let Some(secret) = secret {
-                println!("client_secret: {secret}");
-                println!("(shown once: dingo keeps only its SHA-256)");
-            }
-        }
-        ClientsAction::List => {
-            println!("{:<24} {:<10} {:<16} redirect URIs", "client_id", "source", "kind");
-            let configured = settings.clients.iter().map(|c| (c, "config"));
-            let runtime = managed.iter().map(|(c, _)| (c, "managed"));
-            for (c, source) in configured.chain(runtime) {
-                let kind = match (c.public, c.token_endpoint_auth_method.as_deref()) {
-                    (true, _) | (_, Some("none")) => "public",
-                    (_, Some("private_key_jwt")) => "private_key_jwt",
-                    _ => "confidential",
-                };
-                println!(
-                    "{:<24} {:<10} {:<16} {}",
-                    c.client_id,
-                    source,
-                    kind,
-                    c.redirect_uris.join(" ")
-                );
-            }
-        }
-        ClientsAction::Show { client_id } => {
-            let client = find(&client_id)?;
-            let source = if provider.is_configured_client(&client_id) {
-                "configuration file (read-only)"
-            } else {
-                "managed"
-            };
-            println!("# {source}");
-            print!("{}", toml::to_string_pretty(&client)?);
-        }
-        ClientsAction::Update(args) => {
-            let base = find(&args.client_id)?;
-            let client = args.apply(base);
-            provider.update_client(&client).await?;
-            println!("client {} updated", client.client_id);
-        }
-        ClientsAction::Remove { client_id } => {
-            provider.remove_client(&client_id).await?;
-            println!("client {client_id} removed");
-        }
-        ClientsAction::RotateSecret { client_id } => {
-            let secret = provider.rotate_client_secret(&client_id).await?;
-            println!("client_secret: {secret}");
-            println!("(shown once: dingo keeps only its SHA-256; the previous secret no longer works)");
-        }
-    }
-    provider.db().close().await;
     Ok(())
 }

@@ -11,7 +11,7 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::backchannel::Backchannel;
 use crate::clock::SharedClock;
-use crate::config::{Settings, is_loopback_url};
+use crate::config::{DatabaseSettings, Settings, is_loopback_url};
 use crate::crypto::KeyError;
 use crate::dingtalk::DingTalk;
 use crate::identity::UpstreamError;
@@ -19,7 +19,7 @@ use crate::jobs::{Pace, Worker};
 use crate::keyring::{Keyring, KeyringError};
 use crate::oidc::Provider;
 use crate::state::{AppState, InAppPage};
-use crate::store::{Db, StoreError};
+use crate::store::{Db, DbOptions, StoreError};
 use crate::tasks::Tasks;
 use crate::telemetry::Metrics;
 
@@ -61,25 +61,39 @@ pub struct Application {
     signals: StopSignals,
 }
 
-/// A provider for administrator commands: the same database and keys as the servers, no HTTP.
-pub async fn admin_provider(settings: &Settings, clock: SharedClock) -> Result<Provider, StartupError> {
-    let db = Db::open(&settings.database, 2).await?;
+/// Connects to the configured database with a pool of at most `max_connections`.
+pub async fn open_database(settings: &DatabaseSettings, max_connections: u32) -> Result<Db, StoreError> {
+    let options = DbOptions {
+        max_connections,
+        acquire_timeout: Duration::from_millis(settings.acquire_timeout_ms),
+    };
+    Db::connect_with(&settings.connect_url(), &options).await
+}
+
+/// The admin service for the command line: the same database and keys as the servers, no HTTP.
+pub async fn admin_service(settings: &Settings, clock: SharedClock) -> Result<crate::admin::Admin, StartupError> {
+    let db = open_database(&settings.database, 2).await?;
     db.migrate().await?;
-    let keyring = Keyring::open(settings, db.clone(), clock.clone()).await?;
+    let keyring = Arc::new(Keyring::open(settings, db.clone(), clock.clone()).await?);
+    let jwks = crate::client_jwks::HttpJwks::new().map_err(|e| StartupError::Http(e.without_url()))?;
     let provider = Provider::new(
         settings,
         db,
         keyring.key_set(),
         clock,
         Arc::new(Metrics::new()),
-        Arc::new(crate::client_jwks::HttpJwks::new().map_err(|e| StartupError::Http(e.without_url()))?),
+        Arc::new(jwks),
     )
     .map_err(StartupError::Clients)?;
     provider
         .reload_clients()
         .await
         .map_err(|e| StartupError::Clients(e.to_string()))?;
-    Ok(provider)
+    Ok(crate::admin::Admin::new(
+        Arc::new(provider),
+        settings.clients.clone(),
+        keyring,
+    ))
 }
 
 impl Application {
@@ -108,7 +122,7 @@ impl Application {
         extra: Option<ExtraRoutes>,
         background: Background,
     ) -> Result<Self, StartupError> {
-        let db = Db::open(&settings.database, settings.database.pool_size()).await?;
+        let db = crate::startup::open_database(&settings.database, settings.database.pool_size()).await?;
         db.migrate().await?;
         let keyring = Arc::new(Keyring::open(settings, db.clone(), clock.clone()).await?);
         let keys = keyring.key_set();

@@ -1,5 +1,5 @@
 -- dingo schema v7: a person re-hired under a new userid takes over their unionid; access tokens
--- may belong to a client alone; the indexes offboarding needs; one leased job queue.
+-- may belong to a client alone; the indexes offboarding needs; one leased job queue; who did what.
 ALTER TABLE users ALTER COLUMN unionid DROP NOT NULL; -- NULL once a newer row (the person re-hired) holds it
 -- A unionid belongs to the row that claimed it last: a person re-hired under a new userid keeps
 -- their unionid, and their new row takes it over from the old one.
@@ -42,3 +42,6 @@ INSERT INTO jobs (id, kind, payload, attempts, run_at, created_at)
            attempts, next_attempt_at, created_at
     FROM logout_deliveries;
 DROP TABLE logout_deliveries;
+
+-- Who made an administrator's change: cli, person:<userid> or client:<client_id>.
+ALTER TABLE audit_events ADD COLUMN actor TEXT;

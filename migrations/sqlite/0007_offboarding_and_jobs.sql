@@ -1,5 +1,5 @@
 -- dingo schema v7: a person re-hired under a new userid takes over their unionid; access tokens
--- may belong to a client alone; the indexes offboarding needs; one leased job queue.
+-- may belong to a client alone; the indexes offboarding needs; one leased job queue; who did what.
 -- SQLite cannot drop a UNIQUE or NOT NULL constraint in place: the two tables are rebuilt
 -- (dingo runs migrations with foreign keys off, and checks them afterwards).
 
@@ -73,3 +73,6 @@ INSERT INTO jobs (id, kind, payload, attempts, run_at, created_at)
            attempts, next_attempt_at, created_at
     FROM logout_deliveries;
 DROP TABLE logout_deliveries;
+
+-- Who made an administrator's change: cli, person:<userid> or client:<client_id>.
+ALTER TABLE audit_events ADD COLUMN actor TEXT;

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::Backend;
+use crate::dburl::Backend;
 
 pub use load::{ConfigError, Problem, load, load_str};
 pub use secret::Secret;

@@ -511,7 +511,7 @@ mod redirect_uri_tests {
 }
 
 fn check_database(d: &super::DatabaseSettings, problem: &mut impl FnMut(&str, String)) {
-    match crate::store::Backend::of_url(&d.url) {
+    match crate::dburl::Backend::of_url(&d.url) {
         None => problem(
             "database.url",
             format!(
@@ -520,10 +520,10 @@ fn check_database(d: &super::DatabaseSettings, problem: &mut impl FnMut(&str, St
                 super::redacted_url(&d.url)
             ),
         ),
-        Some(crate::store::Backend::Sqlite) if !d.password.is_empty() => {
+        Some(crate::dburl::Backend::Sqlite) if !d.password.is_empty() => {
             problem("database.password", "SQLite has no password; remove it".into())
         }
-        Some(crate::store::Backend::Postgres) => match url::Url::parse(&d.url) {
+        Some(crate::dburl::Backend::Postgres) => match url::Url::parse(&d.url) {
             Err(e) => problem("database.url", format!("not a valid URL: {e}")),
             Ok(url) if url.password().is_some() && !d.password.is_empty() => problem(
                 "database.password",

@@ -15,7 +15,7 @@ use openidconnect::{
 };
 
 use crate::crypto::b64url_decode;
-use crate::http::pages::{escape, page};
+use crate::html::{escape, page};
 
 /// What the demo remembers between sending the person to dingo and their return.
 struct Pending {

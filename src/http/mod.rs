@@ -44,11 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// `Cache-Control: no-store` and `Pragma: no-cache`, for every response that carries a token
 /// or a code (RFC 6749 §5.1).
-fn no_store(builder: &mut actix_web::HttpResponseBuilder) -> &mut actix_web::HttpResponseBuilder {
-    builder
-        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
-        .insert_header((actix_web::http::header::PRAGMA, "no-cache"))
-}
+use crate::html::no_store;
 
 /// Headers on every response: no MIME sniffing, no referrer leaving dingo (URLs can carry codes),
 /// no framing.

@@ -6,7 +6,6 @@
 //! Races between instances are settled by the database: every new key names the key it takes
 //! over from (`successor_of`, unique), so of two instances rotating at once only one stores a key.
 
-pub mod cli;
 mod files;
 mod table;
 

@@ -4,7 +4,7 @@ use super::KeyInfo;
 
 /// `2025-03-01 08:00:00` (UTC) for unix seconds.
 pub fn format_time(unix: i64) -> String {
-    crate::admin::format_utc(unix)
+    crate::calendar::format_utc(unix)
         .replacen('T', " ", 1)
         .trim_end_matches('Z')
         .to_owned()

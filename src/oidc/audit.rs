@@ -7,18 +7,20 @@ use crate::store::AuditEvent;
 
 /// One audit entry, before it is stamped with an id and a time.
 #[derive(Debug, Default)]
-pub(crate) struct Audit<'a> {
+pub struct Audit<'a> {
     pub kind: &'a str,
     pub outcome: &'a str,
     pub userid: Option<&'a str>,
     pub client_id: Option<&'a str>,
     pub route: Option<&'a str>,
     pub detail: Option<&'a str>,
+    /// Who made an administrator's change.
+    pub actor: Option<&'a str>,
 }
 
 impl Provider {
     /// Records `entry`. A failure to record is logged, never turned into a failed request.
-    pub(crate) async fn audit(&self, entry: Audit<'_>) {
+    pub async fn audit(&self, entry: Audit<'_>) {
         let event = self.audit_event(&entry);
         log_audit_event(&event);
         if let Err(e) = self.db.record_audit_event(&event).await {
@@ -37,6 +39,7 @@ impl Provider {
             client_id: entry.client_id.map(str::to_owned),
             route: entry.route.map(str::to_owned),
             detail: entry.detail.map(str::to_owned),
+            actor: entry.actor.map(str::to_owned),
         }
     }
 
@@ -57,6 +60,7 @@ impl Provider {
             client_id: Some(client_id),
             route: Some(route),
             detail,
+            actor: None,
         })
         .await;
     }
@@ -72,6 +76,7 @@ pub(crate) fn log_audit_event(event: &AuditEvent) {
         client = event.client_id,
         route = event.route,
         detail = event.detail,
+        actor = event.actor,
         "audit"
     );
 }

@@ -7,6 +7,9 @@ use crate::config::ClientSettings;
 use crate::crypto::Alg;
 use crate::crypto::{constant_time_eq, sha256};
 use crate::identity::Policy;
+use crate::store::ClientRow;
+
+use super::StoredClient;
 
 #[derive(Debug, Clone, Default)]
 pub enum ClientKind {
@@ -109,7 +112,11 @@ impl ClientRegistry {
         if let Some(client) = self.configured.get(client_id) {
             return Some(client.clone());
         }
-        self.managed.read().ok()?.get(client_id).cloned()
+        self.managed
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(client_id)
+            .cloned()
     }
 
     /// Whether the client comes from the configuration file (and so cannot be changed at run time).
@@ -117,21 +124,22 @@ impl ClientRegistry {
         self.configured.contains_key(client_id)
     }
 
-    /// Replaces the managed clients with `managed` (settings, secret hash); a broken row is
-    /// skipped and reported, never fatal.
-    pub fn replace_managed(&self, managed: &[(ClientSettings, Option<String>)]) {
+    /// Replaces the managed clients with the stored `rows`; a broken row is skipped and
+    /// reported, never fatal.
+    pub fn replace_managed(&self, rows: &[ClientRow]) {
         let mut clients = HashMap::new();
-        for (settings, secret) in managed {
-            match client(settings, secret.as_deref()) {
+        for row in rows {
+            let built = StoredClient::decode(&row.settings)
+                .map_err(|e| format!("unreadable stored settings: {e}"))
+                .and_then(|settings| client(&settings, row.secret_sha256.as_deref()));
+            match built {
                 Ok(c) => {
                     clients.insert(c.id.clone(), Arc::new(c));
                 }
-                Err(e) => tracing::error!(client = %settings.client_id, cause = %e, "a managed client is unusable"),
+                Err(e) => tracing::error!(client = %row.client_id, cause = %e, "a managed client is unusable"),
             }
         }
-        if let Ok(mut slot) = self.managed.write() {
-            *slot = clients;
-        }
+        *self.managed.write().unwrap_or_else(std::sync::PoisonError::into_inner) = clients;
     }
 }
 

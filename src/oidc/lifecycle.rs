@@ -91,7 +91,7 @@ impl Provider {
     /// Takes away what a person holds (see [`Offboarding`]) and tells the apps, in one
     /// transaction audited as `audit` (its detail says what ended, unless given). `None` when
     /// nobody has that userid.
-    pub(crate) async fn offboard(
+    pub async fn offboard(
         &self,
         userid: &str,
         how: Offboarding<'_>,

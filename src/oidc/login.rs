@@ -332,7 +332,7 @@ impl Provider {
             userid: Some(&identity.userid),
             client_id: Some(&request.client_id),
             route: Some(route),
-            detail: None,
+            ..Default::default()
         });
         let login = CompletedLogin {
             identity: &identity,

@@ -1,7 +1,6 @@
 //! The OpenID provider's decisions: authorize, login completion, token, userinfo, discovery.
 //! No HTTP framework, SQL or HTTP client here; `http` adapts requests to these calls.
 
-mod admin;
 mod audit;
 mod authorize;
 mod claims;
@@ -15,6 +14,7 @@ mod params;
 pub mod paths;
 mod revocation;
 mod session;
+mod stored_client;
 mod token;
 mod userinfo;
 
@@ -27,6 +27,7 @@ use crate::identity::Policy;
 use crate::store::Db;
 use crate::telemetry::Metrics;
 
+pub use audit::Audit;
 pub use authorize::{AuthorizationRequest, PageError};
 pub use clients::{Client, ClientKeys, ClientKind, ClientRegistry, SecretMethod};
 pub use error::{ErrorCode, OidcError};
@@ -34,6 +35,7 @@ pub use lifecycle::{BACKCHANNEL_LOGOUT, LogoutDelivery, LogoutNotice, Offboardin
 pub use login::{AuthorizeOutcome, InAppLogin, InAppReply, LoginOutcome, Refusal, RefusalReason, UpstreamReply};
 pub use logout::{LogoutError, LogoutOutcome};
 pub use params::Params;
+pub use stored_client::StoredClient;
 pub use token::{ASSERTION_TYPE, JwksSource, TokenResponse};
 pub use userinfo::BearerError;
 
@@ -115,6 +117,18 @@ impl Provider {
 
     pub fn clock(&self) -> &SharedClock {
         &self.clock
+    }
+
+    /// Loads the managed clients from the database (every instance does so every few seconds).
+    pub async fn reload_clients(&self) -> Result<usize, OidcError> {
+        let managed = self.db.managed_clients().await?;
+        self.clients.replace_managed(&managed);
+        Ok(managed.len())
+    }
+
+    /// Whether `client_id` comes from the configuration file (read-only at run time).
+    pub fn is_configured_client(&self, client_id: &str) -> bool {
+        self.clients.is_configured(client_id)
     }
 
     /// The discovery document, serialized once.

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::Simulator;
 use super::directory::Member;
 use super::envelope::{oapi_plain, topapi_error, topapi_result};
-use super::oapi::Params;
+use super::params::Params;
 
 const BAD_CODE: (i64, &str) = (40078, "不存在的临时授权码");
 

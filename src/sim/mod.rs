@@ -23,6 +23,7 @@ mod jsapi;
 mod login;
 mod oapi;
 mod pages;
+mod params;
 mod random;
 mod sns;
 mod state;

@@ -15,6 +15,8 @@ pub struct AuditEvent {
     pub client_id: Option<String>,
     pub route: Option<String>,
     pub detail: Option<String>,
+    /// Who made the change, for administrators' actions: `cli`, `person:<userid>`, `client:<id>`.
+    pub actor: Option<String>,
 }
 
 /// Which events to list; every field narrows.
@@ -41,7 +43,7 @@ impl Db {
         // Each condition is either switched off by a NULL parameter or applied: one statement
         // for every combination, and no SQL built from input.
         let rows = sqlx::query(
-            "SELECT id, at, kind, outcome, userid, client_id, route, detail FROM audit_events
+            "SELECT id, at, kind, outcome, userid, client_id, route, detail, actor FROM audit_events
              WHERE ($1 IS NULL OR userid = $1) AND ($2 IS NULL OR client_id = $2)
                AND ($3 IS NULL OR outcome = $3) AND ($4 IS NULL OR kind = $4)
                AND at >= $5 AND at <= $6
@@ -67,6 +69,7 @@ impl Db {
                     client_id: r.try_get("client_id")?,
                     route: r.try_get("route")?,
                     detail: r.try_get("detail")?,
+                    actor: r.try_get("actor")?,
                 })
             })
             .collect()
@@ -87,8 +90,8 @@ impl Db {
 pub(super) fn record_audit_event<'q>(batch: &mut Batch<'q>, e: &'q AuditEvent) {
     batch
         .add(
-            "INSERT INTO audit_events (id, at, kind, outcome, userid, client_id, route, detail)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO audit_events (id, at, kind, outcome, userid, client_id, route, detail, actor)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&e.id)
         .bind(e.at)
@@ -97,5 +100,6 @@ pub(super) fn record_audit_event<'q>(batch: &mut Batch<'q>, e: &'q AuditEvent) {
         .bind(&e.userid)
         .bind(&e.client_id)
         .bind(&e.route)
-        .bind(&e.detail);
+        .bind(&e.detail)
+        .bind(&e.actor);
 }

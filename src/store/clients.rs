@@ -1,51 +1,84 @@
-//! Clients managed at run time. Their settings are stored as JSON; the secret only as a hash.
+//! Clients managed at run time: their settings as stored text (whose shape the OIDC layer
+//! owns), the secret only as a hash.
 
 use sqlx::Row;
 
 use super::{Db, StoreError};
-use crate::config::ClientSettings;
+
+/// A managed client's row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientRow {
+    pub client_id: String,
+    /// The stored settings (JSON, see `oidc::StoredClient`).
+    pub settings: String,
+    /// Hex SHA-256 of the secret; `None` for clients without one.
+    pub secret_sha256: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
 
 impl Db {
-    /// Every managed client with its secret's hash.
-    pub async fn managed_clients(&self) -> Result<Vec<(ClientSettings, Option<String>)>, StoreError> {
-        let rows = sqlx::query("SELECT client_id, settings, secret_sha256 FROM clients ORDER BY client_id")
-            .fetch_all(&self.pool)
-            .await?;
+    /// Every managed client, by id.
+    pub async fn managed_clients(&self) -> Result<Vec<ClientRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT client_id, settings, secret_sha256, created_at, updated_at FROM clients ORDER BY client_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| {
-                let id: String = r.try_get("client_id")?;
-                let text: String = r.try_get("settings")?;
-                let settings = serde_json::from_str(&text)
-                    .map_err(|e| StoreError::Corrupt(format!("settings of client {id}: {e}")))?;
-                Ok((settings, r.try_get("secret_sha256")?))
+                Ok(ClientRow {
+                    client_id: r.try_get("client_id")?,
+                    settings: r.try_get("settings")?,
+                    secret_sha256: r.try_get("secret_sha256")?,
+                    created_at: r.try_get("created_at")?,
+                    updated_at: r.try_get("updated_at")?,
+                })
             })
             .collect()
     }
 
-    /// Stores a client (new or changed); `secret_sha256` is kept unless a new one is given.
-    pub async fn save_client(
+    /// Stores a new client; false (and nothing changes) when one with its id exists.
+    pub async fn insert_client(
         &self,
-        settings: &ClientSettings,
+        client_id: &str,
+        settings: &str,
         secret_sha256: Option<&str>,
         now: i64,
-    ) -> Result<(), StoreError> {
-        let mut stored = settings.clone();
-        stored.secret_sha256 = None;
-        stored.secret_env = None;
-        stored.secret_file = None;
-        let text = serde_json::to_string(&stored).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        sqlx::query(
-            "INSERT INTO clients (client_id, settings, secret_sha256, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)
-             ON CONFLICT (client_id) DO UPDATE SET settings = excluded.settings,
-                 secret_sha256 = COALESCE(excluded.secret_sha256, clients.secret_sha256), updated_at = excluded.updated_at",
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO clients (client_id, settings, secret_sha256, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $4) ON CONFLICT (client_id) DO NOTHING",
         )
-        .bind(&settings.client_id)
-        .bind(&text)
+        .bind(client_id)
+        .bind(settings)
         .bind(secret_sha256)
         .bind(now)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Replaces a stored client's settings, and its secret's hash when one is given; false when
+    /// there is no such client.
+    pub async fn update_client(
+        &self,
+        client_id: &str,
+        settings: &str,
+        secret_sha256: Option<&str>,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE clients SET settings = $2, secret_sha256 = COALESCE($3, secret_sha256), updated_at = $4
+             WHERE client_id = $1",
+        )
+        .bind(client_id)
+        .bind(settings)
+        .bind(secret_sha256)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Removes a managed client; false when there was none.

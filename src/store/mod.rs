@@ -28,9 +28,8 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{MigrateDatabase, Migrator};
 use sqlx::{AnyPool, ConnectOptions, Connection, Executor};
 
-use crate::config::DatabaseSettings;
-
 pub use audit::{AuditEvent, AuditFilter};
+pub use clients::ClientRow;
 pub use codes::{CodeRedemption, NewAuthorizationCode, RedeemedCode};
 pub use issuance::{Checkout, CompletedLogin};
 pub use jobs::{JobCounts, LeasedJob, NewJob};
@@ -61,29 +60,13 @@ const TEST_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
-/// The database behind a URL: the one place that knows the dialects apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+pub use crate::dburl::Backend;
 
-impl Backend {
-    /// The backend a database URL names, if dingo supports it.
-    pub fn of_url(url: &str) -> Option<Self> {
-        let scheme = url.split_once(':')?.0;
-        match scheme {
-            "sqlite" => Some(Self::Sqlite),
-            "postgres" | "postgresql" => Some(Self::Postgres),
-            _ => None,
-        }
-    }
-
-    fn migrator(self) -> &'static Migrator {
-        match self {
-            Self::Sqlite => &SQLITE_MIGRATIONS,
-            Self::Postgres => &POSTGRES_MIGRATIONS,
-        }
+/// The migrations of a backend.
+fn migrator(backend: Backend) -> &'static Migrator {
+    match backend {
+        Backend::Sqlite => &SQLITE_MIGRATIONS,
+        Backend::Postgres => &POSTGRES_MIGRATIONS,
     }
 }
 
@@ -143,15 +126,6 @@ pub struct Db {
 }
 
 impl Db {
-    /// Connects as configured, with a pool of at most `max_connections`.
-    pub async fn open(settings: &DatabaseSettings, max_connections: u32) -> Result<Self, StoreError> {
-        let options = DbOptions {
-            max_connections,
-            acquire_timeout: Duration::from_millis(settings.acquire_timeout_ms),
-        };
-        Self::connect_with(&settings.connect_url(), &options).await
-    }
-
     /// Connects to `url` with a pool of `max_connections`; see [`Db::connect_with`].
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         Self::connect_with(url, &DbOptions::pool(max_connections)).await
@@ -217,12 +191,12 @@ impl Db {
     /// keys are checked once they are done.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         if self.backend == Backend::Postgres {
-            self.backend.migrator().run(&self.pool).await?;
+            migrator(self.backend).run(&self.pool).await?;
             return Ok(());
         }
         let mut conn = self.pool.acquire().await?;
         conn.execute("PRAGMA foreign_keys = OFF").await?;
-        let migrated = self.backend.migrator().run(&mut *conn).await;
+        let migrated = migrator(self.backend).run(&mut *conn).await;
         conn.execute("PRAGMA foreign_keys = ON").await?;
         migrated?;
         let broken = sqlx::query("PRAGMA foreign_key_check").fetch_all(&mut *conn).await?;

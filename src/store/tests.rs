@@ -117,7 +117,7 @@ async fn upgrading_to_version_7_keeps_people_tokens_and_queued_logouts() {
     let (_dir, urls) = fresh_databases();
     for url in urls {
         let db = Db::connect(&url, 2).await.unwrap();
-        let full = db.backend.migrator();
+        let full = migrator(db.backend);
         let up_to_6 = Migrator {
             migrations: std::borrow::Cow::Owned(full.iter().filter(|m| m.version <= 6).cloned().collect()),
             ..Migrator::DEFAULT
@@ -649,6 +649,7 @@ fn login_audit(userid: &str) -> AuditEvent {
         client_id: Some("app".into()),
         route: Some("dingtalk_web".into()),
         detail: None,
+        actor: None,
     }
 }
 

@@ -171,22 +171,14 @@ async fn clients_are_managed_at_run_time_and_take_effect_without_a_restart() {
     let (_, list, _) = dingo(&app, &["clients", "list"]);
     assert!(list.contains("wiki") && list.contains("managed"), "{list}");
     assert!(list.contains("web-app") && list.contains("config"), "{list}");
-    // The running instance picks the client up within seconds; the new secret works.
-    let mut code = None;
-    for _ in 0..20 {
-        app.sim.set_auto_login(Some("zhangsan".into()));
-        let landing = app
-            .follow_with(&new_browser(), &app.authorize_url_for("wiki", ""))
-            .await;
-        if let crate::support::app::Landing::AtClient(url) = landing {
-            code = url
-                .query_pairs()
-                .find(|(k, _)| k == "code")
-                .map(|(_, v)| v.into_owned());
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    }
+    // The running instance picks the client up at its next reload (driven here at once, instead
+    // of waiting for the 5 s round); the new secret works.
+    app.provider.reload_clients().await.unwrap();
+    app.sim.set_auto_login(Some("zhangsan".into()));
+    let landing = app
+        .follow_with(&new_browser(), &app.authorize_url_for("wiki", ""))
+        .await;
+    let code = landing.query().get("code").cloned();
     let code = code.expect("the new client is known to the running instance");
     let token = app
         .browser
@@ -224,4 +216,152 @@ async fn clients_are_managed_at_run_time_and_take_effect_without_a_restart() {
     assert!(ok, "{err}");
     let (_, list, _) = dingo(&app, &["clients", "list"]);
     assert!(!list.contains("wiki"), "{list}");
+}
+
+/// The admin service on the running instance's database, as the console and the API will use it.
+async fn admin_service(app: &TestApp) -> dingo::admin::Admin {
+    let settings = dingo::config::load(&app.dir.path().join("dingo.toml"), true, std::iter::empty()).unwrap();
+    dingo::startup::admin_service(&settings, app.clock.clone())
+        .await
+        .unwrap()
+}
+
+fn wiki(redirect: &str) -> dingo::config::ClientSettings {
+    dingo::config::ClientSettings {
+        client_id: "wiki".into(),
+        name: "维基 Wiki".into(),
+        redirect_uris: vec![redirect.into()],
+        scopes: vec!["openid".into(), "profile".into()],
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn the_admin_service_tells_conflicts_read_only_unknown_and_invalid_apart() {
+    use dingo::admin::{Actor, AdminError};
+    let app = TestApp::spawn().await;
+    let admin = admin_service(&app).await;
+    let actor = Actor::Person("sunjing".into());
+    let secret = admin
+        .add_client(&actor, &wiki("https://wiki.example.com/cb"))
+        .await
+        .unwrap();
+    assert!(
+        secret.is_some_and(|s| s.len() >= 32),
+        "a confidential client gets a secret"
+    );
+
+    let again = admin.add_client(&actor, &wiki("https://evil.example.com/cb")).await;
+    assert!(matches!(again, Err(AdminError::Conflict(_))), "{again:?}");
+    let kept = admin.client("wiki").await.unwrap();
+    assert_eq!(
+        kept.settings.redirect_uris,
+        ["https://wiki.example.com/cb"],
+        "not overwritten"
+    );
+    let configured = admin
+        .add_client(
+            &actor,
+            &dingo::config::ClientSettings {
+                client_id: WEB_CLIENT.into(),
+                ..wiki("https://x.example.com/cb")
+            },
+        )
+        .await;
+    assert!(matches!(configured, Err(AdminError::Conflict(_))), "{configured:?}");
+
+    let read_only = admin.remove_client(&actor, WEB_CLIENT).await;
+    assert!(matches!(read_only, Err(AdminError::ReadOnly(_))), "{read_only:?}");
+    let unknown = admin.remove_client(&actor, "nobody").await;
+    assert!(
+        matches!(unknown, Err(AdminError::NotFound("client", ref id)) if id == "nobody"),
+        "{unknown:?}"
+    );
+    let person = admin.disable_person(&actor, "nobody").await;
+    assert!(matches!(person, Err(AdminError::NotFound("person", _))), "{person:?}");
+
+    let mut broken = wiki("javascript:alert(1)");
+    broken.client_id = "broken".into();
+    broken.scopes.push("no-such-scope".into());
+    let Err(AdminError::Invalid(problems)) = admin.add_client(&actor, &broken).await else {
+        panic!("invalid settings are refused");
+    };
+    let paths: Vec<&str> = problems.iter().map(|p| p.path.as_str()).collect();
+    assert!(paths.iter().any(|p| p.contains("redirect_uris[0]")), "{paths:?}");
+    assert!(paths.iter().any(|p| p.contains("scopes")), "{paths:?}");
+    assert!(
+        matches!(admin.client("broken").await, Err(AdminError::NotFound(..))),
+        "nothing stored"
+    );
+}
+
+#[tokio::test]
+async fn an_administrators_changes_are_audited_with_who_made_them() {
+    use dingo::admin::Actor;
+    let app = TestApp::spawn().await;
+    app.tokens_for("zhangsan").await;
+    let admin = admin_service(&app).await;
+    let revoked = admin
+        .disable_person(&Actor::Person("sunjing".into()), "zhangsan")
+        .await
+        .unwrap();
+    assert_eq!(revoked.sessions.len(), 1, "the login's session ended");
+    admin
+        .add_client(&Actor::Client("ops-bot".into()), &wiki("https://wiki.example.com/cb"))
+        .await
+        .unwrap();
+    let (ok, _, err) = dingo(&app, &["users", "enable", "zhangsan"]);
+    assert!(ok, "{err}");
+    let events = app
+        .db
+        .audit_events(&dingo::store::AuditFilter {
+            kind: Some("admin".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let seen: Vec<(&str, Option<&str>)> = events
+        .iter()
+        .map(|e| (e.outcome.as_str(), e.actor.as_deref()))
+        .collect();
+    for expected in [
+        ("user_disabled", Some("person:sunjing")),
+        ("client_added", Some("client:ops-bot")),
+        ("user_enabled", Some("cli")),
+    ] {
+        assert!(seen.contains(&expected), "{expected:?} in {seen:?}");
+    }
+    let (ok, table, _) = dingo(&app, &["audit", "--kind", "admin"]);
+    assert!(ok && table.contains("by person:sunjing"), "{table}");
+}
+
+#[tokio::test]
+async fn adding_a_client_that_exists_is_refused_on_the_command_line_too() {
+    let app = TestApp::spawn().await;
+    let add = [
+        "clients",
+        "add",
+        "wiki",
+        "--redirect-uri",
+        "https://wiki.example.com/cb",
+    ];
+    let (ok, out, err) = dingo(&app, &add);
+    assert!(ok && out.contains("client_secret"), "{err}");
+    let (ok, out, err) = dingo(
+        &app,
+        &[
+            "clients",
+            "add",
+            "wiki",
+            "--redirect-uri",
+            "https://evil.example.com/cb",
+        ],
+    );
+    assert!(!ok && err.contains("already exists"), "{out}{err}");
+    let (_, shown, _) = dingo(&app, &["clients", "show", "wiki"]);
+    assert!(
+        shown.contains("https://wiki.example.com/cb") && !shown.contains("evil"),
+        "{shown}"
+    );
 }

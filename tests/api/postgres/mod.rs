@@ -1,5 +1,6 @@
 //! Tests that need PostgreSQL itself (their names start with `postgres_`): several instances on
-//! one database, and database outages. Without `DATABASE_URL` they say so and pass nothing.
+//! one database, and database outages. Without `DATABASE_URL` they fail, saying so; the SQLite pass
+//! of `scripts/test` leaves them out by name.
 
 mod outage;
 mod scale_out;

@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::database::{postgres_database, postgres_or_skip};
+use crate::support::database::{postgres_database, postgres_required};
 use crate::support::tcp_proxy::TcpProxy;
 use crate::support::{TestApp, TestAppOptions};
 
@@ -34,9 +34,7 @@ async fn behind_a_proxy(server: &url::Url, mut env: Vec<(&'static str, String)>)
 
 #[tokio::test]
 async fn postgres_outage_gives_fast_503s_and_dingo_recovers_without_a_restart() {
-    let Some(server) = postgres_or_skip("postgres_outage_gives_fast_503s_and_dingo_recovers_without_a_restart") else {
-        return;
-    };
+    let server = postgres_required("postgres_outage_gives_fast_503s_and_dingo_recovers_without_a_restart");
     let (proxy, app) = behind_a_proxy(&server, vec![("DINGO_DATABASE__ACQUIRE_TIMEOUT_MS", "1000".into())]).await;
     let before = app.login_as("zhangsan", "").await;
     let pending_code = app.login_as("lisi", "").await["code"].clone();
@@ -129,9 +127,7 @@ async fn postgres_outage_gives_fast_503s_and_dingo_recovers_without_a_restart() 
 
 #[tokio::test]
 async fn postgres_connections_broken_while_idle_are_replaced_before_use() {
-    let Some(server) = postgres_or_skip("postgres_connections_broken_while_idle_are_replaced_before_use") else {
-        return;
-    };
+    let server = postgres_required("postgres_connections_broken_while_idle_are_replaced_before_use");
     let (proxy, app) = behind_a_proxy(&server, Vec::new()).await;
     let login = app.login_as("zhangsan", "").await;
     let redeemed: serde_json::Value = app.redeem(&login["code"]).await.json().await.unwrap();

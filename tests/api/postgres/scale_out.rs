@@ -13,7 +13,7 @@ use crate::ops::{
     CLIENT_ID, CLIENT_SECRET, Instance, REDIRECT_URI, authorize_url, browser, query, start_instance, start_sim,
 };
 use crate::support::app::verify_jwt;
-use crate::support::database::{postgres_database, postgres_or_skip};
+use crate::support::database::{postgres_database, postgres_required};
 use crate::support::process::{Process, dingo, free_port};
 
 /// The instances' shared public address (the load balancer's), and their own ports.
@@ -158,10 +158,7 @@ fn dir_holds_no_key(dir: &Path) -> bool {
 
 #[tokio::test]
 async fn postgres_two_instances_share_logins_sessions_tokens_and_keys_across_restarts() {
-    let Some(server) = postgres_or_skip("postgres_two_instances_share_logins_sessions_tokens_and_keys_across_restarts")
-    else {
-        return;
-    };
+    let server = postgres_required("postgres_two_instances_share_logins_sessions_tokens_and_keys_across_restarts");
     let (_sim, sim) = start_sim();
     let kek = base64::engine::general_purpose::STANDARD.encode(uuid::Uuid::new_v4().as_bytes().repeat(2));
     let cluster = Cluster {

@@ -51,6 +51,9 @@ pub struct TestApp {
     pub db: dingo::store::Db,
     /// The application's signing keys: `reload` picks up a rotation at once.
     pub keyring: Arc<dingo::keyring::Keyring>,
+    /// The application's provider, to drive what its background tasks do on their own
+    /// (`reload_clients`).
+    pub provider: Arc<dingo::oidc::Provider>,
     /// A browser: keeps cookies, never follows redirects by itself.
     pub browser: reqwest::Client,
     server: tokio::task::JoinHandle<()>,
@@ -233,6 +236,7 @@ public = true
             .unwrap();
         let db = app.db().clone();
         let keyring = app.keyring();
+        let provider = app.provider();
         let server = tokio::spawn(async move {
             let _ = app.run_until_stopped().await;
         });
@@ -249,6 +253,7 @@ public = true
             dir,
             db,
             keyring,
+            provider,
             browser,
             server,
         }

@@ -1,4 +1,4 @@
-//! Times on the command line: `1767225600` (unix seconds), `2026-01-01`, `2026-01-01T08:00:00Z`,
+//! Unix seconds and UTC dates, as people read and type them. Times on the command line: `1767225600` (unix seconds), `2026-01-01`, `2026-01-01T08:00:00Z`,
 //! or an age such as `90m`, `24h`, `7d` (that long before now).
 
 /// Unix seconds for `text`, relative ages counted back from `now`.
