@@ -241,7 +241,7 @@ async fn one_token_in_the_store(db: &Db, code: &str, shape: &TokenShape) -> Resu
     let access = NewAccessToken {
         token_hash: token_hash(&random_token()),
         client_id: shape.client_id.clone(),
-        userid: shape.userid.clone(),
+        userid: Some(shape.userid.clone()),
         scope: shape.scope.clone(),
         code_hash: Some(hash.clone()),
         family_id: Some(hash),

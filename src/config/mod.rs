@@ -18,7 +18,9 @@ use crate::dburl::Backend;
 
 pub use load::{ConfigError, Problem, load, load_str};
 pub use secret::Secret;
-pub use validate::{KNOWN_SCOPES, RELEASABLE_CLAIMS, check_client, check_redirect_uri, is_loopback_url};
+pub use validate::{
+    KNOWN_GRANT_TYPES, KNOWN_SCOPES, RELEASABLE_CLAIMS, check_client, check_redirect_uri, is_loopback_url,
+};
 
 /// Everything dingo can be configured with. `dingo.example.toml` documents each key.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -661,6 +663,10 @@ pub struct ClientSettings {
     /// `opaque` (default) or `jwt` (RFC 9068 access tokens, `typ: at+jwt`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_token_format: Option<String>,
+    /// The grants the client may use (`KNOWN_GRANT_TYPES`); authorization_code and
+    /// refresh_token when empty. `client_credentials` is for confidential clients only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grant_types: Vec<String>,
     /// Name of an environment variable holding the secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_env: Option<String>,

@@ -230,8 +230,13 @@ pub fn check_client(prefix: &str, c: &ClientSettings) -> Vec<Problem> {
     if c.client_id.trim().is_empty() {
         problem(&at("client_id"), "missing".into());
     }
-    if c.redirect_uris.is_empty() {
-        problem(&at("redirect_uris"), "at least one redirect URI is required".into());
+    // People log in to a client through its redirect URIs; a service alone needs none.
+    let logs_people_in = c.grant_types.is_empty() || c.grant_types.iter().any(|g| g == "authorization_code");
+    if c.redirect_uris.is_empty() && logs_people_in {
+        problem(
+            &at("redirect_uris"),
+            "at least one redirect URI is required (unless grant_types leaves out authorization_code)".into(),
+        );
     }
     for (j, uri) in c.redirect_uris.iter().enumerate() {
         if let Err(message) = check_redirect_uri(uri) {
@@ -304,6 +309,21 @@ pub fn check_client(prefix: &str, c: &ClientSettings) -> Vec<Problem> {
         .is_some_and(|f| !matches!(f, "opaque" | "jwt"))
     {
         problem(&at("access_token_format"), "must be \"opaque\" or \"jwt\"".into());
+    }
+    for (j, grant) in c.grant_types.iter().enumerate() {
+        if !KNOWN_GRANT_TYPES.contains(&grant.as_str()) {
+            problem(
+                &format!("{prefix}.grant_types[{j}]"),
+                format!("unknown grant {grant:?} (one of {})", KNOWN_GRANT_TYPES.join(", ")),
+            );
+        }
+    }
+    let secretless = c.public || matches!(c.token_endpoint_auth_method.as_deref(), Some("none"));
+    if secretless && c.grant_types.iter().any(|g| g == "client_credentials") {
+        problem(
+            &at("grant_types"),
+            "client_credentials is for confidential clients: a public client cannot keep a secret".into(),
+        );
     }
     for (j, uri) in c.post_logout_redirect_uris.iter().enumerate() {
         if let Err(message) = check_redirect_uri(uri) {
@@ -445,6 +465,9 @@ fn check_limits(l: &super::LimitSettings, problem: &mut impl FnMut(&str, String)
 fn is_http_url(value: &str) -> bool {
     Url::parse(value).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
 }
+
+/// The grant types a client may be registered for (`grant_types`).
+pub const KNOWN_GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
 
 /// Schemes that run or read something where they are opened, never a place to send a code.
 const FORBIDDEN_REDIRECT_SCHEMES: &[&str] = &["javascript", "data", "file", "vbscript", "blob", "about", "filesystem"];

@@ -10,6 +10,7 @@ use crate::identity::Policy;
 use crate::store::ClientRow;
 
 use super::StoredClient;
+use super::token::GrantType;
 
 #[derive(Debug, Clone, Default)]
 pub enum ClientKind {
@@ -60,9 +61,15 @@ pub struct Client {
     pub id_token_alg: Alg,
     /// RFC 9068 JWT access tokens instead of opaque ones.
     pub jwt_access_tokens: bool,
+    /// The grants it may use.
+    pub grant_types: Vec<GrantType>,
 }
 
 impl Client {
+    pub fn may_use(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+
     pub fn is_public(&self) -> bool {
         matches!(self.kind, ClientKind::Public)
     }
@@ -186,6 +193,16 @@ fn client(c: &ClientSettings, secret_sha256: Option<&str>) -> Result<Client, Str
                 .map_err(|_| format!("client {}: unknown algorithm {name:?}", c.client_id))?,
         },
         jwt_access_tokens: c.access_token_format.as_deref() == Some("jwt"),
+        grant_types: if c.grant_types.is_empty() {
+            GrantType::DEFAULT.to_vec()
+        } else {
+            c.grant_types
+                .iter()
+                .map(|name| {
+                    GrantType::parse(name).ok_or_else(|| format!("client {}: unknown grant {name:?}", c.client_id))
+                })
+                .collect::<Result<_, _>>()?
+        },
     })
 }
 

@@ -26,7 +26,7 @@ pub fn document(issuer: &str, subject: SubjectKind, algorithms: &[crate::crypto:
         "scopes_supported": KNOWN_SCOPES,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": super::token::GrantType::names(),
         "subject_types_supported": [subject_type],
         "id_token_signing_alg_values_supported": algorithms.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],

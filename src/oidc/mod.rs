@@ -36,7 +36,7 @@ pub use login::{AuthorizeOutcome, InAppLogin, InAppReply, LoginOutcome, Refusal,
 pub use logout::{LogoutError, LogoutOutcome};
 pub use params::Params;
 pub use stored_client::StoredClient;
-pub use token::{ASSERTION_TYPE, JwksSource, TokenResponse};
+pub use token::{ASSERTION_TYPE, GrantType, JwksSource, TokenResponse};
 pub use userinfo::BearerError;
 
 /// The provider: everything the protocol needs, and nothing about how requests arrive.

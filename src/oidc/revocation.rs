@@ -32,7 +32,7 @@ impl Provider {
             && refresh.client_id == client.id
         {
             self.db.revoke_refresh_family(&refresh.family_id).await?;
-            Some((refresh.userid, "refresh token and its family"))
+            Some((Some(refresh.userid), "refresh token and its family"))
         } else {
             None
         };
@@ -40,7 +40,7 @@ impl Provider {
             self.audit(Audit {
                 kind: "revocation",
                 outcome: "success",
-                userid: Some(&userid),
+                userid: userid.as_deref(),
                 client_id: Some(&client.id),
                 detail: Some(what),
                 ..Default::default()
@@ -80,7 +80,7 @@ impl Provider {
                 }
                 (
                     r.client_id,
-                    r.userid,
+                    Some(r.userid),
                     r.scope,
                     r.created_at,
                     r.expires_at,
@@ -89,18 +89,31 @@ impl Provider {
             } else {
                 return Ok(inactive);
             };
-        let (Some(owner), Some(user)) = (self.clients.get(&client_id), self.db.find_user(&userid).await?) else {
+        let Some(owner) = self.clients.get(&client_id) else {
             return Ok(inactive);
         };
-        Ok(Value::Object(
-            self.introspection(&owner, &user, scope, iat, exp, token_type),
-        ))
+        // A token about a person whose row is gone means nothing any more.
+        let user = match &userid {
+            Some(userid) => match self.db.find_user(userid).await? {
+                Some(user) => Some(user),
+                None => return Ok(inactive),
+            },
+            None => None,
+        };
+        Ok(Value::Object(self.introspection(
+            &owner,
+            user.as_ref(),
+            scope,
+            iat,
+            exp,
+            token_type,
+        )))
     }
 
     fn introspection(
         &self,
         owner: &Client,
-        user: &crate::store::UserRecord,
+        user: Option<&crate::store::UserRecord>,
         scope: String,
         iat: i64,
         exp: i64,
@@ -110,14 +123,18 @@ impl Provider {
         out.insert("active".into(), json!(true));
         out.insert("scope".into(), json!(scope));
         out.insert("client_id".into(), json!(owner.id));
-        out.insert("username".into(), json!(user.identity.userid));
+        if let Some(user) = user {
+            out.insert("username".into(), json!(user.identity.userid));
+        }
         out.insert("token_type".into(), json!(token_type));
         out.insert("exp".into(), json!(exp));
         out.insert("iat".into(), json!(iat));
-        out.insert(
-            "sub".into(),
-            json!(claims::subject(&user.identity, &self.identity, &owner.id)),
-        );
+        // A client's own token (client credentials) is about the client.
+        let sub = match user {
+            Some(user) => claims::subject(&user.identity, &self.identity, &owner.id),
+            None => owner.id.clone(),
+        };
+        out.insert("sub".into(), json!(sub));
         out.insert("aud".into(), json!(owner.id));
         out.insert("iss".into(), json!(self.issuer));
         out

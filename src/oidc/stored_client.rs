@@ -33,6 +33,8 @@ pub struct ClientV1 {
     pub jwks_uri: Option<String>,
     pub id_token_signed_response_alg: Option<String>,
     pub access_token_format: Option<String>,
+    #[serde(default)]
+    pub grant_types: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +74,7 @@ impl StoredClient {
             jwks_uri: c.jwks_uri,
             id_token_signed_response_alg: c.id_token_signed_response_alg,
             access_token_format: c.access_token_format,
+            grant_types: c.grant_types,
         });
         // Plain strings, numbers and lists: serializing cannot fail.
         serde_json::to_string(&stored).unwrap_or_default()
@@ -109,6 +112,7 @@ impl StoredClient {
             jwks_uri: c.jwks_uri,
             id_token_signed_response_alg: c.id_token_signed_response_alg,
             access_token_format: c.access_token_format,
+            grant_types: c.grant_types,
             ..Default::default()
         })
     }

@@ -50,7 +50,10 @@ impl Provider {
                 "the access token was not issued for openid",
             ));
         }
-        let user = self.db.find_user(&record.userid).await.map_err(|e| {
+        let userid = record.userid.as_deref().ok_or(BearerError::InvalidToken(
+            "the access token is a client's own: it describes no person",
+        ))?;
+        let user = self.db.find_user(userid).await.map_err(|e| {
             tracing::error!(cause = %e, "cannot read the user of an access token");
             BearerError::of_store(&e)
         })?;

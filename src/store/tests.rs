@@ -148,8 +148,8 @@ async fn upgrading_to_version_7_keeps_people_tokens_and_queued_logouts() {
             .unwrap()
             .expect("the access token");
         assert_eq!(
-            (token.userid.as_str(), token.family_id.as_deref()),
-            ("zhangsan", Some("fam"))
+            (token.userid.as_deref(), token.family_id.as_deref()),
+            (Some("zhangsan"), Some("fam"))
         );
         assert!(db.find_session_by_sid("sid-1").await.unwrap().is_some(), "{backend:?}");
         let (kind, payload, attempts, run_at): (String, String, i64, i64) =
@@ -246,7 +246,7 @@ fn access_token(hash: &str, code_hash: Option<&str>, expires_at: i64) -> NewAcce
     NewAccessToken {
         token_hash: hash.into(),
         client_id: "app".into(),
-        userid: "zhangsan".into(),
+        userid: Some("zhangsan".into()),
         scope: "openid profile".into(),
         code_hash: code_hash.map(str::to_owned),
         family_id: None,

@@ -9,7 +9,8 @@ use super::{Db, StoreError};
 pub struct NewAccessToken {
     pub token_hash: String,
     pub client_id: String,
-    pub userid: String,
+    /// The person it is about; `None` for a client's own token (client credentials).
+    pub userid: Option<String>,
     pub scope: String,
     /// The code it was issued for: revoked if that code is replayed.
     pub code_hash: Option<String>,
@@ -23,7 +24,8 @@ pub struct NewAccessToken {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessTokenRecord {
     pub client_id: String,
-    pub userid: String,
+    /// `None` for a client's own token.
+    pub userid: Option<String>,
     pub scope: String,
     pub family_id: Option<String>,
     pub created_at: i64,

@@ -32,7 +32,7 @@ async fn discovery_advertises_exactly_what_is_implemented() {
     );
     assert_eq!(
         doc["grant_types_supported"],
-        serde_json::json!(["authorization_code", "refresh_token"])
+        serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
     );
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
     // The advertised endpoints answer.

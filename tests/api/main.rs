@@ -12,6 +12,7 @@ mod authorize;
 mod caching;
 mod cli;
 mod client_auth;
+mod client_credentials;
 mod csrf;
 mod demo;
 mod discovery;

@@ -392,3 +392,33 @@ fn the_docker_demo_configuration_is_valid() {
     let settings = load_str(text, env(&vars)).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(settings.clients[0].client_id, "demo-app");
 }
+
+#[test]
+fn grant_types_are_known_and_client_credentials_need_a_confidential_client() {
+    let service = format!(
+        "{MINIMAL}[[clients]]\nclient_id = \"svc\"\nredirect_uris = []\n\
+         secret_sha256 = \"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08\"\n\
+         grant_types = [\"client_credentials\"]\n"
+    );
+    let s = load_str(&service, env(&[])).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        s.clients[1].grant_types,
+        ["client_credentials"],
+        "a service needs no redirect URI"
+    );
+    let public = format!(
+        "{MINIMAL}[[clients]]\nclient_id = \"spa\"\nredirect_uris = [\"https://spa.example.com/cb\"]\npublic = true\n\
+         grant_types = [\"authorization_code\", \"client_credentials\", \"password\"]\n"
+    );
+    let found: Vec<String> = problems(&public, &[]).into_iter().map(|p| p.path).collect();
+    assert!(found.contains(&"clients[1].grant_types".to_owned()), "{found:?}");
+    assert!(found.contains(&"clients[1].grant_types[2]".to_owned()), "{found:?}");
+}
+
+#[test]
+fn the_grant_types_a_client_may_name_are_the_ones_dingo_serves() {
+    assert_eq!(
+        super::super::KNOWN_GRANT_TYPES,
+        crate::oidc::GrantType::names().as_slice()
+    );
+}

@@ -3,7 +3,7 @@
 use super::super::error::OidcError;
 use super::super::params::Params;
 use super::super::{Client, Provider};
-use super::{Grant, GrantedRefresh, TokenResponse, invalid_grant, invalid_request};
+use super::{Grant, GrantedRefresh, Subject, TokenResponse, invalid_grant, invalid_request};
 use crate::crypto::{b64url, constant_time_eq, random_token, sha256, token_hash};
 use crate::store::{CodeRedemption, RedeemedCode};
 
@@ -72,7 +72,7 @@ impl Provider {
         self.issue(
             Grant {
                 client,
-                user: &user,
+                subject: Subject::Person(&user),
                 scope: &redeemed.scope,
                 auth_time: redeemed.auth_time,
                 nonce: redeemed.nonce.as_deref(),

@@ -3,7 +3,9 @@
 
 mod assertion;
 mod client_auth;
+mod client_credentials;
 mod code;
+mod grant_type;
 mod refresh;
 
 use std::sync::Arc;
@@ -19,13 +21,16 @@ use crate::crypto::{Alg, KeyError, SigningKey, b64url, jwt, random_token, token_
 use crate::identity::Upstream;
 use crate::store::{Checkout, NewAccessToken, RefreshToken, UserRecord};
 pub use assertion::{ASSERTION_TYPE, JwksSource};
+pub use grant_type::GrantType;
 
 #[derive(Serialize)]
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: &'static str,
     pub expires_in: i64,
-    pub id_token: String,
+    /// Only when a person logged in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
     pub scope: String,
@@ -51,10 +56,19 @@ fn invalid_grant(description: &str) -> OidcError {
     OidcError::new(ErrorCode::InvalidGrant, description)
 }
 
+/// Whom a grant's tokens are about.
+#[derive(Clone, Copy)]
+enum Subject<'a> {
+    /// A person who logged in: the tokens carry them, and an ID token describes them.
+    Person(&'a UserRecord),
+    /// The client itself (client credentials): no person, no ID token.
+    Client,
+}
+
 /// What a grant hands out, whatever the grant.
 struct Grant<'a> {
     client: &'a Client,
-    user: &'a UserRecord,
+    subject: Subject<'a>,
     scope: &'a str,
     auth_time: i64,
     nonce: Option<&'a str>,
@@ -85,21 +99,27 @@ impl Provider {
             return Err(invalid_request(format!("parameter `{name}` appears more than once")));
         }
         let client = self.authenticate_client(form, basic).await?;
-        let issued = match form.get("grant_type") {
-            None => Err(invalid_request("grant_type is missing")),
-            Some(grant @ "authorization_code") => {
-                self.authorization_code_grant(form, &client).await.map(|t| (grant, t))
-            }
-            Some(grant @ "refresh_token") => self
-                .refresh_token_grant(form, &client, upstream)
-                .await
-                .map(|t| (grant, t)),
-            Some(_) => Err(OidcError::new(
-                ErrorCode::UnsupportedGrantType,
-                "supported grants: authorization_code, refresh_token",
-            )),
+        let grant = match form.get("grant_type") {
+            None => return Err(invalid_request("grant_type is missing")),
+            Some(name) => GrantType::parse(name).ok_or_else(|| {
+                OidcError::new(
+                    ErrorCode::UnsupportedGrantType,
+                    format!("supported grants: {}", GrantType::names().join(", ")),
+                )
+            })?,
         };
-        if let (Err(e), Some("refresh_token")) = (&issued, form.get("grant_type")) {
+        if !client.may_use(grant) {
+            return Err(OidcError::new(
+                ErrorCode::UnauthorizedClient,
+                format!("this client may not use the {} grant", grant.as_str()),
+            ));
+        }
+        let issued = match grant {
+            GrantType::AuthorizationCode => self.authorization_code_grant(form, &client).await,
+            GrantType::RefreshToken => self.refresh_token_grant(form, &client, upstream).await,
+            GrantType::ClientCredentials => self.client_credentials_grant(form, &client).await,
+        };
+        if let (Err(e), GrantType::RefreshToken) = (&issued, grant) {
             self.audit(Audit {
                 kind: "refresh",
                 outcome: e.code.as_str(),
@@ -109,8 +129,8 @@ impl Provider {
             })
             .await;
         }
-        let (grant, tokens) = issued?;
-        self.metrics.record_token(grant);
+        let tokens = issued?;
+        self.metrics.record_token(grant.as_str());
         Ok(tokens)
     }
 
@@ -127,7 +147,10 @@ impl Provider {
         let record = NewAccessToken {
             token_hash: token_hash(&access_token),
             client_id: grant.client.id.clone(),
-            userid: grant.user.identity.userid.clone(),
+            userid: match grant.subject {
+                Subject::Person(user) => Some(user.identity.userid.clone()),
+                Subject::Client => None,
+            },
             scope: grant.scope.to_owned(),
             code_hash: grant.code_hash.map(str::to_owned),
             family_id: grant.refresh.as_ref().map(|r| r.family_id.clone()),
@@ -138,8 +161,30 @@ impl Provider {
         let new_refresh = grant.refresh.as_ref().and_then(|r| r.new_row.as_ref());
         store.record_tokens(&record, new_refresh).await?;
         drop(store);
+        let id_token = match grant.subject {
+            Subject::Person(user) => Some(self.id_token(&grant, user, &access_token, now).await?),
+            Subject::Client => None,
+        };
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.ttl.access_token_ttl,
+            id_token,
+            refresh_token: grant.refresh.map(|r| r.token),
+            scope: grant.scope.to_owned(),
+        })
+    }
+
+    /// The ID token of a person's grant (OIDC Core 2), with `at_hash` of its access token.
+    async fn id_token(
+        &self,
+        grant: &Grant<'_>,
+        user: &UserRecord,
+        access_token: &str,
+        now: i64,
+    ) -> Result<String, OidcError> {
         let scopes: Vec<&str> = grant.scope.split(' ').collect();
-        let mut id_claims = claims::for_scopes(grant.user, &scopes, grant.client, &self.identity);
+        let mut id_claims = claims::for_scopes(user, &scopes, grant.client, &self.identity);
         let mut put = |name: &str, value: Value| {
             id_claims.insert(name.to_owned(), value);
         };
@@ -149,7 +194,7 @@ impl Provider {
         put("exp", json!(now + self.ttl.id_token_ttl));
         put("auth_time", json!(grant.auth_time));
         let alg = grant.client.id_token_alg;
-        put("at_hash", json!(jwt::half_hash(alg, &access_token)));
+        put("at_hash", json!(jwt::half_hash(alg, access_token)));
         put("amr", json!([grant.route]));
         if let Some(sid) = grant.sid {
             put("sid", json!(sid));
@@ -161,31 +206,29 @@ impl Provider {
             .keys
             .signing_key_for(alg)
             .ok_or(crate::crypto::KeyError::NoSigningKey(alg))?;
-        let id_token = sign(id_claims, key, crate::crypto::jwt::ID_TOKEN_TYP).await?;
-        Ok(TokenResponse {
-            access_token,
-            token_type: "Bearer",
-            expires_in: self.ttl.access_token_ttl,
-            id_token,
-            refresh_token: grant.refresh.map(|r| r.token),
-            scope: grant.scope.to_owned(),
-        })
+        Ok(sign(id_claims, key, crate::crypto::jwt::ID_TOKEN_TYP).await?)
     }
 
     /// An RFC 9068 access token: a JWT with `typ: at+jwt` that resource servers can verify with
     /// the JWKS. It is stored by hash like an opaque one, so revocation and introspection work.
     async fn jwt_access_token(&self, grant: &Grant<'_>, now: i64) -> Result<String, OidcError> {
+        let sub = match grant.subject {
+            Subject::Person(user) => claims::subject(&user.identity, &self.identity, &grant.client.id),
+            Subject::Client => grant.client.id.clone(),
+        };
         let mut claims = json!({
             "iss": self.issuer,
-            "sub": claims::subject(&grant.user.identity, &self.identity, &grant.client.id),
+            "sub": sub,
             "aud": grant.client.id,
             "client_id": grant.client.id,
             "iat": now,
             "exp": now + self.ttl.access_token_ttl,
             "jti": random_token(),
             "scope": grant.scope,
-            "auth_time": grant.auth_time,
         });
+        if let Subject::Person(_) = grant.subject {
+            claims["auth_time"] = json!(grant.auth_time);
+        }
         if let Some(sid) = grant.sid {
             claims["sid"] = json!(sid);
         }
@@ -256,7 +299,7 @@ mod tests {
             access_token: "live-access-token".into(),
             token_type: "Bearer",
             expires_in: 3600,
-            id_token: "live.id.token".into(),
+            id_token: Some("live.id.token".into()),
             refresh_token: Some("live-refresh-token".into()),
             scope: "openid".into(),
         };

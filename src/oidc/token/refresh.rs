@@ -6,7 +6,7 @@ use super::super::error::{ErrorCode, OidcError};
 use super::super::lifecycle::Offboarding;
 use super::super::params::Params;
 use super::super::{Client, Provider};
-use super::{Grant, GrantedRefresh, TokenResponse, invalid_grant, invalid_request, successor};
+use super::{Grant, GrantedRefresh, Subject, TokenResponse, invalid_grant, invalid_request, successor};
 use crate::crypto::token_hash;
 use crate::identity::{Identity, Refusal, Upstream, UpstreamError};
 use crate::store::{Checkout, RefreshToken, Rotation};
@@ -118,7 +118,7 @@ impl Provider {
         self.issue(
             Grant {
                 client,
-                user,
+                subject: Subject::Person(user),
                 scope,
                 auth_time: token.auth_time,
                 // OIDC Core 12.2: a refreshed ID token carries no nonce.
