@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod backchannel;
 pub mod calendar;
+pub mod changes;
 pub mod client_jwks;
 pub mod clock;
 pub mod config;

@@ -10,6 +10,7 @@ use actix_web::{App, HttpServer, web};
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::backchannel::Backchannel;
+use crate::changes::Watcher;
 use crate::clock::SharedClock;
 use crate::config::{DatabaseSettings, Settings, is_loopback_url};
 use crate::crypto::KeyError;
@@ -55,8 +56,10 @@ pub struct Application {
     /// The signing keys, reloaded from the database every upkeep round.
     keyring: Arc<Keyring>,
     provider: Arc<Provider>,
-    /// Client reloads, housekeeping, key upkeep and the job worker.
+    /// Client reloads, housekeeping, key upkeep, the job worker and the watcher of changes.
     tasks: Tasks,
+    /// How many changes made elsewhere this instance has acted on.
+    changes_handled: tokio::sync::watch::Receiver<u64>,
     shutdown_timeout: u64,
     signals: StopSignals,
 }
@@ -124,6 +127,9 @@ impl Application {
     ) -> Result<Self, StartupError> {
         let db = crate::startup::open_database(&settings.database, settings.database.pool_size()).await?;
         db.migrate().await?;
+        // Listening first, then what has changed so far: the keys and clients loaded below are at
+        // least this recent, and every later change is heard or seen.
+        let changes_seen = crate::changes::Start::now(&db).await?;
         let keyring = Arc::new(Keyring::open(settings, db.clone(), clock.clone()).await?);
         let keys = keyring.key_set();
         let metrics = Arc::new(Metrics::new());
@@ -181,7 +187,8 @@ impl Application {
             .reload_clients()
             .await
             .map_err(|e| StartupError::Clients(e.to_string()))?;
-        let tasks = start_background(&state, &keyring, db.clone(), settings, background)?;
+        let (tasks, changes_handled) =
+            start_background(&state, &keyring, db.clone(), settings, background, changes_seen)?;
         let server = HttpServer::new(move || {
             let extra = extra.clone();
             App::new()
@@ -220,6 +227,7 @@ impl Application {
             keyring,
             provider,
             tasks,
+            changes_handled,
             shutdown_timeout,
             signals,
         })
@@ -249,6 +257,11 @@ impl Application {
     /// ([`Provider::reload_clients`], [`Provider::job_waker`]).
     pub fn provider(&self) -> Arc<Provider> {
         self.provider.clone()
+    }
+
+    /// Grows by one for every change made elsewhere (clients, keys) this instance acted on.
+    pub fn changes_handled(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes_handled.clone()
     }
 
     /// Serves until SIGTERM or SIGINT; then accepts no more connections, gives in-flight
@@ -282,7 +295,10 @@ impl Application {
 /// How often the background tasks run (tests set them long and drive the tasks themselves).
 #[derive(Debug, Clone)]
 pub struct Background {
-    /// Managed clients are reloaded from the database (changes reach every instance).
+    /// How often the versions of what changes (clients, keys) are compared; on PostgreSQL
+    /// changes are also heard at once. A full reload of the managed clients runs every
+    /// `reload_clients` besides, as a safety net.
+    pub changes_poll: Duration,
     pub reload_clients: Duration,
     /// Expired rows are purged and the gauges refreshed.
     pub housekeeping: Duration,
@@ -293,7 +309,8 @@ pub struct Background {
 impl Default for Background {
     fn default() -> Self {
         Self {
-            reload_clients: Duration::from_secs(5),
+            changes_poll: Duration::from_secs(1),
+            reload_clients: Duration::from_secs(300),
             housekeeping: Duration::from_secs(60),
             jobs: Pace::default(),
         }
@@ -307,10 +324,13 @@ fn start_background(
     db: Db,
     settings: &Settings,
     background: Background,
-) -> Result<Tasks, StartupError> {
+    changes_seen: crate::changes::Start,
+) -> Result<(Tasks, tokio::sync::watch::Receiver<u64>), StartupError> {
     let mut tasks = Tasks::new();
+    let db_for_changes = db.clone();
     let provider = state.provider.clone();
-    // Clients managed with `dingo clients …` take effect on every instance within seconds.
+    // Clients managed with `dingo clients …` (or another instance) take effect on every
+    // instance within a second: the watcher of changes; and, whatever happens, at this reload.
     tasks.every(background.reload_clients, true, move || {
         let provider = provider.clone();
         async move {
@@ -346,7 +366,16 @@ fn start_background(
     );
     let wake = state.provider.job_waker();
     tasks.spawn(move |stop| worker.run(wake, stop));
-    Ok(tasks)
+    let watcher = Watcher::new(
+        db_for_changes,
+        state.provider.clone(),
+        keyring.clone(),
+        background.changes_poll,
+        changes_seen,
+    );
+    let handled = watcher.handled();
+    tasks.spawn(move |stop| watcher.run(stop));
+    Ok((tasks, handled))
 }
 
 /// A server for `/metrics` alone, on `address`.

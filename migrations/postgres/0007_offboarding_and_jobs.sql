@@ -1,5 +1,6 @@
 -- dingo schema v7: a person re-hired under a new userid takes over their unionid; access tokens
--- may belong to a client alone; the indexes offboarding needs; one leased job queue; who did what.
+-- may belong to a client alone; the indexes offboarding needs; one leased job queue; who did what;
+-- what changed.
 ALTER TABLE users ALTER COLUMN unionid DROP NOT NULL; -- NULL once a newer row (the person re-hired) holds it
 -- A unionid belongs to the row that claimed it last: a person re-hired under a new userid keeps
 -- their unionid, and their new row takes it over from the old one.
@@ -45,3 +46,10 @@ DROP TABLE logout_deliveries;
 
 -- Who made an administrator's change: cli, person:<userid> or client:<client_id>.
 ALTER TABLE audit_events ADD COLUMN actor TEXT;
+
+-- What changed, for every instance to notice: a topic's version goes up with each change
+-- (PostgreSQL also sends NOTIFY dingo_changes, topic).
+CREATE TABLE changes (
+    topic   TEXT PRIMARY KEY,   -- clients, keys, …
+    version BIGINT NOT NULL
+);

@@ -1,5 +1,6 @@
 -- dingo schema v7: a person re-hired under a new userid takes over their unionid; access tokens
--- may belong to a client alone; the indexes offboarding needs; one leased job queue; who did what.
+-- may belong to a client alone; the indexes offboarding needs; one leased job queue; who did what;
+-- what changed.
 -- SQLite cannot drop a UNIQUE or NOT NULL constraint in place: the two tables are rebuilt
 -- (dingo runs migrations with foreign keys off, and checks them afterwards).
 
@@ -76,3 +77,10 @@ DROP TABLE logout_deliveries;
 
 -- Who made an administrator's change: cli, person:<userid> or client:<client_id>.
 ALTER TABLE audit_events ADD COLUMN actor TEXT;
+
+-- What changed, for every instance to notice: a topic's version goes up with each change
+-- (PostgreSQL also sends NOTIFY dingo_changes, topic).
+CREATE TABLE changes (
+    topic   TEXT PRIMARY KEY,   -- clients, keys, …
+    version BIGINT NOT NULL
+);

@@ -7,6 +7,7 @@ use super::{Actor, Admin, AdminError};
 use crate::config::{ClientSettings, Problem, check_client};
 use crate::crypto::{random_token, sha256_hex};
 use crate::oidc::StoredClient;
+use crate::store::Topic;
 
 /// Where a client is defined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -150,9 +151,10 @@ impl Admin {
         Ok(())
     }
 
-    /// This instance sees the change at once (the others at their next reload); it is audited.
+    /// This instance sees the change at once, the others when they hear of it; it is audited.
     async fn changed(&self, actor: &Actor, client_id: &str, outcome: &str) -> Result<(), AdminError> {
         self.provider.reload_clients().await?;
+        self.db().announce(Topic::Clients).await?;
         self.audit(actor, outcome, None, Some(client_id)).await;
         Ok(())
     }

@@ -18,7 +18,7 @@ use crate::crypto::Alg;
 use crate::identity::Identity;
 use crate::keyring::{Keyring, Rotation};
 use crate::oidc::{Audit, Offboarding, Provider};
-use crate::store::{AuditEvent, AuditFilter, Db, PersonSummary, Revoked, Session};
+use crate::store::{AuditEvent, AuditFilter, Db, PersonSummary, Revoked, Session, Topic};
 
 pub use crate::calendar::{format_utc, parse_time};
 pub use clients::{ClientSource, ClientView};
@@ -202,6 +202,7 @@ impl Admin {
         for &alg in algs {
             done.push((alg, self.keyring.rotate(alg, immediately).await?));
         }
+        self.db().announce(Topic::Keys).await?;
         self.audit(actor, "keys_rotated", None, None).await;
         Ok(done)
     }
@@ -232,6 +233,7 @@ impl Admin {
             .await?
             .map(|k| k.alg)
             .unwrap_or_default();
+        self.db().announce(Topic::Keys).await?;
         self.audit(actor, "key_imported", None, None).await;
         Ok((rotation, alg))
     }

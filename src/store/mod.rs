@@ -6,6 +6,7 @@
 mod assertions;
 mod audit;
 mod batch;
+mod changes;
 mod clients;
 mod codes;
 mod issuance;
@@ -29,6 +30,7 @@ use sqlx::migrate::{MigrateDatabase, Migrator};
 use sqlx::{AnyPool, ConnectOptions, Connection, Executor};
 
 pub use audit::{AuditEvent, AuditFilter};
+pub use changes::{ChangeListener, Topic};
 pub use clients::ClientRow;
 pub use codes::{CodeRedemption, NewAuthorizationCode, RedeemedCode};
 pub use issuance::{Checkout, CompletedLogin};
@@ -123,6 +125,18 @@ impl StoreError {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// For the connection that listens for changes (PostgreSQL).
+    url: ConnectUrl,
+}
+
+/// A database URL, which may hold a password: never shown.
+#[derive(Clone)]
+struct ConnectUrl(std::sync::Arc<str>);
+
+impl std::fmt::Debug for ConnectUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
 }
 
 impl Db {
@@ -174,7 +188,11 @@ impl Db {
             })
             .connect_with(connect)
             .await?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            url: ConnectUrl(url.as_str().into()),
+        })
     }
 
     /// Sends `batch` on a connection of its own.

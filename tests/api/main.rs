@@ -10,6 +10,7 @@ mod admin;
 mod audit;
 mod authorize;
 mod caching;
+mod changes;
 mod cli;
 mod client_auth;
 mod client_credentials;

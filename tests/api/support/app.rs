@@ -39,6 +39,8 @@ pub struct TestAppOptions {
     pub directory: Option<String>,
     /// The test client's back-channel logout URI.
     pub backchannel_logout_uri: Option<String>,
+    /// How the background tasks are paced, instead of dingo's defaults.
+    pub background: Option<dingo::startup::Background>,
 }
 
 pub struct TestApp {
@@ -54,6 +56,8 @@ pub struct TestApp {
     /// The application's provider, to drive what its background tasks do on their own
     /// (`reload_clients`).
     pub provider: Arc<dingo::oidc::Provider>,
+    /// Grows by one for every change made elsewhere (clients, keys) the instance acted on.
+    pub changes_handled: tokio::sync::watch::Receiver<u64>,
     /// A browser: keeps cookies, never follows redirects by itself.
     pub browser: reqwest::Client,
     server: tokio::task::JoinHandle<()>,
@@ -231,12 +235,14 @@ public = true
         let settings = config::load_str(&text, env).unwrap_or_else(|e| panic!("{e}"));
         // Kept beside the database, for the command-line tools run against this instance.
         std::fs::write(dir.path().join("dingo.toml"), &text).unwrap();
-        let app = Application::build_on(&settings, clock.clone(), listener, None)
+        let background = options.background.unwrap_or_default();
+        let app = Application::build_with(&settings, clock.clone(), listener, None, background)
             .await
             .unwrap();
         let db = app.db().clone();
         let keyring = app.keyring();
         let provider = app.provider();
+        let changes_handled = app.changes_handled();
         let server = tokio::spawn(async move {
             let _ = app.run_until_stopped().await;
         });
@@ -254,6 +260,7 @@ public = true
             db,
             keyring,
             provider,
+            changes_handled,
             browser,
             server,
         }
