@@ -1,6 +1,6 @@
 //! dingo: an OpenID Connect provider whose upstream identity source is DingTalk (钉钉).
 //!
-//! Module map and dependency rules: README.md, "How dingo is built".
+//! Module map and dependency rules: docs/architecture.md.
 
 pub mod admin;
 pub mod backchannel;

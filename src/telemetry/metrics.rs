@@ -133,8 +133,11 @@ impl Metrics {
         self.dingtalk_circuit.set(state);
     }
 
-    /// One finished login: `route` such as `web`, `in_app`, `legacy`, `open_auth`; `outcome` such
-    /// as `success`, `not_member`, `denied`, `upstream_error`.
+    /// One finished login: `route` is how DingTalk authenticated the person (`dingtalk_web`,
+    /// `dingtalk_inapp`, `dingtalk_sns`, `dingtalk_openauth`) or `session` (answered from a dingo
+    /// session); `outcome` is `success`, `refused_not_member`, `refused_not_visible`,
+    /// `refused_inactive`, `refused_policy`, `refused_disabled`, `code_rejected`,
+    /// `upstream_error` or `upstream_refused`.
     pub fn record_login(&self, route: &str, outcome: &str) {
         self.logins.inc([route, outcome]);
     }
