@@ -261,7 +261,7 @@ async fn clients_with(admin: &Admin, action: ClientsAction) -> anyhow::Result<()
                     "{:<24} {:<10} {:<16} {}",
                     s.client_id,
                     source,
-                    c.kind,
+                    c.kind.as_str(),
                     s.redirect_uris.join(" ")
                 );
             }

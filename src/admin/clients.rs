@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::{Actor, Admin, AdminError};
-use crate::config::{ClientSettings, Problem, check_client};
+use crate::config::{ClientSettings, ClientType, Problem, check_client};
 use crate::crypto::{random_token, sha256_hex};
 use crate::oidc::StoredClient;
 use crate::store::Topic;
@@ -23,8 +23,7 @@ pub enum ClientSource {
 pub struct ClientView {
     pub settings: ClientSettings,
     pub source: ClientSource,
-    /// `public`, `private_key_jwt` or `confidential`.
-    pub kind: &'static str,
+    pub kind: ClientType,
 }
 
 impl ClientView {
@@ -32,16 +31,8 @@ impl ClientView {
         settings.secret_sha256 = None;
         settings.secret_env = None;
         settings.secret_file = None;
-        let kind = kind_of(&settings);
+        let kind = settings.client_type();
         Self { settings, source, kind }
-    }
-}
-
-fn kind_of(c: &ClientSettings) -> &'static str {
-    match (c.public, c.token_endpoint_auth_method.as_deref()) {
-        (true, _) | (_, Some("none")) => "public",
-        (_, Some("private_key_jwt")) => "private_key_jwt",
-        _ => "confidential",
     }
 }
 
@@ -81,7 +72,7 @@ impl Admin {
             )));
         }
         check(settings)?;
-        let needs_secret = kind_of(settings) == "confidential";
+        let needs_secret = settings.client_type() == ClientType::Confidential;
         let secret = needs_secret.then(random_token);
         let hash = secret.as_deref().map(sha256_hex);
         let stored = StoredClient::encode(settings);
@@ -112,10 +103,10 @@ impl Admin {
     pub async fn rotate_client_secret(&self, actor: &Actor, client_id: &str) -> Result<String, AdminError> {
         self.managed(client_id)?;
         let view = self.client(client_id).await?;
-        if view.kind != "confidential" {
+        if view.kind != ClientType::Confidential {
             return Err(AdminError::Invalid(vec![Problem::new(
                 "client_id",
-                format!("client {client_id:?} has no secret ({})", view.kind),
+                format!("client {client_id:?} has no secret ({})", view.kind.as_str()),
             )]));
         }
         let secret = random_token();

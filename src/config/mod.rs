@@ -4,6 +4,7 @@
 //! ([`load`]), deserialize it while collecting every unknown key, then [`validate`] the result.
 //! All problems found are reported together, each with its key path.
 
+mod client_kind;
 mod lenient;
 mod load;
 mod secret;
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dburl::Backend;
 
+pub use client_kind::{AccessTokenFormat, AuthMethod, ClientType};
 pub use load::{ConfigError, Problem, load, load_str};
 pub use secret::Secret;
 pub use validate::{

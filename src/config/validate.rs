@@ -7,7 +7,7 @@ use url::Url;
 
 use super::{Problem, Settings};
 
-use super::{ClientSettings, InApp, SubjectKind, WebLogin};
+use super::{AuthMethod, ClientSettings, ClientType, InApp, SubjectKind, WebLogin};
 
 /// Scopes a client may be allowed.
 pub const KNOWN_SCOPES: &[&str] = &["openid", "profile", "email", "phone", "groups", "offline_access"];
@@ -253,15 +253,11 @@ pub fn check_client(prefix: &str, c: &ClientSettings) -> Vec<Problem> {
         );
     }
     let has_secret = c.secret_sha256.is_some() || c.secret_env.is_some() || c.secret_file.is_some();
-    let method = c.token_endpoint_auth_method.as_deref();
-    match method {
-        None | Some("client_secret_basic" | "client_secret_post" | "private_key_jwt" | "none") => {}
-        Some(other) => problem(
-            &at("token_endpoint_auth_method"),
-            format!("unknown method {other:?} (client_secret_basic, client_secret_post, private_key_jwt, none)"),
-        ),
-    }
-    if method == Some("private_key_jwt") {
+    let method = c.auth_method().unwrap_or_else(|message| {
+        problem(&at("token_endpoint_auth_method"), message);
+        None
+    });
+    if method == Some(AuthMethod::PrivateKeyJwt) {
         match (&c.jwks, &c.jwks_uri) {
             (Some(_), Some(_)) | (None, None) => problem(
                 &at("jwks"),
@@ -286,7 +282,7 @@ pub fn check_client(prefix: &str, c: &ClientSettings) -> Vec<Problem> {
             );
         }
     } else {
-        match (c.public || method == Some("none"), has_secret) {
+        match (c.client_type() == ClientType::Public, has_secret) {
             (true, true) => problem(&at("public"), "a public client has no secret".into()),
             (false, false) => problem(
                 &at("secret_sha256"),
@@ -295,19 +291,13 @@ pub fn check_client(prefix: &str, c: &ClientSettings) -> Vec<Problem> {
             _ => {}
         }
     }
-    if c.id_token_signed_response_alg
-        .as_deref()
-        .is_some_and(|a| !matches!(a, "RS256" | "ES256" | "EdDSA"))
-    {
+    if c.id_token_alg().is_err() {
         problem(
             &at("id_token_signed_response_alg"),
             "must be RS256, ES256 or EdDSA".into(),
         );
     }
-    if c.access_token_format
-        .as_deref()
-        .is_some_and(|f| !matches!(f, "opaque" | "jwt"))
-    {
+    if c.access_token_format().is_err() {
         problem(&at("access_token_format"), "must be \"opaque\" or \"jwt\"".into());
     }
     for (j, grant) in c.grant_types.iter().enumerate() {
@@ -318,8 +308,7 @@ pub fn check_client(prefix: &str, c: &ClientSettings) -> Vec<Problem> {
             );
         }
     }
-    let secretless = c.public || matches!(c.token_endpoint_auth_method.as_deref(), Some("none"));
-    if secretless && c.grant_types.iter().any(|g| g == "client_credentials") {
+    if c.client_type() == ClientType::Public && c.grant_types.iter().any(|g| g == "client_credentials") {
         problem(
             &at("grant_types"),
             "client_credentials is for confidential clients: a public client cannot keep a secret".into(),

@@ -5,7 +5,7 @@ use url::Url;
 
 use super::error::{ErrorCode, OidcError};
 use super::params::Params;
-use super::{Client, ClientRegistry};
+use super::{Client, ClientRegistry, Scopes};
 
 /// Problems that make redirecting unsafe: the person is shown a page instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,21 +130,19 @@ fn validate(params: &Params, client: &Client) -> Result<AuthorizationRequest, Oi
     if params.get("response_mode").is_some_and(|mode| mode != "query") {
         return Err(invalid("only response_mode=query is supported".into()));
     }
-    let requested: Vec<&str> = params
-        .get("scope")
-        .unwrap_or_default()
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .collect();
-    if !requested.contains(&"openid") {
+    let requested = Scopes::parse(params.get("scope").unwrap_or_default());
+    if !requested.contains("openid") {
         return Err(OidcError::new(ErrorCode::InvalidScope, "scope must include openid"));
     }
-    let mut scope = vec!["openid".to_owned()];
-    for s in requested {
-        if s != "openid" && client.scopes.iter().any(|allowed| allowed == s) && !scope.iter().any(|x| x == s) {
-            scope.push(s.to_owned());
-        }
+    // openid first, then what was asked for and the client may have (the rest is left out).
+    let mut granted = Scopes::parse("openid");
+    for s in requested
+        .iter()
+        .filter(|s| client.scopes.iter().any(|allowed| allowed == s))
+    {
+        granted.insert(s);
     }
+    let scope: Vec<String> = granted.iter().map(str::to_owned).collect();
     let code_challenge = check_pkce(params, client)?;
     let prompts: Vec<&str> = params
         .get("prompt")

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use crate::config::ClientSettings;
+use crate::config::{AccessTokenFormat, AuthMethod, ClientSettings, ClientType};
 use crate::crypto::Alg;
 use crate::crypto::{constant_time_eq, sha256};
 use crate::identity::Policy;
@@ -152,25 +152,25 @@ impl ClientRegistry {
 
 /// The client described by `c`, whose secret's SHA-256 (hex) is `secret_sha256`.
 fn client(c: &ClientSettings, secret_sha256: Option<&str>) -> Result<Client, String> {
-    let method = c.token_endpoint_auth_method.as_deref();
-    let kind = if c.public || method == Some("none") {
-        ClientKind::Public
-    } else if method == Some("private_key_jwt") {
-        match (&c.jwks, &c.jwks_uri) {
+    let method = c.auth_method()?;
+    let kind = match c.client_type() {
+        ClientType::Public => ClientKind::Public,
+        ClientType::PrivateKeyJwt => match (&c.jwks, &c.jwks_uri) {
             (Some(jwks), _) => ClientKind::PrivateKeyJwt(ClientKeys::Inline(jwks.clone())),
             (None, Some(uri)) => ClientKind::PrivateKeyJwt(ClientKeys::Uri(uri.clone())),
             (None, None) => return Err(format!("client {} has no jwks or jwks_uri", c.client_id)),
-        }
-    } else {
-        let hex = secret_sha256.ok_or_else(|| format!("client {} has no secret", c.client_id))?;
-        ClientKind::Confidential {
-            secret_sha256: parse_hex32(hex)
-                .ok_or_else(|| format!("client {}: secret_sha256 is not 64 hex characters", c.client_id))?,
-            only: match method {
-                Some("client_secret_basic") => Some(SecretMethod::Basic),
-                Some("client_secret_post") => Some(SecretMethod::Post),
-                _ => None,
-            },
+        },
+        ClientType::Confidential => {
+            let hex = secret_sha256.ok_or_else(|| format!("client {} has no secret", c.client_id))?;
+            ClientKind::Confidential {
+                secret_sha256: parse_hex32(hex)
+                    .ok_or_else(|| format!("client {}: secret_sha256 is not 64 hex characters", c.client_id))?,
+                only: match method {
+                    Some(AuthMethod::ClientSecretBasic) => Some(SecretMethod::Basic),
+                    Some(AuthMethod::ClientSecretPost) => Some(SecretMethod::Post),
+                    _ => None,
+                },
+            }
         }
     };
     Ok(Client {
@@ -186,13 +186,11 @@ fn client(c: &ClientSettings, secret_sha256: Option<&str>) -> Result<Client, Str
         refresh_tokens: c.refresh_tokens,
         refresh_token_idle_ttl: c.refresh_token_idle_ttl,
         refresh_token_absolute_ttl: c.refresh_token_absolute_ttl,
-        id_token_alg: match c.id_token_signed_response_alg.as_deref() {
-            None => Alg::RS256,
-            Some(name) => name
-                .parse()
-                .map_err(|_| format!("client {}: unknown algorithm {name:?}", c.client_id))?,
-        },
-        jwt_access_tokens: c.access_token_format.as_deref() == Some("jwt"),
+        id_token_alg: c.id_token_alg().map_err(|e| format!("client {}: {e}", c.client_id))?,
+        jwt_access_tokens: c
+            .access_token_format()
+            .map_err(|e| format!("client {}: {e}", c.client_id))?
+            == AccessTokenFormat::Jwt,
         grant_types: if c.grant_types.is_empty() {
             GrantType::DEFAULT.to_vec()
         } else {

@@ -29,7 +29,7 @@ pub fn document(issuer: &str, subject: SubjectKind, algorithms: &[crate::crypto:
         "grant_types_supported": super::token::GrantType::names(),
         "subject_types_supported": [subject_type],
         "id_token_signing_alg_values_supported": algorithms.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+        "token_endpoint_auth_methods_supported": crate::config::AuthMethod::names(),
         "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],

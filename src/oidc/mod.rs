@@ -13,6 +13,7 @@ mod logout;
 mod params;
 pub mod paths;
 mod revocation;
+mod scopes;
 mod session;
 mod stored_client;
 mod token;
@@ -35,6 +36,7 @@ pub use lifecycle::{BACKCHANNEL_LOGOUT, LogoutDelivery, LogoutNotice, Offboardin
 pub use login::{AuthorizeOutcome, InAppLogin, InAppReply, LoginOutcome, Refusal, RefusalReason, UpstreamReply};
 pub use logout::{LogoutError, LogoutOutcome};
 pub use params::Params;
+pub use scopes::Scopes;
 pub use stored_client::StoredClient;
 pub use token::{ASSERTION_TYPE, GrantType, JwksSource, TokenResponse};
 pub use userinfo::BearerError;

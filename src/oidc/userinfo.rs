@@ -2,8 +2,8 @@
 
 use serde_json::{Map, Value};
 
-use super::Provider;
 use super::claims;
+use super::{Provider, Scopes};
 use crate::crypto::token_hash;
 
 /// Why a bearer token was not accepted; the `WWW-Authenticate` challenge follows from it.
@@ -44,8 +44,8 @@ impl Provider {
                 BearerError::of_store(&e)
             })?;
         let record = record.ok_or(BearerError::InvalidToken("the access token is invalid or has expired"))?;
-        let scopes: Vec<&str> = record.scope.split(' ').collect();
-        if !scopes.contains(&"openid") {
+        let scopes = Scopes::parse(&record.scope);
+        if !scopes.contains("openid") {
             return Err(BearerError::InsufficientScope(
                 "the access token was not issued for openid",
             ));
@@ -61,6 +61,7 @@ impl Provider {
         let client = self.clients.get(&record.client_id).ok_or(BearerError::InvalidToken(
             "the access token's client is no longer registered",
         ))?;
+        let scopes: Vec<&str> = scopes.iter().collect();
         Ok(claims::for_scopes(&user, &scopes, &client, &self.identity))
     }
 }

@@ -3,7 +3,7 @@
 
 use super::super::error::{ErrorCode, OidcError};
 use super::super::params::Params;
-use super::super::{Client, Provider};
+use super::super::{Client, Provider, Scopes};
 use super::{Grant, Subject, TokenResponse};
 
 /// Scopes that describe a person: meaningless for a client acting as itself.
@@ -49,8 +49,8 @@ fn granted_scope(requested: Option<&str>, allowed: &[String]) -> Result<String, 
         let all: Vec<&str> = allowed.iter().map(String::as_str).filter(|s| grantable(s)).collect();
         return Ok(all.join(" "));
     };
-    let mut scope: Vec<&str> = Vec::new();
-    for s in requested.split(' ').filter(|s| !s.is_empty()) {
+    let requested = Scopes::parse(requested);
+    for s in requested.iter() {
         if PERSON_SCOPES.contains(&s) {
             return Err(OidcError::new(
                 ErrorCode::InvalidScope,
@@ -63,11 +63,8 @@ fn granted_scope(requested: Option<&str>, allowed: &[String]) -> Result<String, 
                 format!("the client is not registered for scope {s:?}"),
             ));
         }
-        if !scope.contains(&s) {
-            scope.push(s);
-        }
     }
-    Ok(scope.join(" "))
+    Ok(requested.to_string())
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use super::super::error::OidcError;
 use super::super::params::Params;
-use super::super::{Client, Provider};
+use super::super::{Client, Provider, Scopes};
 use super::{Grant, GrantedRefresh, Subject, TokenResponse, invalid_grant, invalid_request};
 use crate::crypto::{b64url, constant_time_eq, random_token, sha256, token_hash};
 use crate::store::{CodeRedemption, RedeemedCode};
@@ -47,7 +47,7 @@ impl Provider {
         }
         // Disabled since the code was issued (offboarding also removes unredeemed codes).
         let user = user.ok_or_else(|| invalid_grant("the person may no longer log in"))?;
-        let wants_refresh = client.refresh_tokens || redeemed.scope.split(' ').any(|s| s == "offline_access");
+        let wants_refresh = client.refresh_tokens || Scopes::parse(&redeemed.scope).contains("offline_access");
         let refresh = if wants_refresh {
             // The family is named after the code, so a replayed code revokes it too.
             let token = random_token();

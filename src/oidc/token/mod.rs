@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use super::audit::Audit;
 use super::error::{ErrorCode, OidcError};
 use super::params::Params;
-use super::{Client, Provider, claims};
+use super::{Client, Provider, Scopes, claims};
 use crate::crypto::{Alg, KeyError, SigningKey, b64url, jwt, random_token, token_hash};
 use crate::identity::Upstream;
 use crate::store::{Checkout, NewAccessToken, RefreshToken, UserRecord};
@@ -183,7 +183,8 @@ impl Provider {
         access_token: &str,
         now: i64,
     ) -> Result<String, OidcError> {
-        let scopes: Vec<&str> = grant.scope.split(' ').collect();
+        let scopes = Scopes::parse(grant.scope);
+        let scopes: Vec<&str> = scopes.iter().collect();
         let mut id_claims = claims::for_scopes(user, &scopes, grant.client, &self.identity);
         let mut put = |name: &str, value: Value| {
             id_claims.insert(name.to_owned(), value);

@@ -5,7 +5,7 @@ use super::super::audit::Audit;
 use super::super::error::{ErrorCode, OidcError};
 use super::super::lifecycle::Offboarding;
 use super::super::params::Params;
-use super::super::{Client, Provider};
+use super::super::{Client, Provider, Scopes};
 use super::{Grant, GrantedRefresh, Subject, TokenResponse, invalid_grant, invalid_request, successor};
 use crate::crypto::token_hash;
 use crate::identity::{Identity, Refusal, Upstream, UpstreamError};
@@ -194,23 +194,17 @@ fn narrowed_scope(form: &Params, granted: &str) -> Result<String, OidcError> {
     let Some(requested) = form.get("scope") else {
         return Ok(granted.to_owned());
     };
-    let granted: Vec<&str> = granted.split(' ').collect();
-    let mut scope: Vec<&str> = Vec::new();
-    for s in requested.split(' ').filter(|s| !s.is_empty()) {
-        if !granted.contains(&s) {
-            return Err(OidcError::new(
-                ErrorCode::InvalidScope,
-                format!("scope {s:?} was not granted"),
-            ));
-        }
-        if !scope.contains(&s) {
-            scope.push(s);
-        }
+    let (granted, requested) = (Scopes::parse(granted), Scopes::parse(requested));
+    if let Some(s) = requested.iter().find(|s| !granted.contains(s)) {
+        return Err(OidcError::new(
+            ErrorCode::InvalidScope,
+            format!("scope {s:?} was not granted"),
+        ));
     }
-    if !scope.contains(&"openid") {
+    if !requested.contains("openid") {
         return Err(OidcError::new(ErrorCode::InvalidScope, "scope must include openid"));
     }
-    Ok(scope.join(" "))
+    Ok(requested.to_string())
 }
 
 #[cfg(test)]
