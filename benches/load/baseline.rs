@@ -218,7 +218,7 @@ pub async fn store_token_run(
 async fn one_token_in_the_store(db: &Db, code: &str, shape: &TokenShape) -> Result<(), String> {
     let fail = |e: dingo::store::StoreError| e.to_string();
     let now = unix_now();
-    let hash = token_hash(code);
+    let hash = dingo::crypto::TokenHash::of(code);
     let mut store = db.checkout().await.map_err(fail)?;
     let CodeRedemption::Redeemed(redeemed) = store.redeem_authorization_code(&hash, now).await.map_err(fail)? else {
         return Err("code not redeemed".into());
@@ -226,7 +226,7 @@ async fn one_token_in_the_store(db: &Db, code: &str, shape: &TokenShape) -> Resu
     redeemed.user.ok_or("no such user")?;
     let refresh = RefreshToken {
         token_hash: token_hash(&random_token()),
-        family_id: hash.clone(),
+        family_id: hash.as_str().to_owned(),
         client_id: shape.client_id.clone(),
         userid: shape.userid.clone(),
         scope: shape.scope.clone(),
@@ -243,8 +243,8 @@ async fn one_token_in_the_store(db: &Db, code: &str, shape: &TokenShape) -> Resu
         client_id: shape.client_id.clone(),
         userid: Some(shape.userid.clone()),
         scope: shape.scope.clone(),
-        code_hash: Some(hash.clone()),
-        family_id: Some(hash),
+        code_hash: Some(hash.as_str().to_owned()),
+        family_id: Some(hash.as_str().to_owned()),
         sid: Some(shape.sid.clone()),
         created_at: now,
         expires_at: now + 3600,

@@ -54,6 +54,28 @@ pub fn token_hash(token: &str) -> String {
     b64url(sha256(token))
 }
 
+/// The stored form of a code, token, session cookie or login state, which is what the store looks
+/// them up by: made from the presented value ([`TokenHash::of`]), so that a raw token can never
+/// be passed where its hash is meant.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TokenHash(String);
+
+impl TokenHash {
+    /// The hash of a presented code, token, cookie or state.
+    pub fn of(presented: &str) -> Self {
+        Self(token_hash(presented))
+    }
+
+    /// A value that already is a hash: read back from a row.
+    pub fn stored(hash: impl Into<String>) -> Self {
+        Self(hash.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A fresh unguessable token: 32 random bytes, base64url.
 pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
@@ -78,6 +100,14 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_hash_is_made_from_the_presented_value_and_is_what_is_stored() {
+        let presented = "a-presented-code";
+        assert_eq!(TokenHash::of(presented).as_str(), token_hash(presented));
+        assert_ne!(TokenHash::of(presented).as_str(), presented);
+        assert_eq!(TokenHash::stored(token_hash(presented)), TokenHash::of(presented));
+    }
 
     #[test]
     fn sha256_hex_matches_the_known_digest_of_abc() {

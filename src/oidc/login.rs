@@ -8,7 +8,7 @@ use super::error::{ErrorCode, OidcError};
 use super::params::Params;
 use super::{Provider, paths};
 use crate::config::InApp;
-use crate::crypto::{constant_time_eq, random_token, token_hash};
+use crate::crypto::{TokenHash, constant_time_eq, random_token, token_hash};
 use crate::identity::{self, Identity, LoginRoute, Upstream, UpstreamCode, UpstreamError};
 use crate::store::{CompletedLogin, NewAuthorizationCode, PendingLogin, Session};
 
@@ -196,7 +196,7 @@ impl Provider {
     /// Sends a login that started on the in-app page to DingTalk's web login instead (the
     /// in-app page's fallback). The state stays the same and is still single use.
     pub async fn web_fallback(&self, state: &str, browser: Option<&str>, upstream: &impl Upstream) -> AuthorizeOutcome {
-        match self.db.find_pending_login(&token_hash(state)).await {
+        match self.db.find_pending_login(&TokenHash::of(state)).await {
             Ok(Some(pending)) if same_browser(browser, &pending) => {
                 AuthorizeOutcome::Redirect(upstream.login_url(&self.url(paths::DINGTALK_CALLBACK), state, true))
             }
@@ -399,7 +399,7 @@ impl Provider {
         browser: Option<&str>,
     ) -> Result<AuthorizationRequest, LoginOutcome> {
         let state = state.ok_or(LoginOutcome::Page(PageError::LoginStateMissing))?;
-        let pending = match self.db.take_pending_login(&token_hash(state)).await {
+        let pending = match self.db.take_pending_login(&TokenHash::of(state)).await {
             Ok(Some(pending)) => pending,
             Ok(None) => return Err(LoginOutcome::Page(PageError::LoginStateUnknown)),
             Err(e) => {

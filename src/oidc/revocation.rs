@@ -6,7 +6,7 @@ use super::audit::Audit;
 use super::error::{ErrorCode, OidcError};
 use super::params::Params;
 use super::{Client, Provider, claims};
-use crate::crypto::token_hash;
+use crate::crypto::TokenHash;
 
 impl Provider {
     /// RFC 7009 §2: revokes an access token, or a refresh token with its whole family. Unknown
@@ -23,7 +23,7 @@ impl Provider {
         let token = form
             .get("token")
             .ok_or_else(|| OidcError::new(ErrorCode::InvalidRequest, "token is missing"))?;
-        let hash = token_hash(token);
+        let hash = TokenHash::of(token);
         let now = self.clock.now();
         let revoked = if let Some(access) = self.db.find_access_token(&hash, now).await? {
             (access.client_id == client.id && self.db.delete_access_token(&hash).await?)
@@ -68,7 +68,7 @@ impl Provider {
         let token = form
             .get("token")
             .ok_or_else(|| OidcError::new(ErrorCode::InvalidRequest, "token is missing"))?;
-        let hash = token_hash(token);
+        let hash = TokenHash::of(token);
         let now = self.clock.now();
         let inactive = json!({ "active": false });
         let (client_id, userid, scope, iat, exp, token_type) =

@@ -2,7 +2,7 @@
 //! second app logs in without going to DingTalk again.
 
 use super::Provider;
-use crate::crypto::{random_token, token_hash};
+use crate::crypto::{TokenHash, random_token, token_hash};
 use crate::identity::LoginRoute;
 use crate::store::Session;
 
@@ -26,7 +26,7 @@ impl Provider {
     /// The live session of the browser with this cookie, if any.
     pub async fn current_session(&self, cookie: Option<&str>) -> Option<Session> {
         let cookie = cookie?;
-        match self.db.find_session(&token_hash(cookie), self.clock.now()).await {
+        match self.db.find_session(&TokenHash::of(cookie), self.clock.now()).await {
             Ok(session) => session,
             Err(e) => {
                 tracing::error!(cause = %e, "cannot read a session");

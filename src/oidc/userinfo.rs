@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 
 use super::claims;
 use super::{Provider, Scopes};
-use crate::crypto::token_hash;
+use crate::crypto::TokenHash;
 
 /// Why a bearer token was not accepted; the `WWW-Authenticate` challenge follows from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +37,7 @@ impl Provider {
         let now = self.clock.now();
         let record = self
             .db
-            .find_access_token(&token_hash(access_token), now)
+            .find_access_token(&TokenHash::of(access_token), now)
             .await
             .map_err(|e| {
                 tracing::error!(cause = %e, "cannot look up an access token");

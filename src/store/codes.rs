@@ -7,6 +7,7 @@ use sqlx::{AnyConnection, Row};
 use super::batch::Batch;
 use super::users::{read_user, user_columns_of};
 use super::{Db, StoreError, UserRecord, refresh, sessions};
+use crate::crypto::TokenHash;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAuthorizationCode {
@@ -56,8 +57,12 @@ static REDEEM: LazyLock<String> = LazyLock::new(|| {
 
 impl Db {
     /// Consumes a code; see [`redeem_authorization_code`].
-    pub async fn redeem_authorization_code(&self, code_hash: &str, now: i64) -> Result<CodeRedemption, StoreError> {
-        redeem_authorization_code(&mut *self.pool.acquire().await?, code_hash, now).await
+    pub async fn redeem_authorization_code(
+        &self,
+        code_hash: &TokenHash,
+        now: i64,
+    ) -> Result<CodeRedemption, StoreError> {
+        redeem_authorization_code(&mut *self.pool.acquire().await?, code_hash.as_str(), now).await
     }
 
     /// Stores a code; see [`insert_authorization_code`].

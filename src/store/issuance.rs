@@ -11,6 +11,7 @@ use super::{
     AuditEvent, Backend, Db, NewAccessToken, NewAuthorizationCode, RefreshToken, Session, StoreError, UserRecord,
 };
 use super::{CodeRedemption, Rotation, audit, codes, refresh, sessions, tokens, users};
+use crate::crypto::TokenHash;
 use crate::identity::Identity;
 
 /// What a login that succeeded leaves behind.
@@ -61,8 +62,12 @@ impl Db {
 
 impl Checkout {
     /// Consumes a code; see [`Db::redeem_authorization_code`].
-    pub async fn redeem_authorization_code(&mut self, code_hash: &str, now: i64) -> Result<CodeRedemption, StoreError> {
-        codes::redeem_authorization_code(&mut self.conn, code_hash, now).await
+    pub async fn redeem_authorization_code(
+        &mut self,
+        code_hash: &TokenHash,
+        now: i64,
+    ) -> Result<CodeRedemption, StoreError> {
+        codes::redeem_authorization_code(&mut self.conn, code_hash.as_str(), now).await
     }
 
     /// Records a login of `identity`; see [`Db::upsert_user`].
@@ -78,8 +83,8 @@ impl Checkout {
     }
 
     /// Marks a refresh token used; see [`Db::rotate_refresh_token`].
-    pub async fn rotate_refresh_token(&mut self, token_hash: &str, now: i64) -> Result<Rotation, StoreError> {
-        refresh::rotate_refresh_token(&mut self.conn, token_hash, now).await
+    pub async fn rotate_refresh_token(&mut self, token_hash: &TokenHash, now: i64) -> Result<Rotation, StoreError> {
+        refresh::rotate_refresh_token(&mut self.conn, token_hash.as_str(), now).await
     }
 
     /// Stores the tokens of a grant together: its new refresh token, if any, and its access token.

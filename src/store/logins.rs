@@ -3,6 +3,7 @@
 use sqlx::Row;
 
 use super::{Db, StoreError};
+use crate::crypto::TokenHash;
 
 /// A login sent to DingTalk, waiting for the person to come back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,11 +31,11 @@ impl Db {
     }
 
     /// The pending login for `state_hash`, left in place.
-    pub async fn find_pending_login(&self, state_hash: &str) -> Result<Option<PendingLogin>, StoreError> {
+    pub async fn find_pending_login(&self, state_hash: &TokenHash) -> Result<Option<PendingLogin>, StoreError> {
         let row = sqlx::query(
             "SELECT state_hash, browser_hash, request, expires_at FROM pending_logins WHERE state_hash = $1",
         )
-        .bind(state_hash)
+        .bind(state_hash.as_str())
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| read_pending_login(&r)).transpose()
@@ -42,11 +43,11 @@ impl Db {
 
     /// Removes and returns the pending login for `state_hash`: a state can be used only once.
     /// An expired one is removed too, and returned so the caller can tell "expired" from "unknown".
-    pub async fn take_pending_login(&self, state_hash: &str) -> Result<Option<PendingLogin>, StoreError> {
+    pub async fn take_pending_login(&self, state_hash: &TokenHash) -> Result<Option<PendingLogin>, StoreError> {
         let row = sqlx::query(
             "DELETE FROM pending_logins WHERE state_hash = $1 RETURNING state_hash, browser_hash, request, expires_at",
         )
-        .bind(state_hash)
+        .bind(state_hash.as_str())
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| read_pending_login(&r)).transpose()

@@ -6,6 +6,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::batch::Batch;
 use super::{Db, StoreError};
+use crate::crypto::TokenHash;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct RefreshToken {
@@ -73,25 +74,25 @@ impl Db {
     }
 
     /// Marks the token used; see [`rotate_refresh_token`].
-    pub async fn rotate_refresh_token(&self, token_hash: &str, now: i64) -> Result<Rotation, StoreError> {
-        rotate_refresh_token(&mut *self.pool.acquire().await?, token_hash, now).await
+    pub async fn rotate_refresh_token(&self, token_hash: &TokenHash, now: i64) -> Result<Rotation, StoreError> {
+        rotate_refresh_token(&mut *self.pool.acquire().await?, token_hash.as_str(), now).await
     }
 
     /// An unused refresh token, without changing it (for introspection).
-    pub async fn find_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>, StoreError> {
+    pub async fn find_refresh_token(&self, token_hash: &TokenHash) -> Result<Option<RefreshToken>, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM refresh_tokens WHERE token_hash = $1 AND used_at IS NULL"
         ))
-        .bind(token_hash)
+        .bind(token_hash.as_str())
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| read_token(&r)).transpose()
     }
 
     /// Whether a token of `family_id` with this hash exists (a successor already issued).
-    pub async fn refresh_token_exists(&self, token_hash: &str, family_id: &str) -> Result<bool, StoreError> {
+    pub async fn refresh_token_exists(&self, token_hash: &TokenHash, family_id: &str) -> Result<bool, StoreError> {
         let row = sqlx::query("SELECT 1 FROM refresh_tokens WHERE token_hash = $1 AND family_id = $2")
-            .bind(token_hash)
+            .bind(token_hash.as_str())
             .bind(family_id)
             .fetch_optional(&self.pool)
             .await?;

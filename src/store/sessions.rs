@@ -4,6 +4,7 @@ use sqlx::Row;
 
 use super::batch::Batch;
 use super::{Db, StoreError};
+use crate::crypto::TokenHash;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -28,12 +29,12 @@ impl Db {
     }
 
     /// The live session whose cookie hashes to `id_hash`.
-    pub async fn find_session(&self, id_hash: &str, now: i64) -> Result<Option<Session>, StoreError> {
+    pub async fn find_session(&self, id_hash: &TokenHash, now: i64) -> Result<Option<Session>, StoreError> {
         let row = sqlx::query(
             "SELECT id_hash, sid, userid, route, auth_time, created_at, expires_at FROM sessions
              WHERE id_hash = $1 AND expires_at > $2",
         )
-        .bind(id_hash)
+        .bind(id_hash.as_str())
         .bind(now)
         .fetch_optional(&self.pool)
         .await?;

@@ -1,5 +1,11 @@
 use super::*;
+use crate::crypto::TokenHash;
 use crate::identity::Identity;
+
+/// A value a test stores as a hash, to look its row up by.
+fn h(hash: &str) -> TokenHash {
+    TokenHash::stored(hash)
+}
 
 /// One backend's database for a test, reached through two pools: two dingo instances.
 struct TestDb {
@@ -143,7 +149,7 @@ async fn upgrading_to_version_7_keeps_people_tokens_and_queued_logouts() {
             .unwrap();
         assert_eq!(disabled, Some(4), "{backend:?}");
         let token = db
-            .find_access_token("at", 100)
+            .find_access_token(&h("at"), 100)
             .await
             .unwrap()
             .expect("the access token");
@@ -197,9 +203,10 @@ async fn two_instances_redeeming_one_code_at_the_same_instant_have_exactly_one_w
         for round in 0..20 {
             let hash = format!("c{round}");
             db.insert_authorization_code(&code(&hash, "zhangsan")).await.unwrap();
+            let key = h(&hash);
             let (a, b) = tokio::join!(
-                db.redeem_authorization_code(&hash, 110),
-                t.other_instance.redeem_authorization_code(&hash, 110)
+                db.redeem_authorization_code(&key, 110),
+                t.other_instance.redeem_authorization_code(&key, 110)
             );
             let outcomes = [a.unwrap(), b.unwrap()];
             let winners = outcomes
@@ -210,7 +217,7 @@ async fn two_instances_redeeming_one_code_at_the_same_instant_have_exactly_one_w
             assert!(outcomes.contains(&CodeRedemption::Replayed), "{:?}", t.backend);
         }
         assert_eq!(
-            db.redeem_authorization_code("nope", 110).await.unwrap(),
+            db.redeem_authorization_code(&h("nope"), 110).await.unwrap(),
             CodeRedemption::Unknown
         );
     }
@@ -223,19 +230,19 @@ async fn replaying_a_code_revokes_the_tokens_issued_for_it() {
         db.upsert_user(&person("zhangsan"), 100).await.unwrap();
         db.insert_authorization_code(&code("c1", "zhangsan")).await.unwrap();
         assert!(matches!(
-            db.redeem_authorization_code("c1", 110).await.unwrap(),
+            db.redeem_authorization_code(&h("c1"), 110).await.unwrap(),
             CodeRedemption::Redeemed(_)
         ));
         db.insert_access_token(&access_token("t1", Some("c1"), 4000))
             .await
             .unwrap();
-        assert!(db.find_access_token("t1", 120).await.unwrap().is_some());
+        assert!(db.find_access_token(&h("t1"), 120).await.unwrap().is_some());
         assert_eq!(
-            t.other_instance.redeem_authorization_code("c1", 130).await.unwrap(),
+            t.other_instance.redeem_authorization_code(&h("c1"), 130).await.unwrap(),
             CodeRedemption::Replayed
         );
         assert!(
-            db.find_access_token("t1", 130).await.unwrap().is_none(),
+            db.find_access_token(&h("t1"), 130).await.unwrap().is_none(),
             "{:?}",
             t.backend
         );
@@ -281,9 +288,10 @@ async fn two_instances_rotating_one_refresh_token_at_once_have_exactly_one_fresh
         for round in 0..20 {
             let hash = format!("r{round}");
             db.insert_refresh_token(&refresh_token(&hash, 5000)).await.unwrap();
+            let key = h(&hash);
             let (a, b) = tokio::join!(
-                db.rotate_refresh_token(&hash, 200),
-                t.other_instance.rotate_refresh_token(&hash, 200)
+                db.rotate_refresh_token(&key, 200),
+                t.other_instance.rotate_refresh_token(&key, 200)
             );
             let rotations = [a.unwrap(), b.unwrap()];
             let fresh = rotations.iter().filter(|r| matches!(r, Rotation::Fresh(_))).count();
@@ -296,9 +304,12 @@ async fn two_instances_rotating_one_refresh_token_at_once_have_exactly_one_fresh
                 t.backend
             );
         }
-        assert_eq!(db.rotate_refresh_token("nope", 200).await.unwrap(), Rotation::Unknown);
+        assert_eq!(
+            db.rotate_refresh_token(&h("nope"), 200).await.unwrap(),
+            Rotation::Unknown
+        );
         assert!(
-            db.find_refresh_token("r0").await.unwrap().is_none(),
+            db.find_refresh_token(&h("r0")).await.unwrap().is_none(),
             "a used token is not live"
         );
     }
@@ -311,11 +322,11 @@ async fn an_access_token_is_not_found_once_expired() {
         db.upsert_user(&person("zhangsan"), 100).await.unwrap();
         db.insert_access_token(&access_token("t1", None, 200)).await.unwrap();
         assert_eq!(
-            db.find_access_token("t1", 199).await.unwrap().unwrap().scope,
+            db.find_access_token(&h("t1"), 199).await.unwrap().unwrap().scope,
             "openid profile"
         );
         assert!(
-            db.find_access_token("t1", 200).await.unwrap().is_none(),
+            db.find_access_token(&h("t1"), 200).await.unwrap().is_none(),
             "{:?}",
             t.backend
         );
@@ -361,16 +372,16 @@ async fn purging_removes_only_dead_rows_in_bounded_batches_from_several_instance
         assert!(a.unwrap() + b.unwrap() <= 20, "{:?}", t.backend);
         while db.purge_expired(1000, 10).await.unwrap() > 0 {}
 
-        assert!(db.find_access_token("dead29", 100).await.unwrap().is_none());
+        assert!(db.find_access_token(&h("dead29"), 100).await.unwrap().is_none());
         assert!(
-            db.find_access_token("live", 1000).await.unwrap().is_some(),
+            db.find_access_token(&h("live"), 1000).await.unwrap().is_some(),
             "{:?}",
             t.backend
         );
-        assert!(db.find_refresh_token("dead-refresh").await.unwrap().is_none());
-        assert!(db.find_refresh_token("live-refresh").await.unwrap().is_some());
-        assert!(db.find_pending_login("dead-login").await.unwrap().is_none());
-        assert!(db.find_pending_login("live-login").await.unwrap().is_some());
+        assert!(db.find_refresh_token(&h("dead-refresh")).await.unwrap().is_none());
+        assert!(db.find_refresh_token(&h("live-refresh")).await.unwrap().is_some());
+        assert!(db.find_pending_login(&h("dead-login")).await.unwrap().is_none());
+        assert!(db.find_pending_login(&h("live-login")).await.unwrap().is_some());
         assert!(
             db.record_client_assertion("app", "jti-dead", 2000).await.unwrap(),
             "an expired jti is forgotten"
@@ -394,7 +405,8 @@ async fn a_pending_login_can_be_taken_only_once() {
             "{:?}: state hashes are unique",
             t.backend
         );
-        let (a, b) = tokio::join!(db.take_pending_login("s1"), t.other_instance.take_pending_login("s1"));
+        let key = h("s1");
+        let (a, b) = tokio::join!(db.take_pending_login(&key), t.other_instance.take_pending_login(&key));
         let taken = [a.unwrap(), b.unwrap()];
         assert_eq!(taken.iter().flatten().collect::<Vec<_>>(), [&login], "{:?}", t.backend);
     }
@@ -531,9 +543,9 @@ async fn a_disabled_person_is_not_recorded_again_and_nothing_of_their_login_is_w
         assert_eq!(t.other_instance.record_login(&login).await.unwrap(), None);
         let stored = db.find_user("wangwu").await.unwrap().unwrap();
         assert_eq!((stored.identity.title, stored.last_login_at), (None, 100));
-        assert!(db.find_session("s-disabled", 300).await.unwrap().is_none());
+        assert!(db.find_session(&h("s-disabled"), 300).await.unwrap().is_none());
         assert_eq!(
-            db.redeem_authorization_code("c-disabled", 300).await.unwrap(),
+            db.redeem_authorization_code(&h("c-disabled"), 300).await.unwrap(),
             CodeRedemption::Unknown
         );
         let filter = AuditFilter {
@@ -564,7 +576,7 @@ async fn a_recorded_login_is_whole_and_its_code_redeems_with_the_person() {
         let user = db.record_login(&login).await.unwrap().unwrap();
         assert_eq!((user.identity.userid.as_str(), user.last_login_at), ("zhaoliu", 100));
         assert_eq!(
-            t.other_instance.find_session("s-1", 120).await.unwrap(),
+            t.other_instance.find_session(&h("s-1"), 120).await.unwrap(),
             Some(session.clone())
         );
         let filter = AuditFilter {
@@ -573,7 +585,11 @@ async fn a_recorded_login_is_whole_and_its_code_redeems_with_the_person() {
             ..Default::default()
         };
         assert_eq!(db.audit_events(&filter).await.unwrap(), vec![audit.clone()]);
-        let CodeRedemption::Redeemed(redeemed) = t.other_instance.redeem_authorization_code("c-1", 110).await.unwrap()
+        let CodeRedemption::Redeemed(redeemed) = t
+            .other_instance
+            .redeem_authorization_code(&h("c-1"), 110)
+            .await
+            .unwrap()
         else {
             panic!("{:?}: the code was not redeemed", t.backend);
         };
@@ -594,7 +610,8 @@ async fn one_checkout_redeems_a_code_and_stores_the_tokens_of_its_grant() {
             .await
             .unwrap();
         let mut store = db.checkout().await.unwrap();
-        let CodeRedemption::Redeemed(redeemed) = store.redeem_authorization_code("c-grant", 110).await.unwrap() else {
+        let CodeRedemption::Redeemed(redeemed) = store.redeem_authorization_code(&h("c-grant"), 110).await.unwrap()
+        else {
             panic!("{:?}: the code is not redeemed", t.backend);
         };
         assert_eq!(redeemed.user.unwrap().identity.userid, "zhangsan");
@@ -611,19 +628,19 @@ async fn one_checkout_redeems_a_code_and_stores_the_tokens_of_its_grant() {
             .unwrap();
         drop(store);
         let other = &t.other_instance;
-        assert!(other.find_access_token("t-grant", 120).await.unwrap().is_some());
-        assert!(other.find_refresh_token("r-grant").await.unwrap().is_some());
-        assert!(other.find_access_token("t-alone", 120).await.unwrap().is_some());
+        assert!(other.find_access_token(&h("t-grant"), 120).await.unwrap().is_some());
+        assert!(other.find_refresh_token(&h("r-grant")).await.unwrap().is_some());
+        assert!(other.find_access_token(&h("t-alone"), 120).await.unwrap().is_some());
         assert_eq!(
-            other.redeem_authorization_code("c-grant", 130).await.unwrap(),
+            other.redeem_authorization_code(&h("c-grant"), 130).await.unwrap(),
             CodeRedemption::Replayed
         );
         assert!(
-            db.find_access_token("t-grant", 130).await.unwrap().is_none(),
+            db.find_access_token(&h("t-grant"), 130).await.unwrap().is_none(),
             "{:?}: a replayed code revokes its tokens",
             t.backend
         );
-        assert!(db.find_access_token("t-alone", 130).await.unwrap().is_some());
+        assert!(db.find_access_token(&h("t-alone"), 130).await.unwrap().is_some());
     }
 }
 
@@ -676,7 +693,7 @@ async fn a_batch_is_all_or_nothing_on_both_backends() {
         let other = &t.other_instance;
         for id in ["b-first", "b-last"] {
             assert_eq!(
-                other.find_session(id, 120).await.unwrap(),
+                other.find_session(&h(id), 120).await.unwrap(),
                 None,
                 "{:?}: {id}",
                 t.backend
@@ -689,7 +706,7 @@ async fn a_batch_is_all_or_nothing_on_both_backends() {
         db.run(batch).await.unwrap();
         for id in ["b-first", "b-last"] {
             assert!(
-                other.find_session(id, 120).await.unwrap().is_some(),
+                other.find_session(&h(id), 120).await.unwrap().is_some(),
                 "{:?}: {id}",
                 t.backend
             );
@@ -713,7 +730,7 @@ async fn a_transaction_is_seen_whole_once_committed_and_not_at_all_when_dropped(
         tx.run(batch).await.unwrap();
         drop(tx);
         assert_eq!(
-            t.other_instance.find_session("t-dropped", 120).await.unwrap(),
+            t.other_instance.find_session(&h("t-dropped"), 120).await.unwrap(),
             None,
             "{:?}",
             t.backend
@@ -724,14 +741,18 @@ async fn a_transaction_is_seen_whole_once_committed_and_not_at_all_when_dropped(
         sessions::insert_session(&mut batch, &kept);
         tx.run(batch).await.unwrap();
         assert_eq!(
-            t.other_instance.find_session("t-kept", 120).await.unwrap(),
+            t.other_instance.find_session(&h("t-kept"), 120).await.unwrap(),
             None,
             "{:?}: not before the commit",
             t.backend
         );
         tx.commit().await.unwrap();
         assert!(
-            t.other_instance.find_session("t-kept", 120).await.unwrap().is_some(),
+            t.other_instance
+                .find_session(&h("t-kept"), 120)
+                .await
+                .unwrap()
+                .is_some(),
             "{:?}",
             t.backend
         );

@@ -4,6 +4,7 @@ use sqlx::Row;
 
 use super::batch::Batch;
 use super::{Db, StoreError};
+use crate::crypto::TokenHash;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAccessToken {
@@ -42,12 +43,16 @@ impl Db {
     }
 
     /// The token with this hash, if it exists and has not expired at `now`.
-    pub async fn find_access_token(&self, token_hash: &str, now: i64) -> Result<Option<AccessTokenRecord>, StoreError> {
+    pub async fn find_access_token(
+        &self,
+        token_hash: &TokenHash,
+        now: i64,
+    ) -> Result<Option<AccessTokenRecord>, StoreError> {
         let row = sqlx::query(
             "SELECT client_id, userid, scope, family_id, created_at, expires_at FROM access_tokens
              WHERE token_hash = $1 AND expires_at > $2",
         )
-        .bind(token_hash)
+        .bind(token_hash.as_str())
         .bind(now)
         .fetch_optional(&self.pool)
         .await?;
@@ -65,9 +70,9 @@ impl Db {
     }
 
     /// Revokes one access token; true when there was one.
-    pub async fn delete_access_token(&self, token_hash: &str) -> Result<bool, StoreError> {
+    pub async fn delete_access_token(&self, token_hash: &TokenHash) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM access_tokens WHERE token_hash = $1")
-            .bind(token_hash)
+            .bind(token_hash.as_str())
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() > 0)

@@ -4,7 +4,7 @@ use super::super::error::OidcError;
 use super::super::params::Params;
 use super::super::{Client, Provider, Scopes};
 use super::{Grant, GrantedRefresh, Subject, TokenResponse, invalid_grant, invalid_request};
-use crate::crypto::{b64url, constant_time_eq, random_token, sha256, token_hash};
+use crate::crypto::{TokenHash, b64url, constant_time_eq, random_token, sha256};
 use crate::store::{CodeRedemption, RedeemedCode};
 
 impl Provider {
@@ -18,7 +18,7 @@ impl Provider {
         // One connection redeems the code and stores the tokens.
         let mut store = self.db.checkout().await?;
         let RedeemedCode { code: redeemed, user } =
-            match store.redeem_authorization_code(&token_hash(code), now).await? {
+            match store.redeem_authorization_code(&TokenHash::of(code), now).await? {
                 CodeRedemption::Redeemed(redeemed) => *redeemed,
                 CodeRedemption::Replayed => {
                     tracing::warn!(client = %client.id, "an authorization code was used twice; its tokens are revoked");

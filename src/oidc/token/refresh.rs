@@ -7,7 +7,7 @@ use super::super::lifecycle::Offboarding;
 use super::super::params::Params;
 use super::super::{Client, Provider, Scopes};
 use super::{Grant, GrantedRefresh, Subject, TokenResponse, invalid_grant, invalid_request, successor};
-use crate::crypto::token_hash;
+use crate::crypto::TokenHash;
 use crate::identity::{Identity, Refusal, Upstream, UpstreamError};
 use crate::store::{Checkout, RefreshToken, Rotation};
 
@@ -21,7 +21,7 @@ impl Provider {
         let presented = form
             .get("refresh_token")
             .ok_or_else(|| invalid_request("refresh_token is missing"))?;
-        let hash = token_hash(presented);
+        let hash = TokenHash::of(presented);
         let now = self.clock.now();
         // Look before consuming: if DingTalk cannot be asked, the token stays usable.
         let Some(current) = self.db.find_refresh_token(&hash).await? else {
@@ -74,7 +74,7 @@ impl Provider {
     async fn reused_refresh_token(
         &self,
         presented: &str,
-        hash: &str,
+        hash: &TokenHash,
         client: &Client,
         form: &Params,
     ) -> Result<TokenResponse, OidcError> {
@@ -88,7 +88,7 @@ impl Provider {
         if in_grace
             && self
                 .db
-                .refresh_token_exists(&token_hash(&next), &token.family_id)
+                .refresh_token_exists(&TokenHash::of(&next), &token.family_id)
                 .await?
         {
             let scope = narrowed_scope(form, &token.scope)?;
