@@ -189,7 +189,7 @@ fn build_identity(d: UserDetail, me: Option<&Me>, departments: Vec<Department>, 
     let non_empty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
     let from_me = |f: fn(&Me) -> Option<String>| me.and_then(|m| non_empty(f(m)));
     Identity {
-        userid: d.userid,
+        userid: d.userid.into(),
         unionid: d.unionid,
         corp_id: corp_id.to_owned(),
         name: d.name,

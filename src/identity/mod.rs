@@ -1,17 +1,19 @@
 //! The canonical identity of a person, as resolved from DingTalk. Every login route ends here;
 //! the store keeps it, the OIDC layer turns it into claims.
 
+mod ids;
 mod policy;
 
 use serde::{Deserialize, Serialize};
 
+pub use ids::{ClientId, UserId};
 pub use policy::{Policy, Refusal};
 
 /// A member of the organisation, from `topapi/v2/user/get` (plus `users/me` where it says more).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     /// The member id within the organisation: immutable, and dingo's `sub`.
-    pub userid: String,
+    pub userid: UserId,
     pub unionid: String,
     pub corp_id: String,
     pub name: String,

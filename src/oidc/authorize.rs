@@ -164,7 +164,7 @@ fn validate(params: &Params, client: &Client) -> Result<AuthorizationRequest, Oi
         ),
     };
     Ok(AuthorizationRequest {
-        client_id: client.id.clone(),
+        client_id: client.id.to_string(),
         redirect_uri: params.get("redirect_uri").unwrap_or_default().to_owned(),
         scope,
         state: None,

@@ -26,7 +26,7 @@ pub const PROTOCOL_CLAIMS: &[&str] = &[
 /// client and cannot be linked across them (OIDC Core 8.1).
 pub fn subject(identity: &Identity, settings: &IdentitySettings, client_id: &str) -> String {
     match settings.subject {
-        SubjectKind::Userid => identity.userid.clone(),
+        SubjectKind::Userid => identity.userid.to_string(),
         SubjectKind::Unionid => identity.unionid.clone(),
         SubjectKind::Pairwise => {
             let message = format!("{client_id}\u{0}{}", identity.userid);

@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 use crate::config::{AccessTokenFormat, AuthMethod, ClientSettings, ClientType};
 use crate::crypto::Alg;
 use crate::crypto::{constant_time_eq, sha256};
-use crate::identity::Policy;
+use crate::identity::{ClientId, Policy};
 use crate::store::ClientRow;
 
 use super::StoredClient;
@@ -42,7 +42,7 @@ pub enum ClientKeys {
 
 #[derive(Debug, Clone, Default)]
 pub struct Client {
-    pub id: String,
+    pub id: ClientId,
     pub name: String,
     pub redirect_uris: Vec<String>,
     pub scopes: Vec<String>,
@@ -106,7 +106,7 @@ impl ClientRegistry {
     pub fn from_settings(settings: &[ClientSettings]) -> Result<Self, String> {
         let configured = settings
             .iter()
-            .map(|c| client(c, c.secret_sha256.as_ref().map(|s| s.expose())).map(|c| (c.id.clone(), Arc::new(c))))
+            .map(|c| client(c, c.secret_sha256.as_ref().map(|s| s.expose())).map(|c| (c.id.to_string(), Arc::new(c))))
             .collect::<Result<_, _>>()?;
         Ok(Self {
             configured,
@@ -141,7 +141,7 @@ impl ClientRegistry {
                 .and_then(|settings| client(&settings, row.secret_sha256.as_deref()));
             match built {
                 Ok(c) => {
-                    clients.insert(c.id.clone(), Arc::new(c));
+                    clients.insert(c.id.to_string(), Arc::new(c));
                 }
                 Err(e) => tracing::error!(client = %row.client_id, cause = %e, "a managed client is unusable"),
             }
@@ -174,7 +174,7 @@ fn client(c: &ClientSettings, secret_sha256: Option<&str>) -> Result<Client, Str
         }
     };
     Ok(Client {
-        id: c.client_id.clone(),
+        id: c.client_id.clone().into(),
         name: c.name.clone(),
         redirect_uris: c.redirect_uris.clone(),
         scopes: c.scopes.clone(),

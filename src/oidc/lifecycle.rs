@@ -169,7 +169,7 @@ impl Provider {
         for (sid, clients) in &revoked.sessions {
             for client in clients.iter().filter_map(|id| told(id)) {
                 notices.push(LogoutNotice {
-                    client_id: client.id.clone(),
+                    client_id: client.id.to_string(),
                     sub: sub(&client.id),
                     sid: Some(sid.clone()),
                     signed: None,
@@ -179,7 +179,7 @@ impl Provider {
         for client in revoked.token_clients.iter().filter_map(|id| told(id)) {
             if user.is_some() && !notices.iter().any(|n| n.client_id == client.id) {
                 notices.push(LogoutNotice {
-                    client_id: client.id.clone(),
+                    client_id: client.id.to_string(),
                     sub: sub(&client.id),
                     sid: None,
                     signed: None,

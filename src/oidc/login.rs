@@ -445,7 +445,7 @@ impl Provider {
             code_hash: token_hash(&code),
             client_id: request.client_id.clone(),
             redirect_uri: request.redirect_uri.clone(),
-            userid: identity.userid.clone(),
+            userid: identity.userid.to_string(),
             scope: request.scope.join(" "),
             nonce: request.nonce.clone(),
             code_challenge: request.code_challenge.clone(),

@@ -132,7 +132,7 @@ impl Provider {
         // A client's own token (client credentials) is about the client.
         let sub = match user {
             Some(user) => claims::subject(&user.identity, &self.identity, &owner.id),
-            None => owner.id.clone(),
+            None => owner.id.to_string(),
         };
         out.insert("sub".into(), json!(sub));
         out.insert("aud".into(), json!(owner.id));

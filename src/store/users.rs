@@ -54,7 +54,7 @@ pub(super) async fn upsert_user(
          WHERE users.disabled_at IS NULL
          RETURNING updated_at, last_login_at",
     )
-    .bind(&identity.userid)
+    .bind(identity.userid.as_str())
     .bind(&identity.unionid)
     .bind(&profile)
     .bind(now)

@@ -146,9 +146,9 @@ impl Provider {
         };
         let record = NewAccessToken {
             token_hash: token_hash(&access_token),
-            client_id: grant.client.id.clone(),
+            client_id: grant.client.id.to_string(),
             userid: match grant.subject {
-                Subject::Person(user) => Some(user.identity.userid.clone()),
+                Subject::Person(user) => Some(user.identity.userid.to_string()),
                 Subject::Client => None,
             },
             scope: grant.scope.to_owned(),
@@ -215,7 +215,7 @@ impl Provider {
     async fn jwt_access_token(&self, grant: &Grant<'_>, now: i64) -> Result<String, OidcError> {
         let sub = match grant.subject {
             Subject::Person(user) => claims::subject(&user.identity, &self.identity, &grant.client.id),
-            Subject::Client => grant.client.id.clone(),
+            Subject::Client => grant.client.id.to_string(),
         };
         let mut claims = json!({
             "iss": self.issuer,
@@ -255,7 +255,7 @@ impl Provider {
         RefreshToken {
             token_hash: token_hash(token),
             family_id: family_id.to_owned(),
-            client_id: client.id.clone(),
+            client_id: client.id.to_string(),
             userid: userid.to_owned(),
             scope: scope.to_owned(),
             sid: sid.map(str::to_owned),
