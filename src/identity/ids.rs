@@ -109,7 +109,8 @@ mod tests {
             "stored profiles keep their shape"
         );
         assert_eq!(serde_json::from_str::<UserId>("\"zhangsan\"").unwrap(), userid);
-        assert!(userid == "zhangsan" && *"zhangsan" == userid && userid == "zhangsan".to_owned());
+        let owned = String::from("zhangsan");
+        assert!(userid == "zhangsan" && *"zhangsan" == userid && userid == owned && owned == userid);
         assert_eq!(ClientId::new("web-app").to_string(), "web-app");
     }
 }
