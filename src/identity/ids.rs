@@ -110,7 +110,10 @@ mod tests {
         );
         assert_eq!(serde_json::from_str::<UserId>("\"zhangsan\"").unwrap(), userid);
         let owned = String::from("zhangsan");
-        assert!(userid == "zhangsan" && *"zhangsan" == userid && userid == owned && owned == userid);
+        assert_eq!(userid, "zhangsan");
+        assert_eq!(*"zhangsan", userid);
+        assert_eq!(userid, owned);
+        assert_eq!(owned, userid);
         assert_eq!(ClientId::new("web-app").to_string(), "web-app");
     }
 }
