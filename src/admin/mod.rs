@@ -153,12 +153,23 @@ impl Admin {
             .ok_or_else(|| AdminError::NotFound("person", userid.to_owned()))
     }
 
-    /// Lets a disabled person log in again.
+    /// Lets a disabled person log in again; the change and its audit entry are kept together.
     pub async fn enable_person(&self, actor: &Actor, userid: &str) -> Result<(), AdminError> {
-        if !self.db().set_user_disabled(userid, None).await? {
+        let mut tx = self.db().transaction().await?;
+        if !tx.set_user_disabled(userid, None).await? {
             return Err(AdminError::NotFound("person", userid.to_owned()));
         }
-        self.audit(actor, "user_enabled", Some(userid), None).await;
+        let actor = actor.label();
+        let event = self.provider.audit_event(&Audit {
+            kind: "admin",
+            outcome: "user_enabled",
+            userid: Some(userid),
+            actor: Some(&actor),
+            ..Default::default()
+        });
+        tx.record_audit_event(&event).await?;
+        tx.commit().await?;
+        crate::oidc::log_audit_event(&event);
         Ok(())
     }
 

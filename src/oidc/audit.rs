@@ -29,7 +29,7 @@ impl Provider {
     }
 
     /// `entry` stamped with an id and the time, ready to be stored.
-    pub(crate) fn audit_event(&self, entry: &Audit<'_>) -> AuditEvent {
+    pub fn audit_event(&self, entry: &Audit<'_>) -> AuditEvent {
         AuditEvent {
             id: random_token(),
             at: self.clock.now(),
@@ -67,7 +67,7 @@ impl Provider {
 }
 
 /// Emits an audit entry as a structured log event (target `audit`).
-pub(crate) fn log_audit_event(event: &AuditEvent) {
+pub fn log_audit_event(event: &AuditEvent) {
     tracing::info!(
         target: "audit",
         kind = event.kind,

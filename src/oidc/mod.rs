@@ -28,7 +28,7 @@ use crate::identity::Policy;
 use crate::store::Db;
 use crate::telemetry::Metrics;
 
-pub use audit::Audit;
+pub use audit::{Audit, log_audit_event};
 pub use authorize::{AuthorizationRequest, PageError};
 pub use clients::{Client, ClientKeys, ClientKind, ClientRegistry, SecretMethod};
 pub use error::{ErrorCode, OidcError};

@@ -44,16 +44,6 @@ impl Db {
             .collect()
     }
 
-    /// Marks a person disabled (or enabled again with `None`); false when nobody has that userid.
-    pub async fn set_user_disabled(&self, userid: &str, disabled_at: Option<i64>) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE users SET disabled_at = $2 WHERE userid = $1")
-            .bind(userid)
-            .bind(disabled_at)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
     pub async fn is_user_disabled(&self, userid: &str) -> Result<bool, StoreError> {
         let row = sqlx::query("SELECT disabled_at FROM users WHERE userid = $1")
             .bind(userid)

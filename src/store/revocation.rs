@@ -7,8 +7,7 @@ use sqlx::Row;
 
 use super::batch::Batch;
 use super::transaction::Tx;
-use super::users::{read_user, user_columns_of};
-use super::{AuditEvent, StoreError, UserRecord, audit};
+use super::{AuditEvent, StoreError, UserRecord, audit, users};
 
 /// What revoking a person's access took away.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -98,13 +97,9 @@ impl Tx {
         Ok(done.rows_affected() == 1)
     }
 
-    /// The stored person `userid`.
+    /// The stored person `userid`; see [`super::Db::find_user`].
     pub async fn find_user(&mut self, userid: &str) -> Result<Option<UserRecord>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {}", user_columns_of("$1")))
-            .bind(userid)
-            .fetch_one(self.conn())
-            .await?;
-        read_user(&row, userid)
+        users::find_user(self.conn(), userid).await
     }
 
     /// Records an audit entry with the change it describes.

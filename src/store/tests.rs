@@ -526,7 +526,9 @@ async fn a_disabled_person_is_not_recorded_again_and_nothing_of_their_login_is_w
         let db = &t.db;
         let mut someone = person("wangwu");
         db.upsert_user(&someone, 100).await.unwrap().unwrap();
-        assert!(db.set_user_disabled("wangwu", Some(150)).await.unwrap());
+        let mut tx = db.transaction().await.unwrap();
+        assert!(tx.set_user_disabled("wangwu", Some(150)).await.unwrap());
+        tx.commit().await.unwrap();
         someone.title = Some("出纳".into());
         assert_eq!(db.upsert_user(&someone, 200).await.unwrap(), None, "{:?}", t.backend);
         let session = login_session("s-disabled", "wangwu");

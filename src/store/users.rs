@@ -21,17 +21,22 @@ impl Db {
     }
 
     pub async fn find_user(&self, userid: &str) -> Result<Option<UserRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT profile AS user_profile, updated_at AS user_updated_at, last_login_at AS user_last_login_at
-             FROM users WHERE userid = $1",
-        )
-        .bind(userid)
-        .fetch_optional(&self.pool)
-        .await?;
-        match row {
-            Some(row) => read_user(&row, userid),
-            None => Ok(None),
-        }
+        find_user(&mut *self.pool.acquire().await?, userid).await
+    }
+}
+
+/// The stored person `userid`.
+pub(super) async fn find_user(conn: &mut AnyConnection, userid: &str) -> Result<Option<UserRecord>, StoreError> {
+    let row = sqlx::query(
+        "SELECT profile AS user_profile, updated_at AS user_updated_at, last_login_at AS user_last_login_at
+         FROM users WHERE userid = $1",
+    )
+    .bind(userid)
+    .fetch_optional(conn)
+    .await?;
+    match row {
+        Some(row) => read_user(&row, userid),
+        None => Ok(None),
     }
 }
 

@@ -1,7 +1,5 @@
 //! `dingo users` and `dingo sessions`, run as processes against a running instance's database.
 
-use std::process::Command;
-
 use serde_json::Value;
 
 use crate::support::app::{WEB_CLIENT, WEB_SECRET, new_browser};
@@ -9,18 +7,7 @@ use crate::support::receiver::Receiver;
 use crate::support::{TestApp, TestAppOptions};
 
 fn dingo(app: &TestApp, args: &[&str]) -> (bool, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_dingo"))
-        .args(args)
-        .env("DINGO_CONFIG", app.dir.path().join("dingo.toml"))
-        .env("RUST_LOG", "warn")
-        .current_dir(app.dir.path())
-        .output()
-        .unwrap();
-    (
-        output.status.success(),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
+    app.cli(args)
 }
 
 #[tokio::test]

@@ -95,15 +95,7 @@ async fn a_jwt_access_token_of_a_service_names_the_service_as_its_subject() {
         body.get("id_token").is_none() && body.get("refresh_token").is_none(),
         "{body}"
     );
-    let jwks: Value = app
-        .browser
-        .get(app.url("/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks = app.jwks().await;
     let claims = crate::support::app::verify_jwt(&jwks, body["access_token"].as_str().unwrap(), &app.address, SERVICE);
     assert_eq!(
         (&claims["sub"], &claims["client_id"]),

@@ -6,8 +6,9 @@ use super::super::params::Params;
 use super::super::{Client, Provider, Scopes};
 use super::{Grant, Subject, TokenResponse};
 
-/// Scopes that describe a person: meaningless for a client acting as itself.
-const PERSON_SCOPES: &[&str] = &["openid", "profile", "email", "phone", "groups", "offline_access"];
+/// Scopes that describe a person, meaningless for a client acting as itself: every scope dingo
+/// knows is one (a service's own scopes are the client's registered names beyond these).
+const PERSON_SCOPES: &[&str] = crate::config::KNOWN_SCOPES;
 
 impl Provider {
     pub(super) async fn client_credentials_grant(

@@ -344,6 +344,35 @@ public = true
         response.json().await.unwrap()
     }
 
+    /// Runs `dingo ARGS` against this instance's configuration and database, as an operator
+    /// would on the same host: (succeeded, standard output, standard error).
+    pub fn cli(&self, args: &[&str]) -> (bool, String, String) {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_dingo"))
+            .args(args)
+            .env("DINGO_CONFIG", self.dir.path().join("dingo.toml"))
+            .env("RUST_LOG", "warn")
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap();
+        (
+            output.status.success(),
+            String::from_utf8(output.stdout).unwrap(),
+            String::from_utf8(output.stderr).unwrap(),
+        )
+    }
+
+    /// The published JWKS.
+    pub async fn jwks(&self) -> serde_json::Value {
+        self.browser
+            .get(self.url("/jwks.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// Logs zhangsan in and returns the token response.
     pub async fn tokens_for(&self, person: &str) -> serde_json::Value {
         let query = self.login_as(person, "").await;
