@@ -56,7 +56,14 @@ impl Handler for Backchannel {
             .send()
             .await;
         match sent {
-            Ok(response) if response.status().is_success() => Outcome::Done,
+            Ok(response) if response.status().is_success() => {
+                if let Some(origin) = &notice.origin {
+                    let took = self.provider.clock().now_ms().saturating_sub(origin.received_at_ms);
+                    let took = std::time::Duration::from_millis(u64::try_from(took).unwrap_or(0));
+                    self.provider.metrics().observe_event_to_logout(&origin.via, took);
+                }
+                Outcome::Done
+            }
             Ok(response) => Outcome::Retry(format!(
                 "{} answered HTTP {}",
                 notice.client_id,

@@ -21,6 +21,7 @@ pub use http::ops::{HEALTHZ, READYZ};
 pub mod identity;
 pub mod jobs;
 pub mod keyring;
+pub mod membership;
 pub mod oidc;
 pub mod sim;
 pub mod startup;

@@ -18,6 +18,7 @@ use crate::dingtalk::DingTalk;
 use crate::identity::UpstreamError;
 use crate::jobs::{Pace, Worker};
 use crate::keyring::{Keyring, KeyringError};
+use crate::membership::{EventHandler, Inbox};
 use crate::oidc::Provider;
 use crate::state::{AppState, InAppPage};
 use crate::store::{Db, DbOptions, StoreError};
@@ -167,7 +168,8 @@ impl Application {
         let max_body = usize::try_from(settings.limits.max_body_bytes).unwrap_or(usize::MAX);
         let state = web::Data::new(AppState {
             provider: Arc::new(provider),
-            dingtalk,
+            dingtalk: Arc::new(dingtalk),
+            inbox: Inbox::new(db.clone(), clock.clone(), metrics.clone()),
             secure_cookies,
             in_app_page,
             metrics: metrics.clone(),
@@ -302,7 +304,7 @@ pub struct Background {
     pub reload_clients: Duration,
     /// Expired rows are purged and the gauges refreshed.
     pub housekeeping: Duration,
-    /// How the back-channel logout worker paces itself.
+    /// How the job workers (back-channel logouts, organisation events) pace themselves.
     pub jobs: Pace,
 }
 
@@ -358,14 +360,24 @@ fn start_background(
     });
     let handler = Backchannel::new(state.provider.clone()).map_err(|e| StartupError::Http(e.without_url()))?;
     let worker = Worker::new(
-        db,
+        db.clone(),
         state.provider.clock().clone(),
         state.metrics.clone(),
         handler,
-        background.jobs,
+        background.jobs.clone(),
     );
     let wake = state.provider.job_waker();
     tasks.spawn(move |stop| worker.run(wake, stop));
+    // Each worker has its own waker: a notification wakes one waiter only.
+    let events = Worker::new(
+        db,
+        state.provider.clock().clone(),
+        state.metrics.clone(),
+        EventHandler::new(state.provider.clone(), state.dingtalk.clone()),
+        background.jobs,
+    );
+    let wake = state.inbox.waker();
+    tasks.spawn(move |stop| events.run(wake, stop));
     let watcher = Watcher::new(
         db_for_changes,
         state.provider.clone(),

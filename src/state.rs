@@ -3,13 +3,16 @@
 use std::sync::Arc;
 
 use crate::dingtalk::DingTalk;
+use crate::membership::Inbox;
 use crate::oidc::Provider;
 use crate::telemetry::Metrics;
 
 #[derive(Debug)]
 pub struct AppState {
     pub provider: Arc<Provider>,
-    pub dingtalk: DingTalk,
+    pub dingtalk: Arc<DingTalk>,
+    /// Where DingTalk's organisation-change events are recorded, however they came.
+    pub inbox: Inbox,
     /// Whether cookies get the `Secure` attribute (false only for an http loopback issuer).
     pub secure_cookies: bool,
     pub in_app_page: InAppPage,

@@ -77,9 +77,22 @@ impl DepartmentCache {
             entries.insert(detail.dept_id, (detail.clone(), now));
         }
     }
+
+    fn forget(&self, ids: &[i64]) {
+        if let Ok(mut entries) = self.entries.lock() {
+            for id in ids {
+                entries.remove(id);
+            }
+        }
+    }
 }
 
 impl DingTalk {
+    /// Departments DingTalk said changed are read again when next needed.
+    pub fn forget_departments(&self, ids: &[i64]) {
+        self.departments.forget(ids);
+    }
+
     /// The member's userid: `topapi/user/getbyunionid` (§8.1), or the cache.
     async fn userid_by_unionid(&self, unionid: &str) -> Result<(String, Cached), DingTalkError> {
         if let Some(userid) = self.unionids.get(unionid) {

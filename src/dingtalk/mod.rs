@@ -5,6 +5,7 @@ mod app_token;
 mod breaker;
 mod directory;
 mod envelope;
+pub mod events;
 mod limiter;
 mod login;
 mod models;

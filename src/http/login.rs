@@ -59,7 +59,7 @@ async fn authorize(state: &AppState, request: &HttpRequest, params: Params) -> H
             &browser,
             session.as_deref(),
             in_dingtalk(request),
-            &state.dingtalk,
+            state.dingtalk.as_ref(),
         )
         .await;
     let mut response = authorize_response(state, outcome, pages::Lang::of(request));
@@ -105,7 +105,7 @@ pub async fn dingtalk_callback(
     let session = browser::session(&request, state.secure_cookies);
     let outcome = state
         .provider
-        .finish_login(reply, browser.as_deref(), session.as_deref(), &state.dingtalk)
+        .finish_login(reply, browser.as_deref(), session.as_deref(), state.dingtalk.as_ref())
         .await;
     login_response(&state, outcome, pages::Lang::of(&request))
 }
@@ -143,7 +143,7 @@ pub async fn dingtalk_in_app(
     let session = browser::session(&request, state.secure_cookies);
     let outcome = state
         .provider
-        .finish_in_app(reply, browser.as_deref(), session.as_deref(), &state.dingtalk)
+        .finish_in_app(reply, browser.as_deref(), session.as_deref(), state.dingtalk.as_ref())
         .await;
     see_other(login_response(&state, outcome, lang))
 }
@@ -164,7 +164,7 @@ pub async fn dingtalk_web_fallback(
     let browser = browser::id(&request, state.secure_cookies);
     let outcome = state
         .provider
-        .web_fallback(login_state, browser.as_deref(), &state.dingtalk)
+        .web_fallback(login_state, browser.as_deref(), state.dingtalk.as_ref())
         .await;
     authorize_response(&state, outcome, pages::Lang::of(&request))
 }

@@ -25,7 +25,7 @@ pub async fn token(
         Err(response) => return *response,
     };
     let used_basic = basic.is_some();
-    match state.provider.token(&form, basic, &state.dingtalk).await {
+    match state.provider.token(&form, basic, state.dingtalk.as_ref()).await {
         Ok(tokens) => no_store(&mut HttpResponse::Ok()).json(tokens),
         Err(e) => error_response(&e, used_basic),
     }

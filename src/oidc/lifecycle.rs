@@ -33,6 +33,16 @@ pub struct LogoutNotice {
     /// A logout token queued, already signed, before notices were signed at delivery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signed: Option<SignedLogout>,
+    /// The organisation-change event that caused it, for the time from event to logout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+}
+
+/// An organisation-change event as the cause of a logout: how it came and when it arrived.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    pub via: String,
+    pub received_at_ms: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,7 +71,10 @@ impl std::fmt::Debug for LogoutDelivery {
 pub enum Offboarding<'a> {
     /// An administrator disables the person: they cannot log in again, and everything ends.
     Disable,
-    /// Everything ends (they left the organisation, or may no longer log in anywhere).
+    /// DingTalk says they left the organisation: everything ends, and they are marked as gone
+    /// until a later login finds them a member again.
+    Left,
+    /// Everything ends (they may no longer log in anywhere).
     Everywhere,
     /// Only what one client holds (its own policy refuses the person); sessions stay.
     AtClient(&'a str),
@@ -85,7 +98,8 @@ impl Provider {
             detail: Some(&detail),
             ..Default::default()
         };
-        self.commit_with_notices(tx, user.as_ref(), &revoked, &audit).await
+        self.commit_with_notices(tx, user.as_ref(), &revoked, &audit, None)
+            .await
     }
 
     /// Takes away what a person holds (see [`Offboarding`]) and tells the apps, in one
@@ -97,8 +111,24 @@ impl Provider {
         how: Offboarding<'_>,
         audit: Audit<'_>,
     ) -> Result<Option<Revoked>, OidcError> {
+        self.offboard_because(userid, how, audit, None).await
+    }
+
+    /// [`Provider::offboard`], caused by an organisation-change event (`origin`).
+    pub async fn offboard_because(
+        &self,
+        userid: &str,
+        how: Offboarding<'_>,
+        audit: Audit<'_>,
+        origin: Option<&Origin>,
+    ) -> Result<Option<Revoked>, OidcError> {
         let mut tx = self.db.transaction().await?;
-        if how == Offboarding::Disable && !tx.set_user_disabled(userid, Some(self.clock.now())).await? {
+        let marked = match how {
+            Offboarding::Disable => tx.set_user_disabled(userid, Some(self.clock.now())).await?,
+            Offboarding::Left => tx.set_user_left(userid, self.clock.now()).await?,
+            Offboarding::Everywhere | Offboarding::AtClient(_) => true,
+        };
+        if !marked {
             return Ok(None);
         }
         let Some(user) = tx.find_user(userid).await? else {
@@ -106,7 +136,7 @@ impl Provider {
         };
         let client = match how {
             Offboarding::AtClient(client) => Some(client),
-            Offboarding::Disable | Offboarding::Everywhere => None,
+            Offboarding::Disable | Offboarding::Left | Offboarding::Everywhere => None,
         };
         let revoked = tx.revoke_person(userid, client).await?;
         let detail = format!(
@@ -119,7 +149,8 @@ impl Provider {
             detail: audit.detail.or(Some(&detail)),
             ..audit
         };
-        self.commit_with_notices(tx, Some(&user), &revoked, &audit).await?;
+        self.commit_with_notices(tx, Some(&user), &revoked, &audit, origin)
+            .await?;
         Ok(Some(revoked))
     }
 
@@ -131,10 +162,14 @@ impl Provider {
         user: Option<&UserRecord>,
         revoked: &Revoked,
         audit: &Audit<'_>,
+        origin: Option<&Origin>,
     ) -> Result<(), OidcError> {
         let now = self.clock.now();
-        let jobs: Vec<NewJob> = self
-            .logout_notices(user, revoked)
+        let mut notices = self.logout_notices(user, revoked);
+        for notice in &mut notices {
+            notice.origin = origin.cloned();
+        }
+        let jobs: Vec<NewJob> = notices
             .iter()
             .map(|notice| {
                 Ok(NewJob {
@@ -173,6 +208,7 @@ impl Provider {
                     sub: sub(&client.id),
                     sid: Some(sid.clone()),
                     signed: None,
+                    origin: None,
                 });
             }
         }
@@ -183,6 +219,7 @@ impl Provider {
                     sub: sub(&client.id),
                     sid: None,
                     signed: None,
+                    origin: None,
                 });
             }
         }

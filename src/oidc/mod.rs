@@ -12,6 +12,7 @@ mod login;
 mod logout;
 mod params;
 pub mod paths;
+mod reassess;
 mod revocation;
 mod scopes;
 mod session;
@@ -32,10 +33,11 @@ pub use audit::{Audit, log_audit_event};
 pub use authorize::{AuthorizationRequest, PageError};
 pub use clients::{Client, ClientKeys, ClientKind, ClientRegistry, SecretMethod};
 pub use error::{ErrorCode, OidcError};
-pub use lifecycle::{BACKCHANNEL_LOGOUT, LogoutDelivery, LogoutNotice, Offboarding};
+pub use lifecycle::{BACKCHANNEL_LOGOUT, LogoutDelivery, LogoutNotice, Offboarding, Origin};
 pub use login::{AuthorizeOutcome, InAppLogin, InAppReply, LoginOutcome, Refusal, RefusalReason, UpstreamReply};
 pub use logout::{LogoutError, LogoutOutcome};
 pub use params::Params;
+pub use reassess::{Cause, Reassessed};
 pub use scopes::Scopes;
 pub use stored_client::StoredClient;
 pub use token::{ASSERTION_TYPE, GrantType, JwksSource, TokenResponse};
@@ -115,6 +117,10 @@ impl Provider {
     /// Notified whenever jobs are queued (for this instance's worker to start at once).
     pub fn job_waker(&self) -> Arc<tokio::sync::Notify> {
         self.job_waker.clone()
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     pub fn clock(&self) -> &SharedClock {

@@ -7,7 +7,8 @@ use super::{Db, StoreError};
 
 /// `(table, key column, expiry condition)`: rows matching the condition at `$1` are dead.
 /// Codes are kept ten minutes past expiry, so that a late replay is still seen as a replay; dead
-/// jobs a week, for operators to look at.
+/// jobs a week, for operators to look at; change events a week, longer than DingTalk redelivers
+/// one.
 const DEAD_ROWS: &[(&str, &str, &str)] = &[
     ("pending_logins", "state_hash", "expires_at < $1"),
     ("authorization_codes", "code_hash", "expires_at < $1 - 600"),
@@ -16,6 +17,7 @@ const DEAD_ROWS: &[(&str, &str, &str)] = &[
     ("sessions", "id_hash", "expires_at < $1"),
     ("client_assertions", "jti", "expires_at < $1"),
     ("jobs", "id", "dead_at < $1 - 604800"),
+    ("org_events", "event_key", "received_at < $1 - 604800"),
 ];
 
 impl Db {

@@ -97,6 +97,17 @@ impl Tx {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Marks a person as having left the organisation at `at` (unless already marked); false
+    /// when nobody has that userid.
+    pub async fn set_user_left(&mut self, userid: &str, at: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE users SET left_at = COALESCE(left_at, $2) WHERE userid = $1")
+            .bind(userid)
+            .bind(at)
+            .execute(self.conn())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// The stored person `userid`; see [`super::Db::find_user`].
     pub async fn find_user(&mut self, userid: &str) -> Result<Option<UserRecord>, StoreError> {
         users::find_user(self.conn(), userid).await

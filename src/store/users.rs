@@ -20,6 +20,26 @@ impl Db {
         upsert_user(&mut *self.pool.acquire().await?, identity, now).await
     }
 
+    /// Stores what DingTalk now says of a person who has logged in before (not a login: the
+    /// last login time stays). A person disabled by an administrator is left as they are; one
+    /// marked as gone is a member again. False when nothing was stored.
+    pub async fn refresh_profile(&self, identity: &Identity, now: i64) -> Result<bool, StoreError> {
+        let profile = serde_json::to_string(identity).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let done = sqlx::query(
+            "UPDATE users SET
+                 updated_at = CASE WHEN profile = $2 THEN updated_at ELSE $3 END,
+                 profile = $2,
+                 left_at = NULL
+             WHERE userid = $1 AND disabled_at IS NULL",
+        )
+        .bind(identity.userid.as_str())
+        .bind(&profile)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub async fn find_user(&self, userid: &str) -> Result<Option<UserRecord>, StoreError> {
         find_user(&mut *self.pool.acquire().await?, userid).await
     }
@@ -41,7 +61,8 @@ pub(super) async fn find_user(conn: &mut AnyConnection, userid: &str) -> Result<
 }
 
 /// Records a login of `identity` at `now`, unless an administrator disabled the person: then
-/// nothing changes and the answer is `None`. `updated_at` moves only when the profile changed.
+/// nothing changes and the answer is `None`. `updated_at` moves only when the profile changed; a
+/// person marked as having left is a member again (DingTalk has just said so).
 pub(super) async fn upsert_user(
     conn: &mut AnyConnection,
     identity: &Identity,
@@ -55,7 +76,8 @@ pub(super) async fn upsert_user(
              unionid = excluded.unionid,
              updated_at = CASE WHEN users.profile = excluded.profile THEN users.updated_at ELSE excluded.updated_at END,
              profile = excluded.profile,
-             last_login_at = excluded.last_login_at
+             last_login_at = excluded.last_login_at,
+             left_at = NULL
          WHERE users.disabled_at IS NULL
          RETURNING updated_at, last_login_at",
     )

@@ -21,6 +21,9 @@ pub struct Metrics {
     jobs: Counter<2>,
     jobs_waiting: Gauge,
     jobs_dead: Gauge,
+    org_events: Counter<3>,
+    org_events_refused: Counter<2>,
+    event_to_logout: Histogram<1>,
 }
 
 impl Default for Metrics {
@@ -97,6 +100,22 @@ impl Metrics {
                 "dingo_jobs_dead",
                 "Background jobs given up after their last attempt, kept a week for operators to look at.",
             ),
+            org_events: Counter::new(
+                "dingo_org_events_total",
+                "DingTalk organisation-change events received, by how they came (stream, http, reconcile), event type and result (recorded, duplicate, ignored: a type dingo does not act on).",
+                ["via", "type", "result"],
+            ),
+            org_events_refused: Counter::new(
+                "dingo_org_events_refused_total",
+                "Event pushes refused and left unread, by how they came and why (signature, owner, ciphertext, payload).",
+                ["via", "reason"],
+            ),
+            event_to_logout: Histogram::new(
+                "dingo_org_event_to_logout_seconds",
+                "Time from an organisation-change event's arrival to each back-channel logout it caused being delivered, by how the event came.",
+                ["via"],
+                LATENCY_BUCKETS,
+            ),
         }
     }
 
@@ -168,9 +187,24 @@ impl Metrics {
         self.jobs_dead.set(dead);
     }
 
+    /// One organisation-change event: `result` is `recorded`, `duplicate` or `ignored`.
+    pub fn record_org_event(&self, via: &str, event_type: &str, result: &str) {
+        self.org_events.inc([via, event_type, result]);
+    }
+
+    /// One event push refused unread: `reason` is `signature`, `owner`, `ciphertext` or `payload`.
+    pub fn record_org_event_refused(&self, via: &str, reason: &str) {
+        self.org_events_refused.inc([via, reason]);
+    }
+
+    /// A back-channel logout delivered `took` after the event that caused it arrived.
+    pub fn observe_event_to_logout(&self, via: &str, took: Duration) {
+        self.event_to_logout.observe([via], took.as_secs_f64());
+    }
+
     /// The text exposition (format 0.0.4) of every series.
     pub fn render(&self) -> String {
-        let families: [&dyn Family; 14] = [
+        let families: [&dyn Family; 17] = [
             &self.http_requests,
             &self.http_duration,
             &self.dingtalk_calls,
@@ -185,6 +219,9 @@ impl Metrics {
             &self.jobs,
             &self.jobs_waiting,
             &self.jobs_dead,
+            &self.org_events,
+            &self.org_events_refused,
+            &self.event_to_logout,
         ];
         registry::render(&families)
     }
@@ -212,6 +249,9 @@ mod tests {
             ("dingo_jobs_total", "counter"),
             ("dingo_jobs_waiting", "gauge"),
             ("dingo_jobs_dead", "gauge"),
+            ("dingo_org_events_total", "counter"),
+            ("dingo_org_events_refused_total", "counter"),
+            ("dingo_org_event_to_logout_seconds", "histogram"),
         ] {
             assert!(text.contains(&format!("# TYPE {name} {kind}\n")), "{name}");
             assert!(text.contains(&format!("# HELP {name} ")), "{name}");

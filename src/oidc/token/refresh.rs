@@ -3,7 +3,6 @@
 
 use super::super::audit::Audit;
 use super::super::error::{ErrorCode, OidcError};
-use super::super::lifecycle::Offboarding;
 use super::super::params::Params;
 use super::super::{Client, Provider, Scopes};
 use super::{Grant, GrantedRefresh, Subject, TokenResponse, invalid_grant, invalid_request, successor};
@@ -169,12 +168,7 @@ impl Provider {
     /// may log in nowhere, only at this client when its own policy refuses them (their sessions
     /// stay for the other apps). The answer is the error to return.
     async fn refused(&self, token: &RefreshToken, client: &Client, refusal: Refusal) -> OidcError {
-        let how = match refusal {
-            Refusal::Department | Refusal::Role | Refusal::AdminsOnly if client.policy.is_some() => {
-                Offboarding::AtClient(&client.id)
-            }
-            _ => Offboarding::Everywhere,
-        };
+        let how = crate::oidc::reassess::offboarding_for(refusal, client);
         tracing::info!(client = %client.id, reason = refusal.describe(), "refresh refused; the person's access is revoked");
         let audit = Audit {
             kind: "refresh",

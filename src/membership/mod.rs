@@ -1,0 +1,10 @@
+//! The living organisation: DingTalk's change events, and what they do to the access people
+//! hold. `dingtalk::events` reads them off the wire; the [`Inbox`] records each once across
+//! every instance; the [`EventHandler`] job re-reads the people concerned and takes away, through
+//! `Provider::reassess`, what they may no longer hold.
+
+mod handler;
+mod inbox;
+
+pub use handler::EventHandler;
+pub use inbox::{ACTED_ON, EventJob, Inbox, ORG_EVENT, Received, Via};
