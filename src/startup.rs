@@ -12,13 +12,13 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use crate::backchannel::Backchannel;
 use crate::changes::Watcher;
 use crate::clock::SharedClock;
-use crate::config::{DatabaseSettings, Settings, is_loopback_url};
+use crate::config::{DatabaseSettings, EventMode, Settings, is_loopback_url};
 use crate::crypto::KeyError;
 use crate::dingtalk::DingTalk;
 use crate::identity::UpstreamError;
 use crate::jobs::{Pace, Worker};
 use crate::keyring::{Keyring, KeyringError};
-use crate::membership::{EventHandler, Inbox};
+use crate::membership::{EventHandler, HttpPush, Inbox};
 use crate::oidc::Provider;
 use crate::state::{AppState, InAppPage};
 use crate::store::{Db, DbOptions, StoreError};
@@ -37,6 +37,8 @@ pub enum StartupError {
     Keyring(#[from] KeyringError),
     #[error("client registry: {0}")]
     Clients(String),
+    #[error("events: {0}")]
+    Events(String),
     #[error("DingTalk client: {0}")]
     DingTalk(#[from] UpstreamError),
     #[error("HTTP client: {0}")]
@@ -166,10 +168,26 @@ impl Application {
             metrics.clone(),
         ));
         let max_body = usize::try_from(settings.limits.max_body_bytes).unwrap_or(usize::MAX);
+        let provider = Arc::new(provider);
+        let inbox = Inbox::new(db.clone(), clock.clone(), metrics.clone());
+        let http_push = match settings.events.mode {
+            EventMode::Http => Some(
+                HttpPush::new(
+                    &settings.events,
+                    &d.client_id,
+                    &d.corp_id,
+                    inbox.clone(),
+                    provider.clone(),
+                )
+                .map_err(|e| StartupError::Events(e.to_string()))?,
+            ),
+            EventMode::Off => None,
+        };
         let state = web::Data::new(AppState {
-            provider: Arc::new(provider),
+            provider,
             dingtalk: Arc::new(dingtalk),
-            inbox: Inbox::new(db.clone(), clock.clone(), metrics.clone()),
+            inbox,
+            http_push,
             secure_cookies,
             in_app_page,
             metrics: metrics.clone(),

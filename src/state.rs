@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::dingtalk::DingTalk;
-use crate::membership::Inbox;
+use crate::membership::{HttpPush, Inbox};
 use crate::oidc::Provider;
 use crate::telemetry::Metrics;
 
@@ -13,6 +13,8 @@ pub struct AppState {
     pub dingtalk: Arc<DingTalk>,
     /// Where DingTalk's organisation-change events are recorded, however they came.
     pub inbox: Inbox,
+    /// The receiver of HTTP event pushes, when `events.mode = "http"`.
+    pub http_push: Option<HttpPush>,
     /// Whether cookies get the `Secure` attribute (false only for an http loopback issuer).
     pub secure_cookies: bool,
     pub in_app_page: InAppPage,

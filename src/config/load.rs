@@ -171,6 +171,9 @@ fn resolve_secrets(settings: &mut Settings, env: &BTreeMap<String, String>, prob
         "dingtalk.legacy_app_secret",
         problems,
     );
+    let e = &mut settings.events;
+    secret_from_file(&mut e.token, &e.token_file, "events.token", problems);
+    secret_from_file(&mut e.aes_key, &e.aes_key_file, "events.aes_key", problems);
     let db = &mut settings.database;
     secret_from_file(&mut db.password, &db.password_file, "database.password", problems);
     let k = &mut settings.keys;

@@ -35,6 +35,9 @@ pub struct Settings {
     pub keys: KeySettings,
     #[serde(default)]
     pub dingtalk: DingTalkSettings,
+    /// DingTalk's organisation-change events (a leaver's access ends at once).
+    #[serde(default)]
+    pub events: EventSettings,
     #[serde(default)]
     pub tokens: TokenSettings,
     #[serde(default)]
@@ -356,6 +359,59 @@ impl Default for DingTalkSettings {
             open_auth_scope: "Contact.User.Read".into(),
         }
     }
+}
+
+/// How DingTalk's organisation-change events (通讯录事件) reach dingo.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default)]
+pub struct EventSettings {
+    pub mode: EventMode,
+    /// HTTP push: the 签名 token of the app's event subscription (or `token_file`).
+    #[serde(skip_serializing_if = "Secret::is_empty")]
+    pub token: Secret,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
+    /// HTTP push: the 43-character 加密 aes_key (EncodingAESKey), or `aes_key_file`.
+    #[serde(skip_serializing_if = "Secret::is_empty")]
+    pub aes_key: Secret,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aes_key_file: Option<PathBuf>,
+    /// HTTP push: what DingTalk encrypts pushes for. A push for the other one is accepted too,
+    /// and the log says which matched.
+    pub owner_key: OwnerKey,
+}
+
+impl Default for EventSettings {
+    fn default() -> Self {
+        Self {
+            mode: EventMode::Off,
+            token: Secret::default(),
+            token_file: None,
+            aes_key: Secret::default(),
+            aes_key_file: None,
+            owner_key: OwnerKey::Appkey,
+        }
+    }
+}
+
+/// How events arrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventMode {
+    /// No events: leavers are caught by the reconciliation and at their next refresh.
+    Off,
+    /// DingTalk pushes encrypted events to `POST /dingtalk/events` (needs a public URL).
+    Http,
+}
+
+/// The owner key an HTTP push is encrypted for (DINGTALK-EVENTS.md §2.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OwnerKey {
+    /// The app's Client ID (AppKey): the developer console's 事件订阅 > HTTP 推送.
+    Appkey,
+    /// The organisation's corpId: a subscription registered with `call_back/register_call_back`.
+    Corpid,
 }
 
 /// How long a back-channel logout token is valid, in seconds: it is signed when it is sent, so

@@ -7,7 +7,7 @@ use url::Url;
 
 use super::{Problem, Settings};
 
-use super::{AuthMethod, ClientSettings, ClientType, InApp, SubjectKind, WebLogin};
+use super::{AuthMethod, ClientSettings, ClientType, EventMode, InApp, SubjectKind, WebLogin};
 
 /// Scopes a client may be allowed.
 pub const KNOWN_SCOPES: &[&str] = &["openid", "profile", "email", "phone", "groups", "offline_access"];
@@ -167,6 +167,23 @@ pub fn validate(s: &Settings) -> Vec<Problem> {
             "dingtalk.open_auth_script_url",
             "required when in_app = \"open_auth\": the URL of a script defining openAuth".into(),
         );
+    }
+
+    let e = &s.events;
+    if e.mode == EventMode::Http {
+        if e.token.is_empty() {
+            problem(
+                "events.token",
+                "required when mode = \"http\": the 签名 token of the app's event subscription (or token_file)".into(),
+            );
+        }
+        let key = e.aes_key.expose();
+        if key.len() != 43 || !key.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            problem(
+                "events.aes_key",
+                "required when mode = \"http\": the 43 letters and digits of the subscription's aes_key (or aes_key_file)".into(),
+            );
+        }
     }
 
     let id = &s.identity;

@@ -2,6 +2,7 @@
 //! Handlers adapt: extract, make one call inward, map the result.
 
 mod browser;
+mod events;
 mod limit;
 mod login;
 mod logout;
@@ -39,7 +40,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(paths::LOGOUT, web::get().to(logout::logout_get))
         .route(paths::LOGOUT, web::post().to(logout::logout_post))
         .route(paths::USERINFO, web::get().to(userinfo::userinfo))
-        .route(paths::USERINFO, web::post().to(userinfo::userinfo));
+        .route(paths::USERINFO, web::post().to(userinfo::userinfo))
+        .route(paths::DINGTALK_EVENTS, web::post().to(events::push));
 }
 
 /// `Cache-Control: no-store` and `Pragma: no-cache`, for every response that carries a token

@@ -5,6 +5,8 @@
 
 mod handler;
 mod inbox;
+mod push;
 
 pub use handler::EventHandler;
 pub use inbox::{ACTED_ON, EventJob, Inbox, ORG_EVENT, Received, Via};
+pub use push::{HttpPush, Push, Refused};

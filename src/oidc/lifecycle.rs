@@ -14,7 +14,7 @@ use super::error::OidcError;
 use super::{Provider, claims};
 use crate::config::LOGOUT_TOKEN_TTL;
 use crate::crypto::random_token;
-use crate::store::{NewJob, Revoked, Session, Tx, UserRecord};
+use crate::store::{LeftMark, NewJob, Revoked, Session, Tx, UserRecord};
 
 /// The job kind of a back-channel logout notice.
 pub const BACKCHANNEL_LOGOUT: &str = "backchannel_logout";
@@ -123,9 +123,17 @@ impl Provider {
         origin: Option<&Origin>,
     ) -> Result<Option<Revoked>, OidcError> {
         let mut tx = self.db.transaction().await?;
+        let mut left_before = false;
         let marked = match how {
             Offboarding::Disable => tx.set_user_disabled(userid, Some(self.clock.now())).await?,
-            Offboarding::Left => tx.set_user_left(userid, self.clock.now()).await?,
+            Offboarding::Left => match tx.set_user_left(userid, self.clock.now()).await? {
+                LeftMark::Nobody => false,
+                LeftMark::Now => true,
+                LeftMark::Before => {
+                    left_before = true;
+                    true
+                }
+            },
             Offboarding::Everywhere | Offboarding::AtClient(_) => true,
         };
         if !marked {
@@ -139,6 +147,11 @@ impl Provider {
             Offboarding::Disable | Offboarding::Left | Offboarding::Everywhere => None,
         };
         let revoked = tx.revoke_person(userid, client).await?;
+        if left_before && revoked == Revoked::default() {
+            // The same leave again (a duplicate, a stale event, the reconciliation): nothing
+            // was left to take, and nothing is recorded twice.
+            return Ok(Some(revoked));
+        }
         let detail = format!(
             "{} session(s) ended; tokens revoked at {} client(s)",
             revoked.sessions.len(),

@@ -11,6 +11,8 @@ pub const DINGTALK_CALLBACK: &str = "/login/dingtalk/callback";
 pub const DINGTALK_IN_APP: &str = "/login/dingtalk/inapp";
 /// The in-app page's way out: the same login through DingTalk's web login page.
 pub const DINGTALK_WEB_FALLBACK: &str = "/login/dingtalk/web";
+/// Where DingTalk pushes organisation-change events (`events.mode = "http"`).
+pub const DINGTALK_EVENTS: &str = "/dingtalk/events";
 /// The in-app login page's script.
 pub const IN_APP_SCRIPT: &str = "/assets/inapp.js";
 pub const REVOKE: &str = "/revoke";

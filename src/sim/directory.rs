@@ -260,6 +260,10 @@ impl Directory {
         &self.members
     }
 
+    pub(crate) fn member_mut(&mut self, userid: &str) -> Option<&mut Member> {
+        self.members.iter_mut().find(|m| m.userid == userid)
+    }
+
     pub(crate) fn outsiders(&self) -> &[Outsider] {
         &self.outsiders
     }

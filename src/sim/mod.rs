@@ -17,6 +17,7 @@ mod api;
 mod bodies;
 mod directory;
 mod envelope;
+mod events;
 mod faults;
 mod inapp;
 mod jsapi;
@@ -45,6 +46,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
 use crate::clock::SharedClock;
 
 pub use directory::{Directory, DirectoryError};
+pub use events::{Delivery, DeliveryState, HttpSubscription, OwnerMode, PayloadStyle, SignatureParam, SimEvent};
 use faults::{Family, Faults};
 pub use faults::{Fault, FaultKind};
 pub use jsapi::{OpenAuthOutcome, UnknownOpenAuthOutcome};
@@ -61,6 +63,8 @@ struct Inner {
     clock: SharedClock,
     store: Mutex<state::State>,
     controls: Mutex<Controls>,
+    /// The app's event subscription and what was delivered to it.
+    events: Mutex<events::Events>,
 }
 
 /// Test and demo knobs, plus the call counters.
@@ -93,6 +97,7 @@ impl Simulator {
                 clock,
                 store: Mutex::new(state::State::default()),
                 controls: Mutex::new(Controls::default()),
+                events: Mutex::new(events::Events::default()),
             }),
         }
     }

@@ -40,7 +40,7 @@ pub use logins::PendingLogin;
 pub use org_events::NewOrgEvent;
 pub use people::PersonSummary;
 pub use refresh::{RefreshToken, Rotation};
-pub use revocation::Revoked;
+pub use revocation::{LeftMark, Revoked};
 pub use sessions::Session;
 pub use signing_keys::StoredSigningKey;
 pub use tokens::{AccessTokenRecord, NewAccessToken};

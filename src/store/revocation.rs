@@ -18,6 +18,17 @@ pub struct Revoked {
     pub token_clients: BTreeSet<String>,
 }
 
+/// What marking a person as gone found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeftMark {
+    /// Nobody has that userid.
+    Nobody,
+    /// Marked now.
+    Now,
+    /// Marked before (the same news, again).
+    Before,
+}
+
 impl Tx {
     /// Ends session `sid`: removes it, and returns the clients that took part in it. Its tokens
     /// stay valid until they expire or are revoked, as OIDC logout intends.
@@ -97,15 +108,24 @@ impl Tx {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Marks a person as having left the organisation at `at` (unless already marked); false
-    /// when nobody has that userid.
-    pub async fn set_user_left(&mut self, userid: &str, at: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE users SET left_at = COALESCE(left_at, $2) WHERE userid = $1")
+    /// Marks a person as having left the organisation at `at`, unless they were already.
+    pub async fn set_user_left(&mut self, userid: &str, at: i64) -> Result<LeftMark, StoreError> {
+        let row = sqlx::query("SELECT left_at FROM users WHERE userid = $1")
+            .bind(userid)
+            .fetch_optional(self.conn())
+            .await?;
+        let Some(row) = row else {
+            return Ok(LeftMark::Nobody);
+        };
+        if row.try_get::<Option<i64>, _>("left_at")?.is_some() {
+            return Ok(LeftMark::Before);
+        }
+        sqlx::query("UPDATE users SET left_at = $2 WHERE userid = $1")
             .bind(userid)
             .bind(at)
             .execute(self.conn())
             .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(LeftMark::Now)
     }
 
     /// The stored person `userid`; see [`super::Db::find_user`].

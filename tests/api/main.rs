@@ -17,6 +17,7 @@ mod client_credentials;
 mod csrf;
 mod demo;
 mod discovery;
+mod events;
 mod in_app;
 mod jobs;
 mod keys;

@@ -422,3 +422,31 @@ fn the_grant_types_a_client_may_name_are_the_ones_dingo_serves() {
         crate::oidc::GrantType::names().as_slice()
     );
 }
+
+#[test]
+fn events_are_off_by_default_and_http_push_needs_its_token_and_key() {
+    let s = load_str(MINIMAL, env(&[])).unwrap();
+    assert_eq!(s.events.mode, super::super::EventMode::Off);
+    let found = problems(
+        MINIMAL,
+        &[("DINGO_EVENTS__MODE", "http"), ("DINGO_EVENTS__AES_KEY", "short")],
+    );
+    let keys: Vec<&str> = found.iter().map(|p| p.path.as_str()).collect();
+    assert!(keys.contains(&"events.token"), "{found:?}");
+    assert!(keys.contains(&"events.aes_key"), "{found:?}");
+    let message = format!("{found:?}");
+    assert!(!message.contains("short"), "the key's value is not repeated: {message}");
+    let s = load_str(
+        MINIMAL,
+        env(&[
+            ("DINGO_EVENTS__MODE", "http"),
+            ("DINGO_EVENTS__TOKEN", "tokenxxxx"),
+            ("DINGO_EVENTS__AES_KEY", "o1w0aum42yaptlz8alnhwikjd3jenzt9cb9wmzptgus"),
+            ("DINGO_EVENTS__OWNER_KEY", "corpid"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(s.events.owner_key, super::super::OwnerKey::Corpid);
+    let wrong = problems(MINIMAL, &[("DINGO_EVENTS__MODE", "webhook")]);
+    assert_eq!(wrong[0].path, "events.mode", "{wrong:?}");
+}

@@ -41,7 +41,14 @@ pub struct TestAppOptions {
     pub backchannel_logout_uri: Option<String>,
     /// How the background tasks are paced, instead of dingo's defaults.
     pub background: Option<dingo::startup::Background>,
+    /// Events by HTTP push: dingo's `[events]` in mode `http`, and the simulator's app
+    /// subscribed to `/dingtalk/events` with [`EVENT_TOKEN`] and [`EVENT_AES_KEY`].
+    pub events_http: bool,
 }
+
+/// The 签名 token and 加密 aes_key of the test app's event subscription.
+pub const EVENT_TOKEN: &str = "dingoEventToken42";
+pub const EVENT_AES_KEY: &str = "o1w0aum42yaptlz8alnhwikjd3jenzt9cb9wmzptgus";
 
 pub struct TestApp {
     pub address: String,
@@ -219,7 +226,14 @@ scopes = ["openid", "profile"]
 public = true
 {extra}
 "#,
-            extra = options.extra_toml,
+            extra = if options.events_http {
+                format!(
+                    "[events]\nmode = \"http\"\ntoken = \"{EVENT_TOKEN}\"\naes_key = \"{EVENT_AES_KEY}\"\n{}",
+                    options.extra_toml
+                )
+            } else {
+                options.extra_toml.clone()
+            },
             backchannel = options
                 .backchannel_logout_uri
                 .as_ref()
@@ -246,6 +260,14 @@ public = true
         let server = tokio::spawn(async move {
             let _ = app.run_until_stopped().await;
         });
+        if options.events_http {
+            let url = format!("{address}/dingtalk/events");
+            sim.subscribe_http(Some(dingo::sim::HttpSubscription::new(
+                &url,
+                EVENT_TOKEN,
+                EVENT_AES_KEY,
+            )));
+        }
         let browser = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
