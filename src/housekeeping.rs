@@ -1,4 +1,5 @@
-//! Periodic upkeep: purges rows that expired, and keeps the sessions and jobs gauges current.
+//! Periodic upkeep: purges rows that expired, and keeps the sessions, jobs and reconciliation
+//! gauges current.
 
 use crate::clock::SharedClock;
 use crate::store::Db;
@@ -36,5 +37,10 @@ pub async fn run_once(db: &Db, clock: &SharedClock, metrics: &Metrics, audit_ret
     match db.count_jobs().await {
         Ok(jobs) => metrics.set_jobs(jobs.waiting, jobs.dead),
         Err(e) => tracing::warn!(cause = %e, "cannot count jobs"),
+    }
+    match crate::membership::reconcile_lag(db, now).await {
+        Ok(Some(lag)) => metrics.set_reconcile_lag(lag),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(cause = %e, "cannot read the reconciliation's progress"),
     }
 }

@@ -25,6 +25,11 @@ pub enum Outcome {
     Retry(String),
     /// Failed for good: no later attempt could succeed.
     GiveUp(String),
+    /// A recurring job's round is over: it runs again at `at` (unix seconds) with `payload`.
+    Reschedule {
+        at: i64,
+        payload: String,
+    },
 }
 
 /// What runs the jobs of one kind.
@@ -142,6 +147,10 @@ impl<H: Handler> Worker<H> {
                 tracing::warn!(kind, attempts = job.attempts, %why, "a job failed; it will be tried again");
                 self.metrics.record_job(kind, "retried");
                 self.db.retry_job(job, now + backoff(job.attempts), &why).await?
+            }
+            Outcome::Reschedule { at, payload } => {
+                self.metrics.record_job(kind, "done");
+                self.db.reschedule_job(job, at, &payload).await?
             }
             Outcome::Retry(why) | Outcome::GiveUp(why) => {
                 tracing::error!(kind, attempts = job.attempts, %why, "a job is given up");

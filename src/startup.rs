@@ -18,7 +18,7 @@ use crate::dingtalk::DingTalk;
 use crate::identity::UpstreamError;
 use crate::jobs::{Pace, Worker};
 use crate::keyring::{Keyring, KeyringError};
-use crate::membership::{EventHandler, HttpPush, Inbox};
+use crate::membership::{EventHandler, HttpPush, Inbox, Reconciler};
 use crate::oidc::Provider;
 use crate::state::{AppState, InAppPage};
 use crate::store::{Db, DbOptions, StoreError};
@@ -207,6 +207,9 @@ impl Application {
             .reload_clients()
             .await
             .map_err(|e| StartupError::Clients(e.to_string()))?;
+        if settings.events.reconcile_every > 0 {
+            crate::membership::ensure_reconciliation(&db, clock.now(), settings.events.reconcile_every).await?;
+        }
         let (tasks, changes_handled) =
             start_background(&state, &keyring, db.clone(), settings, background, changes_seen)?;
         let server = HttpServer::new(move || {
@@ -324,6 +327,8 @@ pub struct Background {
     pub housekeeping: Duration,
     /// How the job workers (back-channel logouts, organisation events) pace themselves.
     pub jobs: Pace,
+    /// How often the reconciliation's worker looks whether its round is due.
+    pub reconcile_pace: Pace,
 }
 
 impl Default for Background {
@@ -333,6 +338,10 @@ impl Default for Background {
             reload_clients: Duration::from_secs(300),
             housekeeping: Duration::from_secs(60),
             jobs: Pace::default(),
+            reconcile_pace: Pace {
+                poll: Duration::from_secs(30),
+                ..Pace::default()
+            },
         }
     }
 }
@@ -377,6 +386,7 @@ fn start_background(
         }
     });
     let handler = Backchannel::new(state.provider.clone()).map_err(|e| StartupError::Http(e.without_url()))?;
+    let db_for_reconcile = db.clone();
     let worker = Worker::new(
         db.clone(),
         state.provider.clock().clone(),
@@ -396,6 +406,23 @@ fn start_background(
     );
     let wake = state.inbox.waker();
     tasks.spawn(move |stop| events.run(wake, stop));
+    let every = settings.events.reconcile_every;
+    if every > 0 {
+        let reconciler = Worker::new(
+            db_for_reconcile,
+            state.provider.clock().clone(),
+            state.metrics.clone(),
+            Reconciler::new(state.provider.clone(), state.dingtalk.clone(), every),
+            // One round at a time, leased for longer than a round of a large organisation takes.
+            Pace {
+                concurrency: 1,
+                lease: Duration::from_secs(3600),
+                ..background.reconcile_pace
+            },
+        );
+        let wake = Arc::new(tokio::sync::Notify::new());
+        tasks.spawn(move |stop| reconciler.run(wake, stop));
+    }
     let watcher = Watcher::new(
         db_for_changes,
         state.provider.clone(),

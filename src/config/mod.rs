@@ -379,6 +379,10 @@ pub struct EventSettings {
     /// HTTP push: what DingTalk encrypts pushes for. A push for the other one is accepted too,
     /// and the log says which matched.
     pub owner_key: OwnerKey,
+    /// Seconds between reconciliations with DingTalk's directory (leavers no event told of,
+    /// live access re-checked); 0: none.
+    #[serde(deserialize_with = "lenient::u64")]
+    pub reconcile_every: u64,
 }
 
 impl Default for EventSettings {
@@ -390,6 +394,7 @@ impl Default for EventSettings {
             aes_key: Secret::default(),
             aes_key_file: None,
             owner_key: OwnerKey::Appkey,
+            reconcile_every: 3600,
         }
     }
 }

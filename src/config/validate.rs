@@ -170,6 +170,12 @@ pub fn validate(s: &Settings) -> Vec<Problem> {
     }
 
     let e = &s.events;
+    if e.reconcile_every != 0 && !(60..=604_800).contains(&e.reconcile_every) {
+        problem(
+            "events.reconcile_every",
+            "must be 0 (none) or between 60 seconds and a week".into(),
+        );
+    }
     if e.mode == EventMode::Http {
         if e.token.is_empty() {
             problem(

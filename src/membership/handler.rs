@@ -50,7 +50,7 @@ impl EventHandler {
                 }
             }
             "org_remove" => {
-                for userid in self.people_with_access().await? {
+                for userid in people_with_access(&self.provider).await? {
                     self.provider.reassess(&userid, Err(Refusal::NotMember), cause).await?;
                 }
             }
@@ -58,55 +58,24 @@ impl EventHandler {
                 self.dingtalk.forget_departments(&event.dept_ids);
                 if event.event_type != "org_dept_create" {
                     for userid in self.people_in(event).await? {
-                        self.recheck(&userid, cause).await?;
+                        recheck(&self.provider, &self.dingtalk, &userid, cause).await?;
                     }
                 }
             }
             _ => {
                 for userid in &event.userids {
-                    self.recheck(userid, cause).await?;
+                    recheck(&self.provider, &self.dingtalk, userid, cause).await?;
                 }
             }
         }
         Ok(())
     }
 
-    /// Asks DingTalk how person `userid` is now, and acts on the answer. Someone who never
-    /// logged in costs no call.
-    async fn recheck(&self, userid: &str, cause: Cause<'_>) -> Result<Reassessed, Failure> {
-        if self.provider.db().find_user(userid).await?.is_none() {
-            return Ok(Reassessed::Unknown);
-        }
-        let current = match self.dingtalk.identity_of(userid).await {
-            Ok(identity) => Ok(identity),
-            Err(UpstreamError::NotMember) => Err(Refusal::NotMember),
-            Err(UpstreamError::NotVisible) => Err(Refusal::NotVisible),
-            Err(e) => return Err(Failure::Upstream(e.to_string())),
-        };
-        Ok(self.provider.reassess(userid, current, cause).await?)
-    }
-
-    /// Everyone holding live access now.
-    async fn people_with_access(&self) -> Result<Vec<String>, Failure> {
-        let db = self.provider.db();
-        let now = self.provider.clock().now();
-        let mut people: Vec<String> = Vec::new();
-        loop {
-            let after = people.last().cloned().unwrap_or_default();
-            let page = db.people_with_access(now, &after, PAGE).await?;
-            let full = page.len() as i64 == PAGE;
-            people.extend(page);
-            if !full {
-                return Ok(people);
-            }
-        }
-    }
-
     /// The people holding live access whose departments (as stored at their last login or
     /// re-check) include one of the event's, or lie below one.
     async fn people_in(&self, event: &OrgEvent) -> Result<Vec<String>, Failure> {
         let mut concerned = Vec::new();
-        for userid in self.people_with_access().await? {
+        for userid in people_with_access(&self.provider).await? {
             let Some(user) = self.provider.db().find_user(&userid).await? else {
                 continue;
             };
@@ -120,9 +89,45 @@ impl EventHandler {
     }
 }
 
-/// Why an event could not be acted on yet.
+/// Asks DingTalk how person `userid` is now, and acts on the answer. Someone who never logged
+/// in costs no call.
+pub(super) async fn recheck(
+    provider: &Provider,
+    dingtalk: &DingTalk,
+    userid: &str,
+    cause: Cause<'_>,
+) -> Result<Reassessed, Failure> {
+    if provider.db().find_user(userid).await?.is_none() {
+        return Ok(Reassessed::Unknown);
+    }
+    let current = match dingtalk.identity_of(userid).await {
+        Ok(identity) => Ok(identity),
+        Err(UpstreamError::NotMember) => Err(Refusal::NotMember),
+        Err(UpstreamError::NotVisible) => Err(Refusal::NotVisible),
+        Err(e) => return Err(Failure::Upstream(e.to_string())),
+    };
+    Ok(provider.reassess(userid, current, cause).await?)
+}
+
+/// Everyone holding live access now, in userid order.
+pub(super) async fn people_with_access(provider: &Provider) -> Result<Vec<String>, Failure> {
+    let db = provider.db();
+    let now = provider.clock().now();
+    let mut people: Vec<String> = Vec::new();
+    loop {
+        let after = people.last().cloned().unwrap_or_default();
+        let page = db.people_with_access(now, &after, PAGE).await?;
+        let full = page.len() as i64 == PAGE;
+        people.extend(page);
+        if !full {
+            return Ok(people);
+        }
+    }
+}
+
+/// Why an event (or a reconciliation) could not be acted on yet.
 #[derive(Debug, thiserror::Error)]
-enum Failure {
+pub(super) enum Failure {
     #[error("DingTalk: {0}")]
     Upstream(String),
     #[error(transparent)]

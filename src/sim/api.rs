@@ -23,6 +23,7 @@ pub(crate) fn handle(sim: &Simulator, req: &HttpRequest, tail: &str, body: &[u8]
         ["oauth2", "userAccessToken"] if post => user_access_token(sim, req, body),
         ["oauth2", corp_id, "token"] if post => corp_token(sim, req, body, corp_id),
         ["contact", "users", who] if get && !who.is_empty() => user_profile(sim, req, who),
+        ["contact", "empLeaveRecords"] if get => leave_records(sim, req),
         _ => api_not_found(),
     }
 }
@@ -171,6 +172,76 @@ fn user_profile(sim: &Simulator, req: &HttpRequest, who: &str) -> HttpResponse {
         Some(person) => api_ok(bodies::users_me(person, &grant.client_id)),
         None => api_error(StatusCode::NOT_FOUND, "invalidParameter.user.notFound", "用户不存在"),
     }
+}
+
+/// `GET /v1.0/contact/empLeaveRecords?startTime&endTime&nextToken&maxResults` with the app
+/// token (DINGTALK-EVENTS.md §6): who left in the window, oldest first, at most 50 a page.
+fn leave_records(sim: &Simulator, req: &HttpRequest) -> HttpResponse {
+    let token = req
+        .headers()
+        .get(TOKEN_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if token.is_empty() {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "AuthenticationFailed.MissingParameter",
+            &format!("缺少参数：{TOKEN_HEADER}"),
+        );
+    }
+    if !matches!(sim.store().check_app_token(token, sim.now()), TokenStatus::Valid(_)) {
+        return api_error(StatusCode::BAD_REQUEST, "InvalidAuthentication", "不合法的access_token");
+    }
+    let query = super::query_pairs(req);
+    let time = |name: &str| {
+        query
+            .get(name)
+            .and_then(|t| crate::calendar::parse_time(t, sim.now()).ok())
+            .map(|s| s * 1000)
+    };
+    let Some(start) = time("startTime") else {
+        return api_error(
+            StatusCode::BAD_REQUEST,
+            "invalidParameter.startTime",
+            "startTime参数错误",
+        );
+    };
+    let end = time("endTime").map_or(i64::MAX, |end| end + 999);
+    let size = match query.get("maxResults").map(|m| m.parse::<usize>()) {
+        None => 50,
+        Some(Ok(size)) if (1..=50).contains(&size) => size,
+        Some(_) => {
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                "invalidParameter.maxResults",
+                "maxResults参数错误",
+            );
+        }
+    };
+    let skip: usize = query.get("nextToken").and_then(|t| t.parse().ok()).unwrap_or(0);
+    let window: Vec<(String, i64)> = sim
+        .leavers()
+        .into_iter()
+        .filter(|(_, at)| (start..=end).contains(at))
+        .collect();
+    let records: Vec<Value> = window
+        .iter()
+        .skip(skip)
+        .take(size)
+        .map(|(userid, at)| {
+            json!({
+                "userId": userid,
+                "name": sim.directory().members().iter().find(|m| &m.userid == userid).map(|m| m.name.clone()),
+                "leaveTime": crate::calendar::format_utc(at.div_euclid(1000)),
+                "leaveReason": "oapi",
+            })
+        })
+        .collect();
+    let mut out = json!({ "records": records });
+    if skip + size < window.len() {
+        out["nextToken"] = json!((skip + size).to_string());
+    }
+    api_ok(out)
 }
 
 /// The JSON object body; `None` (→ 400 `Missingbody`) for an empty, form or non-JSON body.

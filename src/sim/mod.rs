@@ -77,8 +77,8 @@ struct Controls {
     outage: Option<u16>,
     faults: Faults,
     calls: HashMap<String, u64>,
-    /// Members who have left the organisation since the simulator started.
-    departed: std::collections::HashSet<String>,
+    /// Members who have left the organisation since the simulator started, with when (ms).
+    departed: HashMap<String, i64>,
 }
 
 impl std::fmt::Debug for Simulator {
@@ -156,14 +156,24 @@ impl Simulator {
         self.controls().open_auth_outcome = outcome;
     }
 
-    /// The member `userid` leaves the organisation: the contact APIs stop finding them (60121).
+    /// The member `userid` leaves the organisation: the contact APIs stop finding them (60121),
+    /// and `empLeaveRecords` lists them. No event is pushed (see [`Simulator::leave`]): as when
+    /// DingTalk's push is lost.
     pub fn remove_member(&self, userid: &str) {
-        self.controls().departed.insert(userid.to_owned());
+        let now_ms = self.now_ms();
+        self.controls().departed.entry(userid.to_owned()).or_insert(now_ms);
+    }
+
+    /// The members who left, in the order they left, with when (epoch ms).
+    pub(crate) fn leavers(&self) -> Vec<(String, i64)> {
+        let mut leavers: Vec<(String, i64)> = self.controls().departed.iter().map(|(u, t)| (u.clone(), *t)).collect();
+        leavers.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        leavers
     }
 
     /// Whether member `userid` has left (see [`Simulator::remove_member`]).
     pub(crate) fn has_left(&self, userid: &str) -> bool {
-        self.controls().departed.contains(userid)
+        self.controls().departed.contains_key(userid)
     }
 
     /// When set, every API endpoint (not the login pages or the JSAPI stand-ins) answers with

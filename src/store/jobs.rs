@@ -132,6 +132,49 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
+    /// A recurring job's next round: due at `run_at`, with `payload`, its attempts counted
+    /// afresh.
+    pub async fn reschedule_job(&self, job: &LeasedJob, run_at: i64, payload: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET run_at = $3, payload = $4, attempts = 0, leased_by = NULL, leased_until = NULL,
+                             last_error = NULL
+             WHERE id = $1 AND leased_by = $2",
+        )
+        .bind(&job.id)
+        .bind(&job.lease)
+        .bind(run_at)
+        .bind(payload)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Queues `job` unless a job with its id exists (a recurring job every instance ensures at
+    /// start-up). True when queued now.
+    pub async fn ensure_job(&self, job: &NewJob, now: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO jobs (id, kind, payload, attempts, run_at, created_at) VALUES ($1, $2, $3, 0, $4, $5)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&job.id)
+        .bind(&job.kind)
+        .bind(&job.payload)
+        .bind(job.run_at)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The payload of job `id`, if it exists.
+    pub async fn job_payload(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT payload FROM jobs WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok(r.try_get("payload")?)).transpose()
+    }
+
     /// Jobs waiting (due or not) and dead, of every kind.
     pub async fn count_jobs(&self) -> Result<JobCounts, StoreError> {
         let row = sqlx::query(

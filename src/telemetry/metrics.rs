@@ -24,6 +24,7 @@ pub struct Metrics {
     org_events: Counter<3>,
     org_events_refused: Counter<2>,
     event_to_logout: Histogram<1>,
+    reconcile_lag: Gauge,
 }
 
 impl Default for Metrics {
@@ -116,6 +117,10 @@ impl Metrics {
                 ["via"],
                 LATENCY_BUCKETS,
             ),
+            reconcile_lag: Gauge::new(
+                "dingo_reconcile_lag_seconds",
+                "Seconds since the last completed reconciliation with DingTalk's directory (leavers and live access re-checked).",
+            ),
         }
     }
 
@@ -202,9 +207,13 @@ impl Metrics {
         self.event_to_logout.observe([via], took.as_secs_f64());
     }
 
+    pub fn set_reconcile_lag(&self, seconds: i64) {
+        self.reconcile_lag.set(seconds);
+    }
+
     /// The text exposition (format 0.0.4) of every series.
     pub fn render(&self) -> String {
-        let families: [&dyn Family; 17] = [
+        let families: [&dyn Family; 18] = [
             &self.http_requests,
             &self.http_duration,
             &self.dingtalk_calls,
@@ -222,6 +231,7 @@ impl Metrics {
             &self.org_events,
             &self.org_events_refused,
             &self.event_to_logout,
+            &self.reconcile_lag,
         ];
         registry::render(&families)
     }
@@ -252,6 +262,7 @@ mod tests {
             ("dingo_org_events_total", "counter"),
             ("dingo_org_events_refused_total", "counter"),
             ("dingo_org_event_to_logout_seconds", "histogram"),
+            ("dingo_reconcile_lag_seconds", "gauge"),
         ] {
             assert!(text.contains(&format!("# TYPE {name} {kind}\n")), "{name}");
             assert!(text.contains(&format!("# HELP {name} ")), "{name}");

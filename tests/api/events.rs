@@ -66,8 +66,16 @@ async fn settled(app: &TestApp) -> Vec<dingo::sim::Delivery> {
 
 /// Waits until no job of any kind is waiting (the event acted on, the notices sent).
 async fn quiet(app: &TestApp) {
+    // The reconciliation's one job is always waiting for its next round.
+    let recurring = i64::from(
+        app.db
+            .job_payload(dingo::membership::RECONCILE)
+            .await
+            .unwrap()
+            .is_some(),
+    );
     for _ in 0..300 {
-        if app.db.count_jobs().await.unwrap().waiting == 0 {
+        if app.db.count_jobs().await.unwrap().waiting == recurring {
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -384,4 +392,110 @@ async fn with_events_off_the_push_route_says_so() {
         .unwrap();
     assert_eq!(answer.status(), 404);
     assert_eq!(answer.json::<Value>().await.unwrap()["error"], "not_enabled");
+}
+
+/// An instance whose reconciliation runs every hour, looked at every 50 ms.
+async fn reconciling_app(receiver: &Receiver) -> TestApp {
+    let mut background = dingo::startup::Background::default();
+    background.reconcile_pace.poll = Duration::from_millis(50);
+    TestApp::spawn_with(TestAppOptions {
+        backchannel_logout_uri: Some(receiver.uri.clone()),
+        background: Some(background),
+        ..Default::default()
+    })
+    .await
+}
+
+/// Moves the clock past the next round and waits until it has run.
+async fn next_round(app: &TestApp) {
+    let before: dingo::membership::Progress =
+        serde_json::from_str(&app.db.job_payload(dingo::membership::RECONCILE).await.unwrap().unwrap()).unwrap();
+    app.clock.advance(3601);
+    for _ in 0..200 {
+        let payload = app.db.job_payload(dingo::membership::RECONCILE).await.unwrap().unwrap();
+        let now: dingo::membership::Progress = serde_json::from_str(&payload).unwrap();
+        if now.since > before.since {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the reconciliation did not run");
+}
+
+#[tokio::test]
+async fn a_leave_no_event_told_of_is_caught_by_the_reconciliation() {
+    let mut receiver = Receiver::start();
+    let app = reconciling_app(&receiver).await;
+    let tokens = app.offline_tokens("zhangsan").await;
+    app.offline_tokens("lisi").await;
+    // Events are off: DingTalk's leave never reaches dingo.
+    app.sim.remove_member("zhangsan");
+    next_round(&app).await;
+    let token = receiver.next_token(2).await.expect("the app is told");
+    assert_eq!(jwt_claims(&token)["sub"], "zhangsan");
+    quiet(&app).await;
+    assert!(receiver.next_token(1).await.is_none(), "lisi is still a member");
+    assert!(app.db.has_left("zhangsan").await.unwrap());
+    assert_eq!(refresh(&app, WEB_CLIENT, &tokens).await, 400);
+    let leave = audit(&app, "leave").await;
+    assert_eq!(
+        leave.len(),
+        1,
+        "caught once, though both the leave records and the re-check see it"
+    );
+    assert!(leave[0].detail.as_deref().unwrap().starts_with("reconciliation"));
+    assert_eq!(app.sim.call_count("/v1.0/contact/empLeaveRecords"), 1);
+    // The next round asks again, and finds nothing new.
+    next_round(&app).await;
+    assert_eq!(app.sim.call_count("/v1.0/contact/empLeaveRecords"), 2);
+    assert_eq!(audit(&app, "leave").await.len(), 1);
+    let metrics = app
+        .browser
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("# TYPE dingo_reconcile_lag_seconds gauge"));
+}
+
+#[tokio::test]
+async fn the_reconciliation_rechecks_live_access_against_each_apps_policy() {
+    let receiver = Receiver::start();
+    let app = reconciling_app(&receiver).await;
+    let web = app.offline_tokens("lisi").await;
+    let finance_refresh = {
+        app.sim.set_auto_login(Some("lisi".into()));
+        let url = app.authorize_url_for(FINANCE_CLIENT, "").replace("%20phone", "");
+        let q = app.follow_with(&crate::support::app::new_browser(), &url).await.query();
+        app.browser
+            .post(app.url("/token"))
+            .basic_auth(FINANCE_CLIENT, Some(WEB_SECRET))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", q["code"].as_str()),
+                ("redirect_uri", WEB_REDIRECT),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    assert!(finance_refresh["access_token"].is_string());
+    // Moved out of 财务部 with no event reaching dingo.
+    app.sim.move_member("lisi", &[2]);
+    next_round(&app).await;
+    quiet(&app).await;
+    let membership = audit(&app, "membership").await;
+    assert_eq!(membership.len(), 1, "{membership:?}");
+    assert_eq!(membership[0].client_id.as_deref(), Some(FINANCE_CLIENT));
+    assert_eq!(
+        refresh(&app, WEB_CLIENT, &web).await,
+        200,
+        "the web app keeps its access"
+    );
 }

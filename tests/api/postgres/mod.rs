@@ -2,5 +2,6 @@
 //! one database, and database outages. Without `DATABASE_URL` they fail, saying so; the SQLite pass
 //! of `scripts/test` leaves them out by name.
 
+mod events;
 mod outage;
 mod scale_out;
