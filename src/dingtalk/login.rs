@@ -102,7 +102,8 @@ impl DingTalk {
             .map_err(|e| match e.oapi_code() {
                 Some(40078 | 40029) => DingTalkError::InvalidCode,
                 Some(60121) => DingTalkError::NotMember,
-                Some(50002) => DingTalkError::NotVisible,
+                // 40079 is also what a member outside the app's visible range gets (Appendix B.1).
+                Some(50002 | 40079) => DingTalkError::NotVisible,
                 _ => e.into_error("topapi/v2/user/getuserinfo"),
             })?;
         Ok(user.userid)

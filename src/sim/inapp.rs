@@ -20,6 +20,8 @@ pub(super) fn getuserinfo(sim: &Simulator, params: &Params) -> HttpResponse {
         return topapi_error(40035, "缺少参数 code");
     };
     match take(sim, &code) {
+        // Outside the app's visible range (DINGTALK-API.md Appendix B.1).
+        Some(m) if !m.visible => topapi_error(40079, "不存在的授权信息"),
         Some(m) => topapi_result(json!({
             "userid": m.userid,
             "unionid": m.unionid,

@@ -450,6 +450,11 @@ async fn a_member_outside_the_apps_visible_range_is_told_so() {
     assert_eq!(response.status(), 403);
     let body = response.text().await.unwrap();
     assert!(body.contains("可见范围") && body.contains("visible range"), "{body}");
+    assert_eq!(
+        app.sim.call_count("/topapi/v2/user/get"),
+        0,
+        "getuserinfo's 40079 already says so"
+    );
 }
 
 #[tokio::test]
