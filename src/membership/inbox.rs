@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use crate::clock::SharedClock;
-use crate::crypto::{random_token, sha256};
+use crate::crypto::{random_token, sha256_hex};
 use crate::dingtalk::events::OrgEvent;
 use crate::store::{Db, NewJob, NewOrgEvent, StoreError};
 use crate::telemetry::Metrics;
@@ -114,7 +114,7 @@ impl Inbox {
         let key = event
             .event_id
             .clone()
-            .unwrap_or_else(|| format!("sha256:{}", hex(&sha256(raw))));
+            .unwrap_or_else(|| format!("sha256:{}", sha256_hex(raw)));
         let record = NewOrgEvent {
             key,
             event_type: event_type.to_owned(),
@@ -145,8 +145,4 @@ impl Inbox {
             Ok(Received::Duplicate)
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

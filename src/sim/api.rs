@@ -145,19 +145,9 @@ fn user_access_token(sim: &Simulator, req: &HttpRequest, body: &[u8]) -> HttpRes
 
 /// `GET /v1.0/contact/users/{unionId | me}` with a user token.
 fn user_profile(sim: &Simulator, req: &HttpRequest, who: &str) -> HttpResponse {
-    let token = req
-        .headers()
-        .get(TOKEN_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .unwrap_or_default();
-    if token.is_empty() {
-        return api_error(
-            StatusCode::BAD_REQUEST,
-            "AuthenticationFailed.MissingParameter",
-            &format!("缺少参数：{TOKEN_HEADER}"),
-        );
-    }
+    let Some(token) = header_token(req) else {
+        return missing_token();
+    };
     let grant = match sim.store().check_user_token(token, sim.now()) {
         // App tokens, unknown and expired tokens alike.
         TokenStatus::Valid(grant) => grant.clone(),
@@ -177,18 +167,9 @@ fn user_profile(sim: &Simulator, req: &HttpRequest, who: &str) -> HttpResponse {
 /// `GET /v1.0/contact/empLeaveRecords?startTime&endTime&nextToken&maxResults` with the app
 /// token (DINGTALK-EVENTS.md §6): who left in the window, oldest first, at most 50 a page.
 fn leave_records(sim: &Simulator, req: &HttpRequest) -> HttpResponse {
-    let token = req
-        .headers()
-        .get(TOKEN_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if token.is_empty() {
-        return api_error(
-            StatusCode::BAD_REQUEST,
-            "AuthenticationFailed.MissingParameter",
-            &format!("缺少参数：{TOKEN_HEADER}"),
-        );
-    }
+    let Some(token) = header_token(req) else {
+        return missing_token();
+    };
     if !matches!(sim.store().check_app_token(token, sim.now()), TokenStatus::Valid(_)) {
         return api_error(StatusCode::BAD_REQUEST, "InvalidAuthentication", "不合法的access_token");
     }
@@ -242,6 +223,24 @@ fn leave_records(sim: &Simulator, req: &HttpRequest) -> HttpResponse {
         out["nextToken"] = json!((skip + size).to_string());
     }
     api_ok(out)
+}
+
+/// The token of the `x-acs-dingtalk-access-token` header, if there is one.
+fn header_token(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(TOKEN_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+}
+
+/// The answer to a request without the token header.
+fn missing_token() -> HttpResponse {
+    api_error(
+        StatusCode::BAD_REQUEST,
+        "AuthenticationFailed.MissingParameter",
+        &format!("缺少参数：{TOKEN_HEADER}"),
+    )
 }
 
 /// The JSON object body; `None` (→ 400 `Missingbody`) for an empty, form or non-JSON body.

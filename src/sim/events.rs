@@ -249,29 +249,23 @@ impl Simulator {
             tokio::time::sleep(wait).await;
             let answer = self.push_once(subscription, plaintext).await;
             let acknowledged = self.is_success(subscription, &answer);
-            self.record_attempt(event_id, acknowledged.then_some(DeliveryState::Acknowledged));
+            self.record(event_id, true, acknowledged.then_some(DeliveryState::Acknowledged));
             if acknowledged {
                 return;
             }
             tracing::debug!(event_id, answer = ?answer.map(|(status, _)| status), "simulator: push not acknowledged");
         }
-        self.record_attempt_outcome(event_id, DeliveryState::Failed);
+        self.record(event_id, false, Some(DeliveryState::Failed));
     }
 
-    fn record_attempt(&self, event_id: &str, state: Option<DeliveryState>) {
+    /// Counts an attempt at `event_id` (when `attempted`) and moves it to `state`, if given.
+    fn record(&self, event_id: &str, attempted: bool, state: Option<DeliveryState>) {
         let mut events = self.events();
         if let Some(d) = events.deliveries.iter_mut().find(|d| d.event_id == event_id) {
-            d.attempts += 1;
+            d.attempts += u32::from(attempted);
             if let Some(state) = state {
                 d.state = state;
             }
-        }
-    }
-
-    fn record_attempt_outcome(&self, event_id: &str, state: DeliveryState) {
-        let mut events = self.events();
-        if let Some(d) = events.deliveries.iter_mut().find(|d| d.event_id == event_id) {
-            d.state = state;
         }
     }
 

@@ -52,6 +52,37 @@ async fn userinfo(app: &TestApp, tokens: &Value) -> u16 {
         .as_u16()
 }
 
+async fn metrics(app: &TestApp) -> String {
+    app.browser
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Logs the auto-login person in at the finance app (in a fresh browser); its token response.
+async fn finance_tokens(app: &TestApp) -> Value {
+    let url = app.authorize_url_for(FINANCE_CLIENT, "").replace("%20phone", "");
+    let q = app.follow_with(&crate::support::app::new_browser(), &url).await.query();
+    let answer = app
+        .browser
+        .post(app.url("/token"))
+        .basic_auth(FINANCE_CLIENT, Some(WEB_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", q["code"].as_str()),
+            ("redirect_uri", WEB_REDIRECT),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    answer.json().await.unwrap()
+}
+
 /// Waits until the simulator's pushes have all been answered one way or the other.
 async fn settled(app: &TestApp) -> Vec<dingo::sim::Delivery> {
     for _ in 0..200 {
@@ -119,15 +150,7 @@ async fn a_leave_ends_every_token_and_tells_the_app_within_a_second() {
     assert_eq!(deliveries.len(), 1);
     assert_eq!(deliveries[0].state, DeliveryState::Acknowledged);
     assert_eq!(deliveries[0].attempts, 1, "answered at the first push");
-    let metrics = app
-        .browser
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&app).await;
     assert!(
         metrics.contains(r#"dingo_org_events_total{via="http",type="user_leave_org",result="recorded"} 1"#),
         "{metrics}"
@@ -182,15 +205,7 @@ async fn duplicated_and_replayed_pushes_change_nothing_twice() {
         app.sim.push_once(&subscription, &new_style(stamp)).await.unwrap();
     }
     assert_eq!(app.db.count_org_events().await.unwrap(), 2);
-    let metrics = app
-        .browser
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&app).await;
     assert!(metrics.contains(r#"dingo_org_events_total{via="http",type="user_leave_org",result="duplicate"} 2"#));
 }
 
@@ -249,15 +264,7 @@ async fn bad_signatures_wrong_keys_and_garbage_are_refused_and_change_nothing() 
     assert!(receiver.next_token(1).await.is_none());
     assert_eq!(refresh(&app, WEB_CLIENT, &tokens).await, 200, "still logged in");
     assert!(audit(&app, "org_event").await.len() >= 6, "each refusal is audited");
-    let metrics = app
-        .browser
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&app).await;
     for reason in ["signature", "owner", "ciphertext", "request"] {
         assert!(
             metrics.contains(&format!(
@@ -309,25 +316,7 @@ async fn the_url_check_is_answered_with_an_encrypted_success_for_either_owner_ke
 async fn a_move_out_of_an_apps_department_ends_access_at_that_app_only() {
     let (app, mut receiver) = app_with_receiver().await;
     app.sim.set_auto_login(Some("lisi".into()));
-    let browser = crate::support::app::new_browser();
-    let finance = {
-        let url = app.authorize_url_for(FINANCE_CLIENT, "").replace("%20phone", "");
-        let q = app.follow_with(&browser, &url).await.query();
-        let answer = app
-            .browser
-            .post(app.url("/token"))
-            .basic_auth(FINANCE_CLIENT, Some(WEB_SECRET))
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", q["code"].as_str()),
-                ("redirect_uri", WEB_REDIRECT),
-            ])
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(answer.status(), 200);
-        answer.json::<Value>().await.unwrap()
-    };
+    let finance = finance_tokens(&app).await;
     let web = app.offline_tokens("lisi").await;
     let mut style = HttpSubscription::new(&app.url("/dingtalk/events"), EVENT_TOKEN, EVENT_AES_KEY);
     style.payload_style = PayloadStyle::New;
@@ -449,15 +438,7 @@ async fn a_leave_no_event_told_of_is_caught_by_the_reconciliation() {
     next_round(&app).await;
     assert_eq!(app.sim.call_count("/v1.0/contact/empLeaveRecords"), 2);
     assert_eq!(audit(&app, "leave").await.len(), 1);
-    let metrics = app
-        .browser
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics(&app).await;
     assert!(metrics.contains("# TYPE dingo_reconcile_lag_seconds gauge"));
 }
 
@@ -466,25 +447,8 @@ async fn the_reconciliation_rechecks_live_access_against_each_apps_policy() {
     let receiver = Receiver::start();
     let app = reconciling_app(&receiver).await;
     let web = app.offline_tokens("lisi").await;
-    let finance_refresh = {
-        app.sim.set_auto_login(Some("lisi".into()));
-        let url = app.authorize_url_for(FINANCE_CLIENT, "").replace("%20phone", "");
-        let q = app.follow_with(&crate::support::app::new_browser(), &url).await.query();
-        app.browser
-            .post(app.url("/token"))
-            .basic_auth(FINANCE_CLIENT, Some(WEB_SECRET))
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", q["code"].as_str()),
-                ("redirect_uri", WEB_REDIRECT),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap()
-    };
+    app.sim.set_auto_login(Some("lisi".into()));
+    let finance_refresh = finance_tokens(&app).await;
     assert!(finance_refresh["access_token"].is_string());
     // Moved out of 财务部 with no event reaching dingo.
     app.sim.move_member("lisi", &[2]);
