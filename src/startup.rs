@@ -15,6 +15,7 @@ use crate::clock::SharedClock;
 use crate::config::{DatabaseSettings, EventMode, Settings, is_loopback_url};
 use crate::crypto::KeyError;
 use crate::dingtalk::DingTalk;
+use crate::dingtalk::events::{StreamClient, StreamTiming};
 use crate::identity::UpstreamError;
 use crate::jobs::{Pace, Worker};
 use crate::keyring::{Keyring, KeyringError};
@@ -181,7 +182,7 @@ impl Application {
                 )
                 .map_err(|e| StartupError::Events(e.to_string()))?,
             ),
-            EventMode::Off => None,
+            EventMode::Stream | EventMode::Off => None,
         };
         let state = web::Data::new(AppState {
             provider,
@@ -329,6 +330,8 @@ pub struct Background {
     pub jobs: Pace,
     /// How often the reconciliation's worker looks whether its round is due.
     pub reconcile_pace: Pace,
+    /// The Stream client's backoff and drain time (its other clocks are settings).
+    pub stream: StreamTiming,
 }
 
 impl Default for Background {
@@ -342,6 +345,7 @@ impl Default for Background {
                 poll: Duration::from_secs(30),
                 ..Pace::default()
             },
+            stream: StreamTiming::default(),
         }
     }
 }
@@ -406,6 +410,24 @@ fn start_background(
     );
     let wake = state.inbox.waker();
     tasks.spawn(move |stop| events.run(wake, stop));
+    if settings.events.mode == EventMode::Stream {
+        let e = &settings.events;
+        let timing = StreamTiming {
+            ping_after: Duration::from_secs(e.stream_ping_after),
+            pong_timeout: Duration::from_secs(e.stream_pong_timeout),
+            silence: Duration::from_secs(e.stream_silence),
+            ttl: Duration::from_secs(e.stream_ttl),
+            ..background.stream.clone()
+        };
+        let client = StreamClient::new(
+            state.dingtalk.clone(),
+            state.inbox.clone(),
+            timing,
+            state.metrics.clone(),
+        )
+        .map_err(StartupError::Events)?;
+        tasks.spawn(move |stop| client.run(stop));
+    }
     let every = settings.events.reconcile_every;
     if every > 0 {
         let reconciler = Worker::new(

@@ -383,6 +383,19 @@ pub struct EventSettings {
     /// live access re-checked); 0: none.
     #[serde(deserialize_with = "lenient::u64")]
     pub reconcile_every: u64,
+    /// Stream mode: seconds without any frame after which the connection is pinged.
+    #[serde(deserialize_with = "lenient::u64")]
+    pub stream_ping_after: u64,
+    /// Stream mode: seconds to wait for the pong before the connection is taken for dead.
+    #[serde(deserialize_with = "lenient::u64")]
+    pub stream_pong_timeout: u64,
+    /// Stream mode: seconds without a message from DingTalk (pongs do not count) after which
+    /// the connection is replaced, in case it looks alive but delivers nothing.
+    #[serde(deserialize_with = "lenient::u64")]
+    pub stream_silence: u64,
+    /// Stream mode: seconds after which a connection is replaced anyway.
+    #[serde(deserialize_with = "lenient::u64")]
+    pub stream_ttl: u64,
 }
 
 impl Default for EventSettings {
@@ -395,6 +408,10 @@ impl Default for EventSettings {
             aes_key_file: None,
             owner_key: OwnerKey::Appkey,
             reconcile_every: 3600,
+            stream_ping_after: 60,
+            stream_pong_timeout: 10,
+            stream_silence: 600,
+            stream_ttl: 21_600,
         }
     }
 }
@@ -405,6 +422,9 @@ impl Default for EventSettings {
 pub enum EventMode {
     /// No events: leavers are caught by the reconciliation and at their next refresh.
     Off,
+    /// dingo connects to DingTalk's Stream gateway (长连接) and events arrive on a WebSocket:
+    /// no public URL needed. Recommended.
+    Stream,
     /// DingTalk pushes encrypted events to `POST /dingtalk/events` (needs a public URL).
     Http,
 }

@@ -176,6 +176,19 @@ pub fn validate(s: &Settings) -> Vec<Problem> {
             "must be 0 (none) or between 60 seconds and a week".into(),
         );
     }
+    for (key, value, range) in [
+        ("events.stream_ping_after", e.stream_ping_after, 1..=3600),
+        ("events.stream_pong_timeout", e.stream_pong_timeout, 1..=300),
+        ("events.stream_silence", e.stream_silence, 1..=86_400),
+        ("events.stream_ttl", e.stream_ttl, 60..=604_800),
+    ] {
+        if !range.contains(&value) {
+            problem(
+                key,
+                format!("must be between {} and {} seconds", range.start(), range.end()),
+            );
+        }
+    }
     if e.mode == EventMode::Http {
         if e.token.is_empty() {
             problem(

@@ -9,7 +9,7 @@ use tokio::sync::Notify;
 
 use crate::clock::SharedClock;
 use crate::crypto::{random_token, sha256_hex};
-use crate::dingtalk::events::OrgEvent;
+use crate::dingtalk::events::{EventSink, OrgEvent, PayloadError};
 use crate::store::{Db, NewJob, NewOrgEvent, StoreError};
 use crate::telemetry::Metrics;
 
@@ -144,5 +144,20 @@ impl Inbox {
             tracing::debug!(event_type, via = via.as_str(), "organisation event seen before");
             Ok(Received::Duplicate)
         }
+    }
+}
+
+/// Stream mode records its events here.
+impl EventSink for Inbox {
+    async fn accept(&self, event: OrgEvent, data: String) -> Result<(), String> {
+        self.receive(&event, Via::Stream, &data)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    fn unreadable(&self, why: &PayloadError) {
+        self.metrics.record_org_event_refused(Via::Stream.as_str(), "payload");
+        tracing::warn!(cause = %why, "DingTalk Stream: an event frame dingo cannot read; acknowledged and dropped");
     }
 }

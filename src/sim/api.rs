@@ -24,6 +24,10 @@ pub(crate) fn handle(sim: &Simulator, req: &HttpRequest, tail: &str, body: &[u8]
         ["oauth2", corp_id, "token"] if post => corp_token(sim, req, body, corp_id),
         ["contact", "users", who] if get && !who.is_empty() => user_profile(sim, req, who),
         ["contact", "empLeaveRecords"] if get => leave_records(sim, req),
+        ["gateway", "connections", "open"] if post => match json_body(req, body) {
+            Some(body) => super::stream::open_connection(sim, req, &Value::Object(body)),
+            None => api_missing("body"),
+        },
         _ => api_not_found(),
     }
 }

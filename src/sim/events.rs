@@ -113,6 +113,8 @@ pub enum DeliveryState {
 pub(super) struct Events {
     http: Option<HttpSubscription>,
     deliveries: Vec<Delivery>,
+    /// The Stream gateway: its subscription, tickets and connections.
+    pub(super) gateway: super::stream::Gateway,
 }
 
 /// The last answer of a push, for tests: the HTTP status and body.
@@ -159,23 +161,33 @@ impl Simulator {
         changed
     }
 
-    /// Pushes `event` to the subscription (in the background), with a new eventId. Returns the
-    /// eventId.
+    /// Delivers `event` to the subscriptions (in the background), by HTTP push or Stream, with
+    /// a new eventId. Returns the eventId.
     pub fn emit(&self, event: SimEvent) -> String {
         let event_id = super::random::token().unwrap_or_default();
-        let Some(subscription) = self.events().http.clone() else {
+        let (http, stream) = {
+            let events = self.events();
+            (events.http.clone(), events.gateway.subscription.clone())
+        };
+        if http.is_none() && stream.is_none() {
             tracing::debug!(
                 event_type = event.event_type,
                 "simulator: no subscription; the event is lost"
             );
             return event_id;
-        };
+        }
         self.events().deliveries.push(Delivery {
             event_id: event_id.clone(),
             event_type: event.event_type.clone(),
             attempts: 0,
             state: DeliveryState::Pending,
         });
+        if let Some(stream) = stream {
+            self.deliver_by_stream(&event, &event_id, stream);
+        }
+        let Some(subscription) = http else {
+            return event_id;
+        };
         let plaintext = self
             .http_plaintext(&event, &event_id, subscription.payload_style)
             .to_string();
@@ -259,7 +271,7 @@ impl Simulator {
     }
 
     /// Counts an attempt at `event_id` (when `attempted`) and moves it to `state`, if given.
-    fn record(&self, event_id: &str, attempted: bool, state: Option<DeliveryState>) {
+    pub(super) fn record(&self, event_id: &str, attempted: bool, state: Option<DeliveryState>) {
         let mut events = self.events();
         if let Some(d) = events.deliveries.iter_mut().find(|d| d.event_id == event_id) {
             d.attempts += u32::from(attempted);
@@ -325,7 +337,7 @@ impl Simulator {
         true
     }
 
-    fn events(&self) -> std::sync::MutexGuard<'_, Events> {
+    pub(super) fn events(&self) -> std::sync::MutexGuard<'_, Events> {
         self.inner.events.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

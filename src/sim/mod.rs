@@ -28,6 +28,7 @@ mod params;
 mod random;
 mod sns;
 mod state;
+mod stream;
 
 #[cfg(test)]
 mod tests;
@@ -50,6 +51,7 @@ pub use events::{Delivery, DeliveryState, HttpSubscription, OwnerMode, PayloadSt
 use faults::{Family, Faults};
 pub use faults::{Fault, FaultKind};
 pub use jsapi::{OpenAuthOutcome, UnknownOpenAuthOutcome};
+pub use stream::{GatewayStats, StreamSubscription};
 
 /// The simulator; cheap to clone (all clones share one state).
 #[derive(Clone)]
@@ -114,6 +116,11 @@ impl Simulator {
             web::get().to(self.page(sns::sns_authorize)),
         );
         jsapi::configure(self, cfg);
+        let sim = self.clone();
+        cfg.route(
+            "/connect",
+            web::get().to(move |req: HttpRequest, body: web::Payload| stream::connect(sim.clone(), req, body)),
+        );
         cfg.route("/v1.0/{tail:.*}", web::to(self.api_family("/v1.0/", api::handle)));
         cfg.route("/{tail:.*}", web::to(self.api_family("/", oapi::handle)));
     }

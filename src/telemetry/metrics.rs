@@ -25,6 +25,8 @@ pub struct Metrics {
     org_events_refused: Counter<2>,
     event_to_logout: Histogram<1>,
     reconcile_lag: Gauge,
+    stream_connected: Gauge,
+    stream_reconnects: Counter<1>,
 }
 
 impl Default for Metrics {
@@ -121,6 +123,15 @@ impl Metrics {
                 "dingo_reconcile_lag_seconds",
                 "Seconds since the last completed reconciliation with DingTalk's directory (leavers and live access re-checked).",
             ),
+            stream_connected: Gauge::new(
+                "dingo_events_stream_connected",
+                "Stream-mode connections to DingTalk open on this instance (two while one replaces another).",
+            ),
+            stream_reconnects: Counter::new(
+                "dingo_events_stream_reconnects_total",
+                "Stream-mode connections opened again, by why the last one ended (disconnect, ttl, silent, pong_timeout, closed, error, auth_failed, open_failed).",
+                ["reason"],
+            ),
         }
     }
 
@@ -211,9 +222,19 @@ impl Metrics {
         self.reconcile_lag.set(seconds);
     }
 
+    /// A Stream-mode connection opened (`+1`) or ended (`-1`).
+    pub fn add_stream_connected(&self, delta: i64) {
+        self.stream_connected.add(delta);
+    }
+
+    /// A Stream-mode connection is being opened again because of `reason`.
+    pub fn record_stream_reconnect(&self, reason: &str) {
+        self.stream_reconnects.inc([reason]);
+    }
+
     /// The text exposition (format 0.0.4) of every series.
     pub fn render(&self) -> String {
-        let families: [&dyn Family; 18] = [
+        let families: [&dyn Family; 20] = [
             &self.http_requests,
             &self.http_duration,
             &self.dingtalk_calls,
@@ -232,6 +253,8 @@ impl Metrics {
             &self.org_events_refused,
             &self.event_to_logout,
             &self.reconcile_lag,
+            &self.stream_connected,
+            &self.stream_reconnects,
         ];
         registry::render(&families)
     }
@@ -263,6 +286,8 @@ mod tests {
             ("dingo_org_events_refused_total", "counter"),
             ("dingo_org_event_to_logout_seconds", "histogram"),
             ("dingo_reconcile_lag_seconds", "gauge"),
+            ("dingo_events_stream_connected", "gauge"),
+            ("dingo_events_stream_reconnects_total", "counter"),
         ] {
             assert!(text.contains(&format!("# TYPE {name} {kind}\n")), "{name}");
             assert!(text.contains(&format!("# HELP {name} ")), "{name}");

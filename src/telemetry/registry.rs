@@ -116,6 +116,10 @@ impl Gauge {
         self.value.store(value, Ordering::Relaxed);
     }
 
+    pub fn add(&self, delta: i64) {
+        self.value.fetch_add(delta, Ordering::Relaxed);
+    }
+
     pub fn get(&self) -> i64 {
         self.value.load(Ordering::Relaxed)
     }

@@ -26,7 +26,7 @@ async fn app_with_receiver() -> (TestApp, Receiver) {
     (app, receiver)
 }
 
-async fn refresh(app: &TestApp, client: &str, tokens: &Value) -> u16 {
+pub(crate) async fn refresh(app: &TestApp, client: &str, tokens: &Value) -> u16 {
     app.browser
         .post(app.url("/token"))
         .basic_auth(client, Some(WEB_SECRET))
@@ -41,7 +41,7 @@ async fn refresh(app: &TestApp, client: &str, tokens: &Value) -> u16 {
         .as_u16()
 }
 
-async fn userinfo(app: &TestApp, tokens: &Value) -> u16 {
+pub(crate) async fn userinfo(app: &TestApp, tokens: &Value) -> u16 {
     app.browser
         .get(app.url("/userinfo"))
         .bearer_auth(tokens["access_token"].as_str().unwrap())
@@ -52,7 +52,7 @@ async fn userinfo(app: &TestApp, tokens: &Value) -> u16 {
         .as_u16()
 }
 
-async fn metrics(app: &TestApp) -> String {
+pub(crate) async fn metrics(app: &TestApp) -> String {
     app.browser
         .get(app.url("/metrics"))
         .send()
@@ -84,7 +84,7 @@ async fn finance_tokens(app: &TestApp) -> Value {
 }
 
 /// Waits until the simulator's pushes have all been answered one way or the other.
-async fn settled(app: &TestApp) -> Vec<dingo::sim::Delivery> {
+pub(crate) async fn settled(app: &TestApp) -> Vec<dingo::sim::Delivery> {
     for _ in 0..200 {
         let deliveries = app.sim.deliveries();
         if deliveries.iter().all(|d| d.state != DeliveryState::Pending) {
@@ -96,7 +96,7 @@ async fn settled(app: &TestApp) -> Vec<dingo::sim::Delivery> {
 }
 
 /// Waits until no job of any kind is waiting (the event acted on, the notices sent).
-async fn quiet(app: &TestApp) {
+pub(crate) async fn quiet(app: &TestApp) {
     // The reconciliation's one job is always waiting for its next round.
     let recurring = i64::from(
         app.db
@@ -114,7 +114,7 @@ async fn quiet(app: &TestApp) {
     panic!("jobs still waiting");
 }
 
-async fn audit(app: &TestApp, kind: &str) -> Vec<dingo::store::AuditEvent> {
+pub(crate) async fn audit(app: &TestApp, kind: &str) -> Vec<dingo::store::AuditEvent> {
     app.db
         .audit_events(&AuditFilter {
             kind: Some(kind.into()),

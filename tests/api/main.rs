@@ -18,6 +18,7 @@ mod csrf;
 mod demo;
 mod discovery;
 mod events;
+mod events_stream;
 mod in_app;
 mod jobs;
 mod keys;

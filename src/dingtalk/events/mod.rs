@@ -4,6 +4,8 @@
 
 mod crypto;
 mod payload;
+mod stream;
 
 pub use crypto::{CallbackCrypto, CryptoError, Opened};
 pub use payload::{CHECK_URL, OrgEvent, PayloadError};
+pub use stream::{EventSink, OPEN_CONNECTION, StreamClient, StreamTiming};

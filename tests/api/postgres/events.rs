@@ -64,3 +64,106 @@ async fn postgres_two_instances_act_on_each_event_once() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(b.db.count_jobs().await.unwrap().dead, 0);
 }
+
+#[tokio::test]
+async fn postgres_two_instances_both_connected_by_stream_act_on_each_event_once() {
+    postgres_required("postgres_two_instances_both_connected_by_stream_act_on_each_event_once");
+    let mut receiver = Receiver::start();
+    // Each event goes to one connection at random, and once more after its ACK.
+    let gateway = dingo::sim::StreamSubscription {
+        duplicate: true,
+        retry_after: vec![Duration::from_millis(300); 5],
+        ..Default::default()
+    };
+    let a = TestApp::spawn_with(TestAppOptions {
+        events_stream: Some(gateway.clone()),
+        backchannel_logout_uri: Some(receiver.uri.clone()),
+        ..Default::default()
+    })
+    .await;
+    let b = TestApp::spawn_with(TestAppOptions {
+        events_stream: Some(gateway),
+        backchannel_logout_uri: Some(receiver.uri.clone()),
+        dir: Some(a.dir.clone()),
+        dingtalk_of: Some(a.dingtalk()),
+        ..Default::default()
+    })
+    .await;
+    for _ in 0..500 {
+        if a.sim.gateway_stats().connected == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        a.sim.gateway_stats().connected,
+        2,
+        "each instance keeps its own connection"
+    );
+    a.offline_tokens("zhangsan").await;
+    b.offline_tokens("lisi").await;
+    a.sim.leave("zhangsan", None);
+    a.sim.leave("lisi", None);
+    // Enough events that both connections carry some.
+    for round in 0..6 {
+        a.sim.set_admin("wangwu", round % 2 == 0);
+    }
+    let mut told = Vec::new();
+    while told.len() < 2
+        && let Some(token) = receiver.next_token(3).await
+    {
+        told.push(
+            crate::support::app::jwt_claims(&token)["sub"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    told.sort();
+    assert_eq!(told, ["lisi", "zhangsan"]);
+    assert!(receiver.next_token(1).await.is_none(), "each app told once per person");
+    for _ in 0..200 {
+        if a.sim
+            .deliveries()
+            .iter()
+            .all(|d| d.state != dingo::sim::DeliveryState::Pending)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(a.db.count_org_events().await.unwrap(), 8, "each event recorded once");
+    let by_stream = |metrics: String| {
+        metrics
+            .lines()
+            .filter(|l| l.starts_with("dingo_org_events_total{via=\"stream\""))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+            .sum::<u64>()
+    };
+    let (at_a, at_b) = (by_stream(metrics(&a).await), by_stream(metrics(&b).await));
+    assert!(
+        at_a > 0 && at_b > 0,
+        "both connections carried events: {at_a} and {at_b}"
+    );
+    assert_eq!(at_a + at_b, 16, "every delivery, copies included, was received once");
+    let leaves =
+        a.db.audit_events(&dingo::store::AuditFilter {
+            kind: Some("leave".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(leaves.len(), 2, "{leaves:?}");
+}
+
+async fn metrics(app: &TestApp) -> String {
+    app.browser
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}

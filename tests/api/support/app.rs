@@ -9,6 +9,8 @@ use dingo::config;
 use dingo::crypto::sha256_hex;
 use dingo::sim::{Directory, Simulator};
 use dingo::startup::Application;
+
+use super::tcp_proxy::TcpProxy;
 use reqwest::StatusCode;
 use url::Url;
 
@@ -44,6 +46,22 @@ pub struct TestAppOptions {
     /// Events by HTTP push: dingo's `[events]` in mode `http`, and the simulator's app
     /// subscribed to `/dingtalk/events` with [`EVENT_TOKEN`] and [`EVENT_AES_KEY`].
     pub events_http: bool,
+    /// Events by Stream: dingo's `[events]` in mode `stream` (its clocks can be set with
+    /// `DINGO_EVENTS__STREAM_*`), and the simulator's gateway delivering with these settings.
+    pub events_stream: Option<dingo::sim::StreamSubscription>,
+    /// dingo reaches the simulator's API hosts (and so its Stream gateway) through a
+    /// [`TcpProxy`] the test can cut: [`TestApp::proxy`].
+    pub dingtalk_proxy: bool,
+    /// Another instance's simulator and clock, instead of new ones: [`TestApp::dingtalk`].
+    pub dingtalk_of: Option<SharedDingTalk>,
+}
+
+/// A simulator (and the clock it reads) shared by several instances.
+#[derive(Clone)]
+pub struct SharedDingTalk {
+    sim: Simulator,
+    address: String,
+    clock: Arc<TestClock>,
 }
 
 /// The 签名 token and 加密 aes_key of the test app's event subscription.
@@ -67,6 +85,8 @@ pub struct TestApp {
     pub changes_handled: tokio::sync::watch::Receiver<u64>,
     /// A browser: keeps cookies, never follows redirects by itself.
     pub browser: reqwest::Client,
+    /// Between dingo and the simulator's API, with [`TestAppOptions::dingtalk_proxy`].
+    pub proxy: Option<TcpProxy>,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -148,18 +168,27 @@ impl TestApp {
     }
 
     pub async fn spawn_with(options: TestAppOptions) -> Self {
-        let clock = TestClock::new();
-        let sim_directory = options
-            .directory
-            .as_deref()
-            .map(|text| Directory::from_toml(text).unwrap())
-            .unwrap_or_else(Directory::sample);
-        let sim = Simulator::new(sim_directory, clock.clone());
-        let sim_listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let sim_address = format!("http://{}", sim_listener.local_addr().unwrap());
-        let sim_server = sim.serve(sim_listener).unwrap();
-        tokio::spawn(sim_server);
+        let (sim, sim_address, clock) = match options.dingtalk_of.clone() {
+            Some(shared) => (shared.sim, shared.address, shared.clock),
+            None => {
+                let clock = TestClock::new();
+                let sim_directory = options
+                    .directory
+                    .as_deref()
+                    .map(|text| Directory::from_toml(text).unwrap())
+                    .unwrap_or_else(Directory::sample);
+                let sim = Simulator::new(sim_directory, clock.clone());
+                let sim_listener = TcpListener::bind("127.0.0.1:0").unwrap();
+                let sim_address = format!("http://{}", sim_listener.local_addr().unwrap());
+                tokio::spawn(sim.serve(sim_listener).unwrap());
+                (sim, sim_address, clock)
+            }
+        };
 
+        let proxy = match options.dingtalk_proxy {
+            true => Some(TcpProxy::start(sim_address.trim_start_matches("http://")).await),
+            false => None,
+        };
         let dir = options.dir.unwrap_or_else(|| Arc::new(tempfile::tempdir().unwrap()));
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
@@ -176,6 +205,8 @@ impl TestApp {
             let url = format!("http://{}", closed.local_addr().unwrap());
             drop(closed);
             url
+        } else if let Some(proxy) = &proxy {
+            format!("http://{}", proxy.address)
         } else {
             sim_address.clone()
         };
@@ -231,6 +262,8 @@ public = true
                     "[events]\nmode = \"http\"\ntoken = \"{EVENT_TOKEN}\"\naes_key = \"{EVENT_AES_KEY}\"\n{}",
                     options.extra_toml
                 )
+            } else if options.events_stream.is_some() {
+                format!("[events]\nmode = \"stream\"\n{}", options.extra_toml)
             } else {
                 options.extra_toml.clone()
             },
@@ -249,7 +282,19 @@ public = true
         let settings = config::load_str(&text, env).unwrap_or_else(|e| panic!("{e}"));
         // Kept beside the database, for the command-line tools run against this instance.
         std::fs::write(dir.path().join("dingo.toml"), &text).unwrap();
-        let background = options.background.unwrap_or_default();
+        let background = options.background.unwrap_or_else(|| dingo::startup::Background {
+            // Stream connections come back within a second in tests, and drain in two.
+            stream: dingo::dingtalk::events::StreamTiming {
+                backoff: std::time::Duration::from_millis(100),
+                max_backoff: std::time::Duration::from_secs(1),
+                drain: std::time::Duration::from_secs(2),
+                ..Default::default()
+            },
+            ..Default::default()
+        });
+        if let Some(subscription) = options.events_stream.clone() {
+            sim.subscribe_stream(Some(subscription));
+        }
         let app = Application::build_with(&settings, clock.clone(), listener, None, background)
             .await
             .unwrap();
@@ -284,7 +329,17 @@ public = true
             provider,
             changes_handled,
             browser,
+            proxy,
             server,
+        }
+    }
+
+    /// This instance's simulator and clock, for another instance to share.
+    pub fn dingtalk(&self) -> SharedDingTalk {
+        SharedDingTalk {
+            sim: self.sim.clone(),
+            address: self.sim_address.clone(),
+            clock: self.clock.clone(),
         }
     }
 
