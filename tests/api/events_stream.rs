@@ -315,3 +315,114 @@ async fn the_gateway_hands_out_tickets_for_one_connection_within_90_seconds() {
     let expired = tokio_tungstenite::connect_async(url.as_str()).await;
     assert!(matches!(expired, Err(tokio_tungstenite::tungstenite::Error::Http(ref r)) if r.status() == 401));
 }
+
+/// `dingo serve` on this instance's configuration and database, in Stream mode, on `port`.
+fn serve(app_dir: &std::path::Path, port: u16) -> crate::support::process::Process {
+    let mut command = crate::support::process::dingo();
+    command
+        .arg("serve")
+        .current_dir(app_dir)
+        .env("DINGO_CONFIG", app_dir.join("dingo.toml"))
+        .env("RUST_LOG", "info")
+        .env("DINGO_SERVER__ISSUER", format!("http://127.0.0.1:{port}"))
+        .env("DINGO_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+        .env("DINGO_EVENTS__MODE", "stream");
+    crate::support::process::Process::start(command, "dingo is serving")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dingo_killed_while_events_arrive_loses_none() {
+    let mut receiver = Receiver::start();
+    // People log in at an instance in this process, which then stops; `dingo serve` takes over
+    // the same database, is killed (SIGKILL) halfway through a stream of events, and starts again.
+    let app = TestApp::spawn_with(TestAppOptions {
+        backchannel_logout_uri: Some(receiver.uri.clone()),
+        ..Default::default()
+    })
+    .await;
+    let people = ["lisi", "zhangsan", "zhouqi"];
+    let mut tokens = Vec::new();
+    for person in people {
+        tokens.push(app.offline_tokens(person).await);
+    }
+    let (sim, db, dir) = (app.sim.clone(), app.db.clone(), app.dir.clone());
+    drop(app);
+    sim.subscribe_stream(Some(StreamSubscription {
+        retry_after: vec![Duration::from_millis(500); 20],
+        ..gateway()
+    }));
+    let port = crate::support::process::free_port();
+    let path = dir.path().to_owned();
+    let first = tokio::task::spawn_blocking(move || serve(&path, port)).await.unwrap();
+    let stats = || sim.gateway_stats();
+    for _ in 0..500 {
+        if stats().connected == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(stats().connected, 1, "dingo serve is connected");
+    let mut emitted = 0;
+    for (i, person) in people.iter().enumerate() {
+        sim.leave(person, None);
+        for round in 0..5 {
+            sim.set_admin("sunjing", round % 2 == 0);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        emitted += 6;
+        if i == 0 {
+            first.signal("KILL");
+        }
+    }
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let path = dir.path().to_owned();
+    let second = tokio::task::spawn_blocking(move || serve(&path, port)).await.unwrap();
+    for _ in 0..600 {
+        if sim.deliveries().iter().all(|d| d.state != DeliveryState::Pending) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let deliveries = sim.deliveries();
+    assert!(
+        deliveries.iter().all(|d| d.state == DeliveryState::Acknowledged),
+        "{deliveries:?}"
+    );
+    assert!(
+        deliveries.iter().any(|d| d.attempts > 1),
+        "some were delivered again after the kill"
+    );
+    assert_eq!(
+        db.count_org_events().await.unwrap(),
+        emitted,
+        "each event recorded once"
+    );
+    // A job the killed instance had taken waits for its lease (60 s) to run out.
+    let mut told = std::collections::BTreeSet::new();
+    while told.len() < people.len()
+        && let Some(token) = receiver.next_token(75).await
+    {
+        told.insert(jwt_claims(&token)["sub"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        told.iter().map(String::as_str).collect::<Vec<_>>(),
+        people,
+        "every app told of every leaver"
+    );
+    let http = reqwest::Client::new();
+    for t in &tokens {
+        let refreshed = http
+            .post(format!("http://127.0.0.1:{port}/token"))
+            .basic_auth(WEB_CLIENT, Some(crate::support::app::WEB_SECRET))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", t["refresh_token"].as_str().unwrap()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refreshed.status(), 400, "every leaver's refresh token is revoked");
+    }
+    second.signal("TERM");
+}
