@@ -162,6 +162,7 @@ impl Application {
             jsapi_url: d.jsapi_url.clone(),
             open_auth_script_url: d.open_auth_script_url.clone(),
             open_auth_scope: d.open_auth_scope.clone(),
+            frame_ancestors: d.in_app_frame_ancestors.trim().to_owned(),
         };
         let limits = web::Data::new(crate::http::Limits::new(
             &settings.limits,

@@ -31,4 +31,6 @@ pub struct InAppPage {
     pub jsapi_url: String,
     pub open_auth_script_url: String,
     pub open_auth_scope: String,
+    /// The CSP `frame-ancestors` sources of the in-app page.
+    pub frame_ancestors: String,
 }

@@ -308,6 +308,8 @@ pub struct DingTalkSettings {
     pub open_auth_script_url: String,
     /// API scopes requested through openAuth (comma-separated `rpcScope`).
     pub open_auth_scope: String,
+    /// Who may show the in-app login page in a frame: the CSP `frame-ancestors` sources.
+    pub in_app_frame_ancestors: String,
 }
 
 /// The login page used in an ordinary browser.
@@ -357,6 +359,7 @@ impl Default for DingTalkSettings {
             jsapi_url: "https://g.alicdn.com/dingding/dingtalk-jsapi/3.1.0/dingtalk.open.js".into(),
             open_auth_script_url: String::new(),
             open_auth_scope: "Contact.User.Read".into(),
+            in_app_frame_ancestors: "'none'".into(),
         }
     }
 }

@@ -162,6 +162,15 @@ pub fn validate(s: &Settings) -> Vec<Problem> {
             format!("not an absolute http(s) URL: {:?}", d.jsapi_url),
         );
     }
+    let ancestors = d.in_app_frame_ancestors.trim();
+    if ancestors.is_empty() || ancestors.contains([';', ',', '\r', '\n']) {
+        problem(
+            "dingtalk.in_app_frame_ancestors",
+            format!(
+                "not a list of CSP frame-ancestors sources (e.g. \"'none'\" or \"'self' https://example.com\"): {ancestors:?}"
+            ),
+        );
+    }
     if d.in_app == InApp::OpenAuth && !is_http_url(&d.open_auth_script_url) {
         problem(
             "dingtalk.open_auth_script_url",

@@ -12,6 +12,9 @@ use crate::identity::{Department, Identity};
 
 /// How many mappings are kept before the cache starts over.
 const UNIONID_CACHE_LIMIT: usize = 50_000;
+/// DingTalk's refusals to show a department to this app (DINGTALK-API.md Appendix B.2): no
+/// department permission (60011), outside the app's contact scope (50004), not found (60003).
+const UNREADABLE_DEPARTMENT: [i64; 3] = [60011, 50004, 60003];
 /// Deeper than any real organisation chart; stops a malformed parent chain.
 const MAX_DEPARTMENT_DEPTH: usize = 32;
 
@@ -153,48 +156,95 @@ impl DingTalk {
                 _ => e.into_error("topapi/v2/user/get"),
             })?;
         let mut departments = Vec::with_capacity(detail.dept_id_list.len());
+        let mut partial = false;
         for id in &detail.dept_id_list {
-            departments.push(self.department(*id).await?);
+            let (department, complete) = self.department(*id).await?;
+            partial |= !complete;
+            departments.extend(department);
         }
-        Ok(build_identity(detail, me, departments, &self.corp_id))
+        let mut identity = build_identity(detail, me, departments, &self.corp_id);
+        identity.departments_partial = partial;
+        Ok(identity)
     }
 
-    /// A department with its lineage up to the root, from `topapi/v2/department/get` (§10.1).
-    async fn department(&self, id: i64) -> Result<Department, DingTalkError> {
+    /// A department with its lineage up to the root, from `topapi/v2/department/get` (§10.1),
+    /// as far as DingTalk lets it be read (Appendix B.2); whether all of it could be. `None`:
+    /// not even the department itself could.
+    async fn department(&self, id: i64) -> Result<(Option<Department>, bool), DingTalkError> {
         let mut chain = Vec::new();
         let mut next = Some(id);
+        let mut complete = true;
         while let Some(current) = next {
             if chain.len() >= MAX_DEPARTMENT_DEPTH || chain.iter().any(|d: &DepartmentDetail| d.dept_id == current) {
                 break;
             }
-            let detail = self.department_detail(current).await?;
+            let detail = match self.department_detail(current).await? {
+                Ok(detail) => detail,
+                Err(code) => {
+                    self.tell_of_unreadable_department(current, code);
+                    complete = false;
+                    break;
+                }
+            };
             next = detail.parent_id.filter(|_| current != 1);
             chain.push(detail);
         }
+        if chain.is_empty() {
+            return Ok((None, false));
+        }
         chain.reverse();
-        Ok(Department {
+        let department = Department {
             id,
             name: chain.last().map(|d| d.name.clone()).unwrap_or_default(),
             lineage: chain.iter().map(|d| d.dept_id).collect(),
             path: chain.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join("/"),
-        })
+        };
+        Ok((Some(department), complete))
     }
 
-    async fn department_detail(&self, id: i64) -> Result<DepartmentDetail, DingTalkError> {
+    /// A department's details, or the errcode of DingTalk's refusal to show it to this app.
+    async fn department_detail(&self, id: i64) -> Result<Result<DepartmentDetail, i64>, DingTalkError> {
         let now = self.clock.now();
         if let Some(cached) = self.departments.get(id, now) {
-            return Ok(cached);
+            return Ok(Ok(cached));
         }
-        let detail: DepartmentDetail = self
-            .oapi_call(
+        let answer = self
+            .oapi_call::<DepartmentDetail>(
                 "topapi/v2/department/get",
                 Repeat::Safe,
                 &json!({ "dept_id": id, "language": "zh_CN" }),
             )
-            .await
-            .map_err(|e| e.into_error("topapi/v2/department/get"))?;
+            .await;
+        let detail = match answer {
+            Ok(detail) => detail,
+            Err(e) => match e.oapi_code() {
+                Some(code) if UNREADABLE_DEPARTMENT.contains(&code) => return Ok(Err(code)),
+                _ => return Err(e.into_error("topapi/v2/department/get")),
+            },
+        };
         self.departments.put(&detail, now);
-        Ok(detail)
+        Ok(Ok(detail))
+    }
+
+    /// Says once, for operators, that logins go on with the departments that could be read.
+    fn tell_of_unreadable_department(&self, id: i64, code: i64) {
+        use std::sync::atomic::Ordering;
+        if self.unreadable_departments_told.swap(true, Ordering::Relaxed) {
+            tracing::debug!(dept_id = id, errcode = code, "DingTalk would not show a department");
+            return;
+        }
+        let why = match code {
+            60011 => "the app lacks the department permission (通讯录部门信息读权限, qyapi_get_department_list)",
+            50004 => "the department is outside the app's contact scope (通讯录范围)",
+            _ => "the department was not found",
+        };
+        tracing::warn!(
+            dept_id = id,
+            errcode = code,
+            "DingTalk would not show a department: {why}. People log in with the departments that can be read; \
+             department rules (policy allow_departments/deny_departments) that depend on the others refuse them. \
+             Said once."
+        );
     }
 }
 
@@ -215,6 +265,7 @@ fn build_identity(d: UserDetail, me: Option<&Me>, departments: Vec<Department>, 
         title: non_empty(d.title),
         dept_ids: d.dept_id_list,
         departments,
+        departments_partial: false,
         roles: d.role_list.into_iter().map(|r| r.name).collect(),
         active: d.active,
         admin: d.admin,

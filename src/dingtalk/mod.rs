@@ -65,6 +65,8 @@ pub struct DingTalk {
     app_token: AppTokenCache,
     unionids: UnionIdCache,
     departments: DepartmentCache,
+    /// Whether operators were told that some departments cannot be read (told once).
+    unreadable_departments_told: std::sync::atomic::AtomicBool,
     /// Time allowed for one call, its retries and its wait for the limiter included.
     timeout: Duration,
     backoff: Backoff,
@@ -144,6 +146,7 @@ impl DingTalk {
             app_token: AppTokenCache::default(),
             unionids: UnionIdCache::default(),
             departments: DepartmentCache::new(department_cache_ttl),
+            unreadable_departments_told: std::sync::atomic::AtomicBool::new(false),
             timeout,
             backoff: Backoff {
                 retries: settings.retries,

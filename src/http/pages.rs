@@ -11,14 +11,15 @@ use crate::state::InAppPage;
 
 pub use crate::html::{Lang, escape, page, page_in};
 
-/// The in-app page also runs its own script and the DingTalk JSAPI, which may talk to its origin.
-fn in_app_policy(dingtalk_script: &str) -> String {
+/// The in-app page also runs its own script and the DingTalk JSAPI, which may talk to its origin;
+/// who may frame it is a setting (a container that embeds micro-apps in a frame needs it).
+fn in_app_policy(dingtalk_script: &str, frame_ancestors: &str) -> String {
     let origin = url::Url::parse(dingtalk_script)
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default();
     format!(
         "default-src 'none'; script-src 'self' {origin}; connect-src 'self' {origin}; style-src 'unsafe-inline'; \
-         img-src 'self' data: https:; base-uri 'none'; frame-ancestors 'none'"
+         img-src 'self' data: https:; base-uri 'none'; frame-ancestors {frame_ancestors}"
     )
 }
 
@@ -106,6 +107,11 @@ pub fn refusal_page(refusal: &Refusal, lang: Lang) -> HttpResponse {
             "你所在的部门无权使用此应用。如需访问，请联系管理员。",
             "Your department is not allowed to use this application. Ask your administrator if you need access.",
         ),
+        RefusalReason::Denied(Denied::DepartmentsUnreadable) => (
+            "此应用按部门授权，但钉钉未允许读取你所在的部门，暂时无法确认你能否使用。请联系管理员检查钉钉应用的通讯录权限与范围。",
+            "This application is open to certain departments, and DingTalk did not let dingo read yours, so your access \
+             cannot be confirmed. Ask your administrator to check the DingTalk app's contacts permissions and scope.",
+        ),
         RefusalReason::Denied(Denied::Role) => (
             "你的角色无权使用此应用。如需访问，请联系管理员。",
             "Your role is not allowed to use this application. Ask your administrator if you need access.",
@@ -174,7 +180,7 @@ pub fn in_app_page(login: &InAppLogin, settings: &InAppPage, urls: &InAppUrls) -
         script = escape(&urls.script),
     );
     let mut response = page(StatusCode::OK, "钉钉登录 · DingTalk login", &body);
-    if let Ok(policy) = in_app_policy(dingtalk_script).parse() {
+    if let Ok(policy) = in_app_policy(dingtalk_script, &settings.frame_ancestors).parse() {
         response.headers_mut().insert(CONTENT_SECURITY_POLICY, policy);
     }
     response

@@ -40,6 +40,11 @@ pub struct Identity {
     /// The departments the person belongs to, with their place in the organisation.
     #[serde(default)]
     pub departments: Vec<Department>,
+    /// Some of the departments, or of their parents, could not be read from DingTalk (the app
+    /// lacks the department permission, or its contact scope leaves them out): `departments`
+    /// holds what could be read, and department rules that depend on the rest fail closed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub departments_partial: bool,
     #[serde(default)]
     pub roles: Vec<String>,
     #[serde(default)]

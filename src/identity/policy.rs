@@ -14,6 +14,8 @@ pub enum Refusal {
     Inactive,
     /// Not in an allowed department, or in a denied one.
     Department,
+    /// A department rule applies, and the departments it depends on could not be read.
+    DepartmentsUnreadable,
     /// Without an allowed role, or with a denied one.
     Role,
     /// The app is for administrators only.
@@ -29,7 +31,7 @@ impl Refusal {
             Self::NotMember => "refused_not_member",
             Self::NotVisible => "refused_not_visible",
             Self::Inactive => "refused_inactive",
-            Self::Department | Self::Role | Self::AdminsOnly => "refused_policy",
+            Self::Department | Self::DepartmentsUnreadable | Self::Role | Self::AdminsOnly => "refused_policy",
             Self::Disabled => "refused_disabled",
         }
     }
@@ -41,6 +43,9 @@ impl Refusal {
             Self::NotVisible => "the member is outside the DingTalk app's visible range",
             Self::Inactive => "the member's DingTalk account is not active",
             Self::Department => "the member's department may not use this application",
+            Self::DepartmentsUnreadable => {
+                "the member's departments could not all be read from DingTalk (department permission or contact scope), so the department rule cannot be checked"
+            }
             Self::Role => "the member's role may not use this application",
             Self::AdminsOnly => "this application is for administrators only",
             Self::Disabled => "the account has been disabled by an administrator",
@@ -69,7 +74,17 @@ impl Policy {
                 .iter()
                 .any(|d| d.lineage.iter().any(|id| ids.contains(id)))
         };
-        if in_any(&p.deny_departments) || (!p.allow_departments.is_empty() && !in_any(&p.allow_departments)) {
+        let allowed = p.allow_departments.is_empty() || in_any(&p.allow_departments);
+        if in_any(&p.deny_departments) {
+            return Err(Refusal::Department);
+        }
+        if person.departments_partial {
+            // What could not be read might be a denied department, or the allowed one: fail
+            // closed, unless only an allow-list applies and a department read satisfies it.
+            if !p.deny_departments.is_empty() || !allowed {
+                return Err(Refusal::DepartmentsUnreadable);
+            }
+        } else if !allowed {
             return Err(Refusal::Department);
         }
         let holds_any = |roles: &[String]| person.roles.iter().any(|r| roles.contains(r));
@@ -102,6 +117,7 @@ mod tests {
             job_number: None,
             title: None,
             dept_ids: departments.iter().filter_map(|l| l.last().copied()).collect(),
+            departments_partial: false,
             departments: departments
                 .iter()
                 .map(|lineage| Department {
@@ -116,6 +132,26 @@ mod tests {
             admin: false,
             boss: false,
         }
+    }
+
+    #[test]
+    fn department_rules_fail_closed_on_departments_that_could_not_be_read() {
+        let partial = |lineages: &[&[i64]]| Identity {
+            departments_partial: true,
+            ..person(lineages, &[])
+        };
+        // 财务部 (3) was read: the allow-list is satisfied whatever else could not be.
+        let finance = policy(|p| p.allow_departments = vec![3]);
+        assert_eq!(finance.check(&partial(&[&[3]])), Ok(()));
+        // Not in 3 as far as can be read: perhaps in what could not be.
+        assert_eq!(finance.check(&partial(&[&[4]])), Err(Refusal::DepartmentsUnreadable));
+        assert_eq!(finance.check(&partial(&[])), Err(Refusal::DepartmentsUnreadable));
+        // A deny-list cannot be cleared without every department.
+        let deny = policy(|p| p.deny_departments = vec![4]);
+        assert_eq!(deny.check(&partial(&[&[3]])), Err(Refusal::DepartmentsUnreadable));
+        assert_eq!(deny.check(&partial(&[&[2, 4]])), Err(Refusal::Department));
+        // Without department rules, what could be read is enough.
+        assert_eq!(Policy::default().check(&partial(&[])), Ok(()));
     }
 
     fn policy(f: impl FnOnce(&mut PolicySettings)) -> Policy {

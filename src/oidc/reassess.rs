@@ -36,7 +36,9 @@ pub struct Cause<'a> {
 pub(super) fn offboarding_for(refusal: Refusal, client: &Client) -> Offboarding<'_> {
     match refusal {
         Refusal::NotMember => Offboarding::Left,
-        Refusal::Department | Refusal::Role | Refusal::AdminsOnly if client.policy.is_some() => {
+        Refusal::Department | Refusal::DepartmentsUnreadable | Refusal::Role | Refusal::AdminsOnly
+            if client.policy.is_some() =>
+        {
             Offboarding::AtClient(&client.id)
         }
         _ => Offboarding::Everywhere,

@@ -7,6 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use serde_json::{Map, Value, json};
 
+use super::access::AppAccess;
 use super::directory::{Department, Directory, Member, Person};
 
 /// `GET /v1.0/contact/users/me` for `person` as seen by app `client_id`.
@@ -35,22 +36,24 @@ pub(crate) fn users_me(person: Person<'_>, client_id: &str) -> Value {
     Value::Object(body)
 }
 
-/// `topapi/v2/user/get` `result` for a member (the app is assumed to hold every field permission).
-pub(crate) fn user_get(directory: &Directory, m: &Member) -> Value {
+/// `topapi/v2/user/get` `result` for a member, with the fields the app's permissions allow.
+pub(crate) fn user_get(directory: &Directory, m: &Member, access: &AppAccess) -> Value {
     let mut r = Map::new();
     r.insert("userid".into(), json!(m.userid));
     r.insert("unionid".into(), json!(m.unionid));
     r.insert("name".into(), json!(m.name));
     insert_some(&mut r, "avatar", m.avatar.as_deref());
-    if let Some(mobile) = &m.mobile {
+    if let Some(mobile) = m.mobile.as_ref().filter(|_| access.phone) {
         r.insert("mobile".into(), json!(mobile));
         r.insert("state_code".into(), json!(m.state_code));
     }
     r.insert("hide_mobile".into(), json!(false));
     insert_some(&mut r, "title", m.title.as_deref());
     insert_some(&mut r, "job_number", m.job_number.as_deref());
-    insert_some(&mut r, "email", m.email.as_deref());
-    insert_some(&mut r, "org_email", m.org_email.as_deref());
+    if access.email {
+        insert_some(&mut r, "email", m.email.as_deref());
+        insert_some(&mut r, "org_email", m.org_email.as_deref());
+    }
     insert_some(&mut r, "manager_userid", m.manager_userid.as_deref());
     if let Some(hired) = m.hired_date {
         r.insert("hired_date".into(), json!(hired));

@@ -10,18 +10,19 @@ use serde_json::json;
 use super::Simulator;
 use super::directory::Member;
 use super::envelope::{oapi_plain, topapi_error, topapi_result};
+use super::oapi::App;
 use super::params::Params;
 
 const BAD_CODE: (i64, &str) = (40078, "不存在的临时授权码");
 
 /// `POST /topapi/v2/user/getuserinfo` {code}.
-pub(super) fn getuserinfo(sim: &Simulator, params: &Params) -> HttpResponse {
+pub(super) fn getuserinfo(sim: &Simulator, params: &Params, app: &App) -> HttpResponse {
     let Some(code) = params.text("code") else {
         return topapi_error(40035, "缺少参数 code");
     };
-    match take(sim, &code) {
+    match take(sim, &code, &app.client_id) {
         // Outside the app's visible range (DINGTALK-API.md Appendix B.1).
-        Some(m) if !m.visible => topapi_error(40079, "不存在的授权信息"),
+        Some(m) if !app.access.sees_member(sim.directory(), m) => topapi_error(40079, "不存在的授权信息"),
         Some(m) => topapi_result(json!({
             "userid": m.userid,
             "unionid": m.unionid,
@@ -36,11 +37,14 @@ pub(super) fn getuserinfo(sim: &Simulator, params: &Params) -> HttpResponse {
 }
 
 /// Legacy `GET /user/getuserinfo?code=`: flat fields, mixed casing, no `request_id`.
-pub(super) fn legacy_getuserinfo(sim: &Simulator, params: &Params) -> HttpResponse {
+pub(super) fn legacy_getuserinfo(sim: &Simulator, params: &Params, app: &App) -> HttpResponse {
     let Some(code) = params.text("code") else {
         return oapi_plain(json!({ "errcode": 40035, "errmsg": "缺少参数 code" }));
     };
-    match take(sim, &code) {
+    match take(sim, &code, &app.client_id) {
+        Some(m) if !app.access.sees_member(sim.directory(), m) => {
+            oapi_plain(json!({ "errcode": 40079, "errmsg": "不存在的授权信息" }))
+        }
         Some(m) => oapi_plain(json!({
             "errcode": 0,
             "errmsg": "ok",
@@ -54,8 +58,9 @@ pub(super) fn legacy_getuserinfo(sim: &Simulator, params: &Params) -> HttpRespon
     }
 }
 
-fn take<'a>(sim: &'a Simulator, code: &str) -> Option<&'a Member> {
-    let userid = sim.store().take_inapp_code(code, sim.now())?;
+/// The member of a live code issued for any app (V1) or for `client_id` (V2).
+fn take<'a>(sim: &'a Simulator, code: &str, client_id: &str) -> Option<&'a Member> {
+    let userid = sim.store().take_inapp_code(code, client_id, sim.now())?;
     sim.directory().member_by_userid(&userid)
 }
 

@@ -11,7 +11,10 @@
 //! - 3 `对应企业没有<host>域名微应用`: corpId missing or not the directory's (§4.3);
 //! - 7 no in-app person: the setting names nobody or a non-member, or no member is active;
 //! - 8 no randomness to mint a code;
-//! - 9 `not in DingTalk` and 10 simulator unreachable: answered by the script itself;
+//! - 1 `dd.requestAuthCode` (V2) on a client older than 7.0.45 (7.0.50 on PC), and 5 V2
+//!   without `clientId`; 1000 `not in DingTalk` and 1001 simulator unreachable: answered by
+//!   the script itself (DingTalk's own codes for these are unknown; 9, reported for a
+//!   signature mismatch, is not reused);
 //! - any code set with [`Simulator::set_inapp_failure`] (-1 reads 用户取消, user cancelled).
 
 mod open_auth;
@@ -55,7 +58,8 @@ pub(super) fn configure(sim: &Simulator, cfg: &mut ServiceConfig) {
 }
 
 /// `POST /jsapi/requestAuthCode` {corpId, clientId?} → {code} | {errorCode, errorMessage}.
-/// The code is for the in-app person and is good for any app of the corp.
+/// The code is for the in-app person: bound to the app when `clientId` is given (V2), good for
+/// any app of the corp otherwise (V1).
 fn request_auth_code(sim: &Simulator, req: &HttpRequest, body: &[u8]) -> HttpResponse {
     if let Some(error_code) = sim.inapp_failure() {
         let message = match error_code {
@@ -77,7 +81,8 @@ fn request_auth_code(sim: &Simulator, req: &HttpRequest, body: &[u8]) -> HttpRes
         }
         Err(reason) => return failure(NO_PERSON, &reason),
     };
-    let issued = sim.store().issue_inapp_code(&member.userid, sim.now());
+    let client_id = text(&body, "clientId");
+    let issued = sim.store().issue_inapp_code(&member.userid, client_id, sim.now());
     match issued {
         Ok(code) => cors_json(json!({ "code": code })),
         Err(_) => failure(BUSY, "系统繁忙 system busy"),

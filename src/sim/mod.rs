@@ -13,6 +13,7 @@
 //! [`Simulator::set_auto_login`], [`Simulator::set_inapp_user`]. Time comes only from the given
 //! clock.
 
+mod access;
 mod api;
 mod bodies;
 mod directory;
@@ -46,6 +47,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer};
 
 use crate::clock::SharedClock;
 
+pub use access::AppAccess;
 pub use directory::{Directory, DirectoryError};
 pub use events::{Delivery, DeliveryState, HttpSubscription, OwnerMode, PayloadStyle, SignatureParam, SimEvent};
 use faults::{Family, Faults};
@@ -81,6 +83,8 @@ struct Controls {
     calls: HashMap<String, u64>,
     /// Members who have left the organisation since the simulator started, with when (ms).
     departed: HashMap<String, i64>,
+    /// What each app may read (client_id → access); unlisted apps read everything.
+    access: HashMap<String, access::AppAccess>,
 }
 
 impl std::fmt::Debug for Simulator {

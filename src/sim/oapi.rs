@@ -5,6 +5,7 @@
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{Value, json};
 
+use super::access::AppAccess;
 use super::envelope::{oapi_gateway, oapi_plain, oapi_unknown_api, topapi_error, topapi_result};
 use super::params::Params;
 use super::state::{TOKEN_TTL, TokenStatus};
@@ -12,9 +13,15 @@ use super::{Simulator, bodies, inapp, query_pairs, sns};
 
 const NOT_FOUND_USER: (i64, &str) = (60121, "找不到该用户");
 
+/// The app an oapi call is made for (by its token), and what it may read.
+pub(super) struct App {
+    pub(super) client_id: String,
+    pub(super) access: AppAccess,
+}
+
 /// Routes every path outside `/v1.0/` and the login pages.
 pub(crate) fn handle(sim: &Simulator, req: &HttpRequest, tail: &str, body: &[u8]) -> HttpResponse {
-    let topapi: fn(&Simulator, &Params) -> HttpResponse = match tail {
+    let topapi: fn(&Simulator, &Params, &App) -> HttpResponse = match tail {
         "gettoken" => return gettoken(sim, req),
         "sns/getuserinfo_bycode" => return sns::getuserinfo_bycode(sim, req, body),
         "topapi/v2/user/getuserinfo" => inapp::getuserinfo,
@@ -32,12 +39,13 @@ pub(crate) fn handle(sim: &Simulator, req: &HttpRequest, tail: &str, body: &[u8]
         return oapi_gateway("40000", "access_token is blank");
     }
     // Only app tokens are accepted; a user token is as unknown here as a made-up one.
-    match sim.store().check_app_token(&token, sim.now()) {
-        TokenStatus::Valid(_) => {}
+    let client_id = match sim.store().check_app_token(&token, sim.now()) {
+        TokenStatus::Valid(client_id) => client_id.to_owned(),
         TokenStatus::Expired => return oapi_gateway("42001", "access_token超时"),
         TokenStatus::Unknown => return oapi_gateway("40014", "不合法的access_token"),
-    }
-    topapi(sim, &params)
+    };
+    let access = sim.app_access(&client_id);
+    topapi(sim, &params, &App { client_id, access })
 }
 
 /// `GET /gettoken?appkey&appsecret` — parameters from the query string only.
@@ -63,7 +71,7 @@ fn gettoken(sim: &Simulator, req: &HttpRequest) -> HttpResponse {
 }
 
 /// `POST /topapi/user/getbyunionid` {unionid} → {contact_type, userid}.
-fn getbyunionid(sim: &Simulator, params: &Params) -> HttpResponse {
+fn getbyunionid(sim: &Simulator, params: &Params, _app: &App) -> HttpResponse {
     let Some(unionid) = params.text("unionid") else {
         return missing("unionid");
     };
@@ -78,7 +86,7 @@ fn getbyunionid(sim: &Simulator, params: &Params) -> HttpResponse {
 }
 
 /// Legacy `GET /user/getUseridByUnionid?unionid=` → flat {contactType, userid}, no `request_id`.
-fn get_userid_by_unionid(sim: &Simulator, params: &Params) -> HttpResponse {
+fn get_userid_by_unionid(sim: &Simulator, params: &Params, _app: &App) -> HttpResponse {
     let Some(unionid) = params.text("unionid") else {
         return oapi_plain(json!({ "errcode": 40035, "errmsg": "缺少参数 unionid" }));
     };
@@ -94,8 +102,8 @@ fn get_userid_by_unionid(sim: &Simulator, params: &Params) -> HttpResponse {
 }
 
 /// `POST /topapi/v2/user/get` {userid, language}. A member outside the app's contact scope
-/// (`visible = false`) is 50002.
-fn user_get(sim: &Simulator, params: &Params) -> HttpResponse {
+/// (`visible = false`, or outside its `AppAccess::scope`) is 50002.
+fn user_get(sim: &Simulator, params: &Params, app: &App) -> HttpResponse {
     let Some(userid) = params.text("userid") else {
         return missing("userid");
     };
@@ -104,14 +112,14 @@ fn user_get(sim: &Simulator, params: &Params) -> HttpResponse {
         .member_by_userid(&userid)
         .filter(|m| !sim.has_left(&m.userid))
     {
-        Some(m) if !m.visible => topapi_error(50002, "企业员工不在授权范围"),
-        Some(m) => topapi_result(bodies::user_get(sim.directory(), m)),
+        Some(m) if !app.access.sees_member(sim.directory(), m) => topapi_error(50002, "企业员工不在授权范围"),
+        Some(m) => topapi_result(bodies::user_get(sim.directory(), m, &app.access)),
         None => topapi_error(NOT_FOUND_USER.0, NOT_FOUND_USER.1),
     }
 }
 
 /// `POST /topapi/v2/department/listparentbyuser` {userid} → one id chain per department.
-fn listparentbyuser(sim: &Simulator, params: &Params) -> HttpResponse {
+fn listparentbyuser(sim: &Simulator, params: &Params, _app: &App) -> HttpResponse {
     let Some(userid) = params.text("userid") else {
         return missing("userid");
     };
@@ -126,11 +134,18 @@ fn listparentbyuser(sim: &Simulator, params: &Params) -> HttpResponse {
     topapi_result(json!({ "parent_list": parent_list }))
 }
 
-/// `POST /topapi/v2/department/get` {dept_id, language}.
-fn department_get(sim: &Simulator, params: &Params) -> HttpResponse {
+/// `POST /topapi/v2/department/get` {dept_id, language}: 88/60011 without the department
+/// permission, 50004 outside the app's contact scope.
+fn department_get(sim: &Simulator, params: &Params, app: &App) -> HttpResponse {
     let Some(dept_id) = params.int("dept_id") else {
         return missing("dept_id");
     };
+    if !app.access.departments {
+        return oapi_gateway("60011", "没有调用该接口的权限");
+    }
+    if sim.directory().department(dept_id).is_some() && !app.access.sees_department(sim.directory(), dept_id) {
+        return topapi_error(50004, "部门不在授权范围");
+    }
     match sim.directory().department(dept_id) {
         Some(dept) => topapi_result(bodies::department_get(sim.directory(), dept)),
         None => topapi_error(60003, "部门不存在"),

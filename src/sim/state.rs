@@ -106,8 +106,9 @@ pub(crate) struct UserTokens {
 pub(crate) struct State {
     /// Web-login and openAuth codes, exchanged at `userAccessToken`.
     codes: Codes<Grant>,
-    /// In-app (免登) codes → the member's userid, read by `getuserinfo`.
-    inapp_codes: Codes<String>,
+    /// In-app (免登) codes → the member's userid and the app a V2 code is bound to, read by
+    /// `getuserinfo`.
+    inapp_codes: Codes<(String, Option<String>)>,
     /// Legacy sns tmp codes (`client_id` = the legacy appId), read by `getuserinfo_bycode`.
     sns_codes: Codes<Grant>,
     /// token → client_id
@@ -130,14 +131,24 @@ impl State {
         self.codes.take(code, now, |g| g.client_id == client_id)
     }
 
-    /// An in-app code for the member `userid`, good for any app of the corp.
-    pub(crate) fn issue_inapp_code(&mut self, userid: &str, now: i64) -> Result<String, Unspecified> {
-        self.inapp_codes.issue(userid.to_owned(), now)
+    /// An in-app code for the member `userid`: bound to app `client_id` (V2
+    /// `dd.requestAuthCode`, DINGTALK-API.md Appendix B.4), or good for any app of the corp (V1).
+    pub(crate) fn issue_inapp_code(
+        &mut self,
+        userid: &str,
+        client_id: Option<&str>,
+        now: i64,
+    ) -> Result<String, Unspecified> {
+        self.inapp_codes
+            .issue((userid.to_owned(), client_id.map(str::to_owned)), now)
     }
 
-    /// Consumes a live in-app code; the member's userid.
-    pub(crate) fn take_inapp_code(&mut self, code: &str, now: i64) -> Option<String> {
-        self.inapp_codes.take(code, now, |_| true)
+    /// Consumes a live in-app code redeemed by app `client_id`; the member's userid. A code
+    /// bound to another app is left in place.
+    pub(crate) fn take_inapp_code(&mut self, code: &str, client_id: &str, now: i64) -> Option<String> {
+        self.inapp_codes
+            .take(code, now, |(_, bound)| bound.as_deref().is_none_or(|b| b == client_id))
+            .map(|(userid, _)| userid)
     }
 
     /// A legacy sns tmp code; `grant.client_id` is the legacy appId.
@@ -290,14 +301,14 @@ mod tests {
     fn the_three_code_books_are_separate() {
         let mut state = State::default();
         let web = state.issue_code(grant("app"), 1000).unwrap();
-        let inapp = state.issue_inapp_code("zhangsan", 1000).unwrap();
+        let inapp = state.issue_inapp_code("zhangsan", None, 1000).unwrap();
         let sns = state.issue_sns_code(grant("legacy"), 1000).unwrap();
-        assert!(state.take_inapp_code(&web, 1001).is_none());
+        assert!(state.take_inapp_code(&web, "app", 1001).is_none());
         assert!(state.take_sns_code(&inapp, "legacy", 1001).is_none());
         assert!(state.take_code(&sns, "legacy", 1001).is_none());
         assert!(state.take_sns_code(&sns, "other", 1001).is_none());
-        assert_eq!(state.take_inapp_code(&inapp, 1001).as_deref(), Some("zhangsan"));
-        assert!(state.take_inapp_code(&inapp, 1002).is_none());
+        assert_eq!(state.take_inapp_code(&inapp, "app", 1001).as_deref(), Some("zhangsan"));
+        assert!(state.take_inapp_code(&inapp, "app", 1002).is_none());
         assert!(state.take_sns_code(&sns, "legacy", 1002).is_some());
         assert!(state.take_code(&web, "app", 1002).is_some());
     }
@@ -305,8 +316,16 @@ mod tests {
     #[test]
     fn an_in_app_code_dies_after_five_minutes() {
         let mut state = State::default();
-        let code = state.issue_inapp_code("zhangsan", 1000).unwrap();
-        assert!(state.take_inapp_code(&code, 1000 + CODE_TTL).is_none());
+        let code = state.issue_inapp_code("zhangsan", None, 1000).unwrap();
+        assert!(state.take_inapp_code(&code, "app", 1000 + CODE_TTL).is_none());
+    }
+
+    #[test]
+    fn a_v2_in_app_code_is_good_only_for_its_app() {
+        let mut state = State::default();
+        let code = state.issue_inapp_code("zhangsan", Some("app"), 1000).unwrap();
+        assert!(state.take_inapp_code(&code, "other", 1001).is_none());
+        assert_eq!(state.take_inapp_code(&code, "app", 1001).as_deref(), Some("zhangsan"));
     }
 
     #[test]

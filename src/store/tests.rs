@@ -62,6 +62,7 @@ fn person(userid: &str) -> Identity {
         job_number: None,
         title: None,
         dept_ids: vec![1],
+        departments_partial: false,
         departments: vec![],
         roles: vec![],
         active: true,

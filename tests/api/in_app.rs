@@ -489,3 +489,74 @@ async fn a_first_in_app_login_fetches_the_profile_and_departments_once() {
     }
     assert_eq!(app.sim.total_calls(), 6);
 }
+
+/// An in-app code minted by the JSAPI with `fields` (corpId, and clientId for V2).
+async fn mint(app: &TestApp, fields: Value) -> String {
+    let answer: Value = app
+        .browser
+        .post(format!("{}/jsapi/requestAuthCode", app.sim_address))
+        .json(&fields)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["code"].as_str().unwrap_or_else(|| panic!("{answer}")).to_owned()
+}
+
+#[tokio::test]
+async fn a_v2_code_is_good_only_for_the_app_it_was_asked_for_and_a_v1_code_for_any() {
+    let app = TestApp::spawn().await;
+    let corp = dingo::sim::Directory::sample().corp_id().to_owned();
+    for (fields, accepted) in [
+        (serde_json::json!({"corpId": corp, "clientId": "another-app"}), false),
+        (serde_json::json!({"corpId": corp}), true),
+    ] {
+        let page = open_in_app(&app, "").await;
+        let code = mint(&app, fields).await;
+        let state = page.fields["state"].clone();
+        let answer = post_back(
+            &app,
+            &page,
+            &[("state", &state), ("method", "request_auth_code"), ("code", &code)],
+        )
+        .await;
+        if accepted {
+            assert!(client_query(&answer).contains_key("code"));
+        } else {
+            assert_eq!(answer.status(), 403);
+            assert!(answer.text().await.unwrap().contains("钉钉未能确认此次登录"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_in_app_page_may_be_framed_only_by_whom_the_setting_names() {
+    let default = TestApp::spawn().await;
+    let header = |app: &TestApp| {
+        let browser = crate::support::app::new_browser();
+        let url = app.authorize_url("");
+        async move {
+            let response = browser.get(url).header("user-agent", DINGTALK_UA).send().await.unwrap();
+            response.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    assert!(header(&default).await.ends_with("frame-ancestors 'none'"));
+    let framed = TestApp::spawn_with(TestAppOptions {
+        env: vec![(
+            "DINGO_DINGTALK__IN_APP_FRAME_ANCESTORS",
+            "'self' https://portal.example.com".into(),
+        )],
+        ..Default::default()
+    })
+    .await;
+    assert!(
+        header(&framed)
+            .await
+            .ends_with("frame-ancestors 'self' https://portal.example.com")
+    );
+}

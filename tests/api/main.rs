@@ -26,6 +26,7 @@ mod limits;
 mod login;
 mod logout;
 mod ops;
+mod permissions;
 mod policy;
 mod postgres;
 mod properties;

@@ -31,3 +31,20 @@ test('in-app login: inside the DingTalk client the person is logged in with no p
   assert.deepEqual(signInRequests, [], 'the DingTalk sign-in page was requested');
   assert.ok(jsapiLoaded, "the simulator's JSAPI script was never loaded");
 });
+
+test('in-app login: a DingTalk client too old for the V2 JSAPI is logged in the V1 way', async () => {
+  const oldClient = DINGTALK_ANDROID_UA.replaceAll('DingTalk/7.6.0', 'DingTalk/6.5.0');
+  const page = await env.newPage({ ...PHONE, userAgent: oldClient });
+  const mints = [];
+  page.on('request', (request) => {
+    if (request.url().endsWith('/jsapi/requestAuthCode')) mints.push(JSON.parse(request.postData() ?? '{}'));
+  });
+  await page.goto(env.demo.url);
+  await page.click('#login');
+
+  const { heading, text } = await demoResult(page, env.demo);
+  assert.equal(heading, '已登录', `the demo app did not log in; it shows:\n${text}`);
+  // The V2 call failed in the client itself; the page asked again without clientId (V1).
+  assert.equal(mints.length, 1, JSON.stringify(mints));
+  assert.equal(mints[0].clientId, undefined);
+});

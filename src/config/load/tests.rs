@@ -450,3 +450,29 @@ fn events_are_off_by_default_and_http_push_needs_its_token_and_key() {
     let wrong = problems(MINIMAL, &[("DINGO_EVENTS__MODE", "webhook")]);
     assert_eq!(wrong[0].path, "events.mode", "{wrong:?}");
 }
+
+#[test]
+fn stream_mode_needs_nothing_more_and_its_clocks_are_bounded() {
+    let s = load_str(MINIMAL, env(&[("DINGO_EVENTS__MODE", "stream")])).unwrap();
+    assert_eq!(s.events.mode, super::super::EventMode::Stream);
+    assert_eq!((s.events.stream_ping_after, s.events.stream_ttl), (60, 21_600));
+    let found = problems(
+        MINIMAL,
+        &[
+            ("DINGO_EVENTS__STREAM_PING_AFTER", "0"),
+            ("DINGO_EVENTS__STREAM_TTL", "5"),
+        ],
+    );
+    let keys: Vec<&str> = found.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(keys, ["events.stream_ping_after", "events.stream_ttl"], "{found:?}");
+}
+
+#[test]
+fn the_in_app_frame_ancestors_must_be_one_csp_source_list() {
+    let s = load_str(MINIMAL, env(&[])).unwrap();
+    assert_eq!(s.dingtalk.in_app_frame_ancestors, "'none'");
+    for bad in ["", "'self'; script-src *", "a,b"] {
+        let found = problems(MINIMAL, &[("DINGO_DINGTALK__IN_APP_FRAME_ANCESTORS", bad)]);
+        assert_eq!(found[0].path, "dingtalk.in_app_frame_ancestors", "{bad:?}: {found:?}");
+    }
+}

@@ -69,12 +69,25 @@
     return;
   }
   function onSuccess(answer) { succeed(answer && (answer.code || answer.authCode)); }
+  var hasV1 = dd.runtime && dd.runtime.permission && typeof dd.runtime.permission.requestAuthCode === 'function';
+  function requestCodeV1() {
+    dd.runtime.permission.requestAuthCode({ corpId: config.corpId, onSuccess: onSuccess, onFail: jsapiFailed });
+  }
   function requestCode() {
     if (typeof dd.requestAuthCode === 'function') {
-      dd.requestAuthCode({ corpId: config.corpId, clientId: config.clientId, onSuccess: onSuccess, onFail: jsapiFailed });
-    } else if (dd.runtime && dd.runtime.permission && typeof dd.runtime.permission.requestAuthCode === 'function') {
-      // Older clients.
-      dd.runtime.permission.requestAuthCode({ corpId: config.corpId, onSuccess: onSuccess, onFail: jsapiFailed });
+      dd.requestAuthCode({
+        corpId: config.corpId,
+        clientId: config.clientId,
+        onSuccess: onSuccess,
+        // An older client fails the V2 call rather than lacking it: once more the V1 way,
+        // unless the page's domain is the problem (errorCode 3), which V1 would not mend.
+        onFail: function (error) {
+          if (hasV1 && String(error && error.errorCode) !== '3') requestCodeV1();
+          else jsapiFailed(error);
+        },
+      });
+    } else if (hasV1) {
+      requestCodeV1();
     } else {
       fail('此钉钉版本不支持免登，请升级。', 'This DingTalk version cannot log in without a password; please update it.', 'unsupported');
     }

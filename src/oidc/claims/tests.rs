@@ -24,6 +24,7 @@ fn user(org_email: Option<&str>, email: Option<&str>, mobile: Option<&str>, stat
             job_number: Some("0042".into()),
             title: None,
             dept_ids: vec![2, 4],
+            departments_partial: false,
             departments: vec![
                 dept(2, "研发部", &[1, 2], "示例科技/研发部"),
                 dept(4, "平台组", &[1, 2, 4], "示例科技/研发部/平台组"),

@@ -1,12 +1,16 @@
 /* dingo DingTalk simulator: a stand-in for the DingTalk client's JSAPI (window.dd).
  * Load it with a plain <script src>; codes come from the simulator that served it
  * (POST requestAuthCode next to this script). Failures are {errorCode, errorMessage}:
- * 9 = not inside DingTalk (user agent), 10 = simulator unreachable, others from the simulator. */
+ * 1000 = not inside DingTalk (user agent), 1001 = simulator unreachable, 1 = V2
+ * dd.requestAuthCode on a client too old for it (before 7.0.45, 7.0.50 on PC), 5 = V2 without
+ * clientId; others from the simulator. */
 (() => {
   'use strict';
 
-  const NOT_IN_DINGTALK = 9;
-  const UNREACHABLE = 10;
+  const NOT_IN_DINGTALK = 1000;
+  const UNREACHABLE = 1001;
+  const TOO_OLD = 1;
+  const NO_CLIENT_ID = 5;
 
   const script =
     document.currentScript || document.querySelector('script[src*="dingtalk.open.js"]');
@@ -19,6 +23,24 @@
     platform = /iPhone|iPad|iPod/i.test(ua) ? 'ios' : /Android/i.test(ua) ? 'android' : 'pc';
   }
   const version = (ua.match(/DingTalk\/([\d.]+)/i) || [])[1] || '';
+
+  /* V2 requestAuthCode needs DingTalk 7.0.45 on phones, 7.0.50 on PCs; older clients fail it. */
+  function knowsV2() {
+    if (!version) return true;
+    const need = platform === 'pc' ? [7, 0, 50] : [7, 0, 45];
+    const have = version.split('.').map(Number);
+    for (let i = 0; i < need.length; i += 1) {
+      if ((have[i] || 0) !== need[i]) return (have[i] || 0) > need[i];
+    }
+    return true;
+  }
+
+  function mintV2(params) {
+    if (!inDingTalk) return Promise.reject(failure(NOT_IN_DINGTALK, 'not in DingTalk'));
+    if (!knowsV2()) return Promise.reject(failure(TOO_OLD, 'jsapi not supported by this DingTalk version'));
+    if (!params.clientId) return Promise.reject(failure(NO_CLIENT_ID, 'clientId is required'));
+    return mint(params.corpId, params.clientId);
+  }
 
   const failure = (errorCode, errorMessage) => ({ errorCode, errorMessage });
 
@@ -59,11 +81,12 @@
     error() {},
     config() {},
     requestAuthCode(params = {}) {
-      const result = mint(params.corpId, params.clientId).then((code) => ({ code }));
+      const result = mintV2(params).then((code) => ({ code }));
       return settle(result, params.onSuccess, params.onFail);
     },
+    /* The union API resolves {code} too (DINGTALK-API.md Appendix B.7). */
     getAuthCode(params = {}) {
-      const result = mint(params.corpId, params.clientId).then((code) => ({ authCode: code }));
+      const result = mintV2(params).then((code) => ({ code }));
       return settle(result, params.success || params.onSuccess, params.fail || params.onFail);
     },
     runtime: {
