@@ -77,6 +77,17 @@ enum Command {
         /// old token get errcode 88 / sub_code 40014.
         #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
         invalidate_app_tokens_every: Option<u64>,
+        /// Deliver the organisation's events (the console at /org) by HTTP push to this URL
+        /// (e.g. http://127.0.0.1:8080/dingtalk/events), signed and encrypted with
+        /// --push-token and --push-aes-key; without it they go by Stream to connected clients.
+        #[arg(long, value_name = "URL", requires_all = ["push_token", "push_aes_key"])]
+        push_url: Option<String>,
+        /// The 签名 token of the HTTP push subscription.
+        #[arg(long, value_name = "TOKEN")]
+        push_token: Option<String>,
+        /// The 43-character 加密 aes_key of the HTTP push subscription.
+        #[arg(long, value_name = "KEY")]
+        push_aes_key: Option<String>,
     },
     /// Create or upgrade the database schema, then exit.
     Migrate(ConfigArgs),
@@ -216,6 +227,9 @@ async fn run(command: Command) -> ExitCode {
             fault,
             rate_limit,
             invalidate_app_tokens_every,
+            push_url,
+            push_token,
+            push_aes_key,
         } => {
             let directory = match users.as_deref().map(Directory::load).transpose() {
                 Ok(directory) => directory.unwrap_or_else(Directory::sample),
@@ -236,6 +250,12 @@ async fn run(command: Command) -> ExitCode {
             simulator.set_rate_limit(rate_limit);
             if let Some(seconds) = invalidate_app_tokens_every {
                 simulator.invalidate_app_tokens_every(Duration::from_secs(seconds));
+            }
+            match (push_url, push_token, push_aes_key) {
+                (Some(url), Some(token), Some(key)) => {
+                    simulator.subscribe_http(Some(dingo::sim::HttpSubscription::new(&url, &token, &key)));
+                }
+                _ => simulator.subscribe_stream(Some(dingo::sim::StreamSubscription::default())),
             }
             sim(&listen, simulator).await
         }

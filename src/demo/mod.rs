@@ -12,7 +12,7 @@ use actix_web::web;
 use crate::clock::SharedClock;
 use crate::config;
 use crate::crypto::{random_token, sha256_hex};
-use crate::sim::{Directory, Simulator};
+use crate::sim::{Directory, Simulator, StreamSubscription};
 use crate::startup::{Application, ExtraRoutes};
 pub use app::DemoApp;
 
@@ -81,6 +81,9 @@ name = "dingo 演示应用 Demo app"
 redirect_uris = ["{redirect_uri}"]
 scopes = ["openid", "profile", "email", "phone", "groups"]
 secret_sha256 = "{hash}"
+backchannel_logout_uri = "{issuer}{APP_PREFIX}/backchannel-logout"
+[events]
+mode = "stream"
 "#,
         db = dir.join("dingo.db").display(),
         keys = dir.join("keys"),
@@ -89,7 +92,17 @@ secret_sha256 = "{hash}"
     );
     let settings = config::load_str(&settings_toml, std::iter::empty())?;
     let simulator = Simulator::new(directory, clock.clone());
-    let demo_app = DemoApp::new(&issuer, DEMO_CLIENT_ID, &demo_secret, &redirect_uri);
+    // The simulated organisation's events reach dingo by Stream, the recommended mode.
+    simulator.subscribe_stream(Some(StreamSubscription::default()));
+    let demo_app = DemoApp::new(
+        &issuer,
+        DEMO_CLIENT_ID,
+        &demo_secret,
+        &redirect_uri,
+        &format!("{issuer}{SIM_PREFIX}/org"),
+        Some(simulator.clone()),
+        clock.clone(),
+    );
     let sim_routes = simulator.clone();
     let extra: ExtraRoutes = Arc::new(move |cfg: &mut web::ServiceConfig| {
         let sim = sim_routes.clone();

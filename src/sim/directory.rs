@@ -256,6 +256,10 @@ impl Directory {
         chain
     }
 
+    pub(crate) fn departments(&self) -> &[Department] {
+        &self.departments
+    }
+
     pub(crate) fn members(&self) -> &[Member] {
         &self.members
     }

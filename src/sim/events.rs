@@ -132,33 +132,28 @@ impl Simulator {
     }
 
     /// Member `userid` leaves the organisation, removed by `operator`: the contact APIs stop
-    /// finding them (60121) and a `user_leave_org` is pushed.
-    pub fn leave(&self, userid: &str, operator: Option<&str>) {
+    /// finding them (60121) and a `user_leave_org` is delivered. Returns its eventId.
+    pub fn leave(&self, userid: &str, operator: Option<&str>) -> Option<String> {
         self.remove_member(userid);
-        self.emit(SimEvent {
+        Some(self.emit(SimEvent {
             operator: operator.map(str::to_owned),
             ..SimEvent::about("user_leave_org", &[userid])
-        });
+        }))
     }
 
-    /// Member `userid` now belongs to `dept_ids`; a `user_modify_org` is pushed.
-    pub fn move_member(&self, userid: &str, dept_ids: &[i64]) -> bool {
-        let changed = self.change_member(userid, |m| m.dept_id_list = dept_ids.to_vec());
-        if changed {
-            self.emit(SimEvent::about("user_modify_org", &[userid]));
-        }
-        changed
+    /// Member `userid` now belongs to `dept_ids`; a `user_modify_org` is delivered. Returns its
+    /// eventId (`None`: no such member).
+    pub fn move_member(&self, userid: &str, dept_ids: &[i64]) -> Option<String> {
+        self.change_member(userid, |m| m.dept_id_list = dept_ids.to_vec())
+            .then(|| self.emit(SimEvent::about("user_modify_org", &[userid])))
     }
 
     /// Member `userid` becomes an administrator or stops being one; `org_admin_add` or
-    /// `org_admin_remove` is pushed.
-    pub fn set_admin(&self, userid: &str, admin: bool) -> bool {
-        let changed = self.change_member(userid, |m| m.admin = admin);
-        if changed {
-            let event_type = if admin { "org_admin_add" } else { "org_admin_remove" };
-            self.emit(SimEvent::about(event_type, &[userid]));
-        }
-        changed
+    /// `org_admin_remove` is delivered. Returns its eventId (`None`: no such member).
+    pub fn set_admin(&self, userid: &str, admin: bool) -> Option<String> {
+        let event_type = if admin { "org_admin_add" } else { "org_admin_remove" };
+        self.change_member(userid, |m| m.admin = admin)
+            .then(|| self.emit(SimEvent::about(event_type, &[userid])))
     }
 
     /// Delivers `event` to the subscriptions (in the background), by HTTP push or Stream, with

@@ -24,6 +24,7 @@ mod inapp;
 mod jsapi;
 mod login;
 mod oapi;
+mod org;
 mod pages;
 mod params;
 mod random;
@@ -120,6 +121,8 @@ impl Simulator {
             web::get().to(self.page(sns::sns_authorize)),
         );
         jsapi::configure(self, cfg);
+        cfg.route("/org", web::get().to(self.page(org::console)));
+        cfg.route("/org/{change}", web::post().to(self.bridge(org::change)));
         let sim = self.clone();
         cfg.route(
             "/connect",

@@ -1,6 +1,7 @@
-//! The login host's HTML: the person picker and the error page. Bilingual (中文 first), small,
-//! mobile-friendly, no scripts. Every dynamic value goes through [`escape`]; every link is
-//! relative so the pages work under any mount prefix.
+//! The simulator's HTML: the login host's person picker and error page, and the page shell of
+//! the organisation console (`org`). Bilingual (中文 first), small, mobile-friendly, no scripts.
+//! Every dynamic value goes through [`escape`]; every link is relative so the pages work under
+//! any mount prefix.
 
 use std::fmt::Write;
 
@@ -34,7 +35,11 @@ color:inherit;text-decoration:none;border:1px solid #dee0e3}a.person:hover{borde
 .name{font-size:16px;font-weight:600}.detail{font-size:13px;color:#646a73;margin-top:4px}\
 .badge{font-size:12px;background:#e1eaff;color:#245bdb;border-radius:4px;padding:1px 6px;\
 margin-left:6px;font-weight:400}a.deny{display:block;text-align:center;margin:24px 0;\
-color:#f54a45}.error{background:#fff;border-radius:8px;padding:16px;border:1px solid #f54a45}";
+color:#f54a45}.error{background:#fff;border-radius:8px;padding:16px;border:1px solid #f54a45}\
+div.person{background:#fff;border-radius:8px;padding:12px 14px;margin:8px 0;border:1px solid #dee0e3}\
+div.person form{display:inline-block;margin:8px 8px 0 0}button,select{font-size:14px;padding:6px 10px;\
+border-radius:6px;border:1px solid #dee0e3;background:#fff}button.danger{color:#f54a45;border-color:#f54a45}\
+.done{background:#e8f8ee;border-radius:8px;padding:10px 14px}";
 
 pub(crate) fn picker(page: &Picker) -> String {
     let mut body = String::new();
@@ -96,7 +101,7 @@ fn push_choice(body: &mut String, choice: &Choice) {
     );
 }
 
-fn document(title: &str, body: &str) -> String {
+pub(crate) fn document(title: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
