@@ -315,3 +315,42 @@ async fn qps_limits_are_retried_but_do_not_open_the_circuit() {
     rig.user_get().await.unwrap();
     assert!(rig.metrics.render().contains("\ndingo_dingtalk_circuit_state 0\n"));
 }
+
+#[tokio::test]
+async fn departments_the_app_may_not_read_leave_the_identity_partial_and_operators_are_told_once() {
+    let rig = rig(|_| {}).await;
+    let directory = Directory::sample();
+    let app_key = directory.app_credentials().0;
+    let whole = rig.client.identity("zhouqi", None).await.unwrap();
+    assert!(!whole.departments_partial);
+    assert_eq!(whole.departments[0].lineage, [1, 3, 5]);
+    // Only 财务部 in scope: 应收组 and 财务部 are read, the root is refused (50004).
+    rig.sim.set_app_access(
+        app_key,
+        crate::sim::AppAccess {
+            scope: Some(vec![3]),
+            ..Default::default()
+        },
+    );
+    rig.client.forget_departments(&[1, 3, 5]);
+    let scoped = rig.client.identity("zhouqi", None).await.unwrap();
+    assert!(scoped.departments_partial);
+    assert_eq!(scoped.departments[0].lineage, [3, 5]);
+    assert!(
+        rig.client
+            .unreadable_departments_told
+            .load(std::sync::atomic::Ordering::Relaxed)
+    );
+    // Without the department permission (60011), not even the member's own department.
+    rig.sim.set_app_access(
+        app_key,
+        crate::sim::AppAccess {
+            departments: false,
+            ..Default::default()
+        },
+    );
+    rig.client.forget_departments(&[1, 3, 5]);
+    let bare = rig.client.identity("zhouqi", None).await.unwrap();
+    assert!(bare.departments_partial && bare.departments.is_empty());
+    assert_eq!(bare.dept_ids, [5], "the ids still come from user/get");
+}

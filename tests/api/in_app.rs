@@ -560,3 +560,34 @@ async fn the_in_app_page_may_be_framed_only_by_whom_the_setting_names() {
             .ends_with("frame-ancestors 'self' https://portal.example.com")
     );
 }
+
+#[tokio::test]
+async fn inside_a_partial_contact_scope_only_its_members_log_in_without_a_prompt() {
+    let app = TestApp::spawn().await;
+    let directory = dingo::sim::Directory::sample();
+    app.sim.set_app_access(
+        directory.app_credentials().0,
+        dingo::sim::AppAccess {
+            scope: Some(vec![3]),
+            ..Default::default()
+        },
+    );
+    for (person, inside) in [("lisi", true), ("zhangsan", false)] {
+        app.sim.set_inapp_user(Some(person.into()));
+        let page = open_in_app(&app, "").await;
+        let code = request_auth_code(&app, &page).await;
+        let state = page.fields["state"].clone();
+        let response = post_back(
+            &app,
+            &page,
+            &[("state", &state), ("method", "request_auth_code"), ("code", &code)],
+        )
+        .await;
+        if inside {
+            assert!(client_query(&response).contains_key("code"), "{person}");
+        } else {
+            assert_eq!(response.status(), 403, "{person}");
+            assert!(response.text().await.unwrap().contains("可见范围"));
+        }
+    }
+}
