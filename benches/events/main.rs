@@ -133,7 +133,6 @@ async fn log_in(address: &str, sim: &Simulator, person: &str) {
 
 struct Figures {
     latencies: Vec<Duration>,
-    burst: usize,
     recorded_per_second: f64,
     logged_out_per_second: f64,
 }
@@ -265,7 +264,6 @@ reconcile_every = 0
     running.abort();
     Figures {
         latencies,
-        burst: burst_members.len(),
         recorded_per_second: burst_members.len() as f64 / recorded.as_secs_f64(),
         logged_out_per_second: burst_members.len() as f64 / logged_out.as_secs_f64(),
     }
@@ -314,7 +312,6 @@ fn main() {
             figures.recorded_per_second,
             figures.logged_out_per_second,
         );
-        let _ = figures.burst;
     }
     println!("\n({leaves} leaves one at a time, then {burst} at once; SQLite; one instance; loopback)");
 }

@@ -119,6 +119,7 @@ impl Simulator {
     /// Every connection open now gets a SYSTEM `disconnect` with `reason`, receives nothing
     /// more, and is closed after the drain time (§1.6).
     pub fn stream_disconnect(&self, reason: &str) {
+        let now_ms = self.now_ms();
         let mut events = self.events();
         let drain = events
             .gateway
@@ -128,7 +129,7 @@ impl Simulator {
             .unwrap_or_default();
         for c in events.gateway.connections.iter_mut().filter(|c| !c.leaving) {
             c.leaving = true;
-            let frame = system_frame("disconnect", &json!({ "reason": reason }));
+            let (_, frame) = system_frame("disconnect", &json!({ "reason": reason }), now_ms);
             let _ = c.out.send(Out::Text(frame));
             let out = c.out.clone();
             tokio::spawn(async move {
@@ -254,6 +255,16 @@ impl Simulator {
         Value::Object(data)
     }
 
+    /// Remembers a ping sent, to check its answer; pings never answered are forgotten
+    /// eventually.
+    fn await_ping(&self, message_id: String, opaque: String) {
+        let pings = &mut self.events().gateway.pings;
+        if pings.len() >= 10_000 {
+            pings.clear();
+        }
+        pings.insert(message_id, opaque);
+    }
+
     /// An upstream frame: the ACK of an event, or the answer to a ping.
     fn upstream(&self, text: &str) {
         let Ok(frame) = serde_json::from_str::<Value>(text) else {
@@ -293,19 +304,21 @@ fn message_id() -> String {
     random::token().unwrap_or_default()
 }
 
-fn system_frame(topic: &str, data: &Value) -> String {
-    json!({
+/// A SYSTEM frame (§1.6) sent at `now_ms`: its messageId and its text.
+fn system_frame(topic: &str, data: &Value, now_ms: i64) -> (String, String) {
+    let message_id = message_id();
+    let frame = json!({
         "specVersion": "1.0",
         "type": "SYSTEM",
         "headers": {
             "contentType": "application/json",
-            "messageId": message_id(),
-            "time": "0",
+            "messageId": message_id,
+            "time": now_ms.to_string(),
             "topic": topic,
         },
         "data": data.to_string(),
-    })
-    .to_string()
+    });
+    (message_id, frame.to_string())
 }
 
 /// `POST /v1.0/gateway/connections/open` (§1.2): a ticket for the app's credentials.
@@ -431,10 +444,8 @@ async fn serve(
             },
             _ = ping.tick(), if ping_every.is_some() && !silent.load(Ordering::Relaxed) => {
                 let opaque = random::request_id();
-                let frame = system_frame("ping", &json!({ "opaque": opaque }));
-                if let Some(message_id) = serde_json::from_str::<Value>(&frame).ok().and_then(|f| f["headers"]["messageId"].as_str().map(str::to_owned)) {
-                    sim.events().gateway.pings.insert(message_id, opaque);
-                }
+                let (message_id, frame) = system_frame("ping", &json!({ "opaque": opaque }), sim.now_ms());
+                sim.await_ping(message_id, opaque);
                 if session.text(frame).await.is_err() {
                     break false;
                 }

@@ -134,8 +134,7 @@ impl<S: EventSink> StreamClient<S> {
                 }
             };
             client.metrics.record_stream_reconnect(reason);
-            let level_is_info = matches!(end, End::Replace(_));
-            if level_is_info {
+            if let End::Replace(_) = end {
                 tracing::info!(reason, "DingTalk Stream: replacing the connection");
             } else {
                 tracing::warn!(
