@@ -143,7 +143,7 @@ fn validate(params: &Params, client: &Client) -> Result<AuthorizationRequest, Oi
         granted.insert(s);
     }
     let scope: Vec<String> = granted.iter().map(str::to_owned).collect();
-    let code_challenge = check_pkce(params, client)?;
+    let code_challenge = check_pkce(params, client, params.get("redirect_uri").unwrap_or_default())?;
     let prompts: Vec<&str> = params
         .get("prompt")
         .unwrap_or_default()
@@ -178,13 +178,18 @@ fn validate(params: &Params, client: &Client) -> Result<AuthorizationRequest, Oi
     })
 }
 
-/// S256 only; required for public clients (RFC 7636, RFC 9700 §2.1.1).
-fn check_pkce(params: &Params, client: &Client) -> Result<Option<String>, OidcError> {
+/// S256 only; required for public clients (RFC 7636, RFC 9700 §2.1.1), native apps among them
+/// (RFC 8252 §6, §8.1), and for any redirect to a private-use scheme, which another app on the
+/// device may claim. (A confidential web app on a loopback address, in development, may go
+/// without.)
+fn check_pkce(params: &Params, client: &Client, redirect_uri: &str) -> Result<Option<String>, OidcError> {
     let invalid = |d: &str| OidcError::new(ErrorCode::InvalidRequest, d);
     let challenge = params.get("code_challenge");
     match (challenge, params.get("code_challenge_method")) {
         (None, Some(_)) => Err(invalid("code_challenge_method given without code_challenge")),
-        (None, None) if client.is_public() => Err(invalid("PKCE is required: send code_challenge with S256")),
+        (None, None) if client.is_public() || super::clients::is_private_use_redirect(redirect_uri) => {
+            Err(invalid("PKCE is required: send code_challenge with S256"))
+        }
         (None, None) => Ok(None),
         (Some(_), method) if method != Some("S256") => {
             Err(invalid("code_challenge_method must be S256 (plain is not accepted)"))

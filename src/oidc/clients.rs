@@ -74,9 +74,13 @@ impl Client {
         matches!(self.kind, ClientKind::Public)
     }
 
-    /// Exact string comparison, as OIDC Core 3.1.2.1 requires.
+    /// Exact string comparison, as OIDC Core 3.1.2.1 requires; except that a registered
+    /// loopback IP redirect (`http://127.0.0.1/cb`, `http://[::1]/cb`) matches with any port,
+    /// as a native app's listener takes whichever is free (RFC 8252 §7.3).
     pub fn has_redirect_uri(&self, uri: &str) -> bool {
-        self.redirect_uris.iter().any(|registered| registered == uri)
+        self.redirect_uris
+            .iter()
+            .any(|registered| registered == uri || same_loopback_but_port(registered, uri))
     }
 
     /// True when `secret` is this client's secret; compared in constant time.
@@ -204,6 +208,34 @@ fn client(c: &ClientSettings, secret_sha256: Option<&str>) -> Result<Client, Str
     })
 }
 
+/// `requested` is `registered`, a loopback IP redirect, with another port. `requested` must be
+/// written as it reads once parsed, so that nothing hides in its spelling.
+fn same_loopback_but_port(registered: &str, requested: &str) -> bool {
+    let (Ok(registered), Ok(mut requested_url)) = (url::Url::parse(registered), url::Url::parse(requested)) else {
+        return false;
+    };
+    if !is_loopback_ip_redirect(&registered) || requested_url.as_str() != requested {
+        return false;
+    }
+    requested_url.set_port(registered.port()).is_ok() && requested_url == registered
+}
+
+/// An `http` redirect to a loopback IP literal (RFC 8252 §7.3; `localhost` is not one, §8.3).
+pub fn is_loopback_ip_redirect(url: &url::Url) -> bool {
+    url.scheme() == "http"
+        && match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            _ => false,
+        }
+}
+
+/// A redirect to an app's private-use URI scheme (`com.example.app:/cb`, RFC 8252 §7.1): only a
+/// native app receives it.
+pub fn is_private_use_redirect(uri: &str) -> bool {
+    url::Url::parse(uri).is_ok_and(|u| !matches!(u.scheme(), "http" | "https"))
+}
+
 fn parse_hex32(hex: &str) -> Option<[u8; 32]> {
     if hex.len() != 64 {
         return None;
@@ -241,6 +273,40 @@ mod tests {
         assert!(!client.secret_matches("wrong"));
         assert!(!client.secret_matches(""));
         assert_eq!(client.display_name(), "app");
+    }
+
+    #[test]
+    fn a_loopback_ip_redirect_matches_with_any_port_and_nothing_else_loosely() {
+        let mut settings = settings(true, None);
+        settings.redirect_uris = vec![
+            "http://127.0.0.1/callback".into(),
+            "http://[::1]/cb".into(),
+            "http://localhost:8000/cb".into(),
+        ];
+        let client = client(&settings, None).unwrap();
+        for ok in [
+            "http://127.0.0.1:53127/callback",
+            "http://127.0.0.1/callback",
+            "http://[::1]:8000/cb",
+        ] {
+            assert!(client.has_redirect_uri(ok), "{ok}");
+        }
+        for refused in [
+            "http://127.0.0.1:53127/callback/x",
+            "http://127.0.0.1:53127/callback?x=1",
+            "http://127.0.0.2:53127/callback",
+            "https://127.0.0.1:53127/callback",
+            "http://[::1]:8000/callback",
+            "http://localhost:9000/cb",
+            "http://127.0.0.1:53127/%63allback",
+            "http://user@127.0.0.1:1/callback",
+        ] {
+            assert!(!client.has_redirect_uri(refused), "{refused}");
+        }
+        assert!(is_private_use_redirect("com.example.app:/cb"));
+        assert!(
+            !is_private_use_redirect("http://127.0.0.1:1/cb") && !is_private_use_redirect("https://app.example.com/cb")
+        );
     }
 
     #[test]

@@ -25,6 +25,7 @@ mod keys;
 mod limits;
 mod login;
 mod logout;
+mod native;
 mod ops;
 mod permissions;
 mod policy;
