@@ -62,7 +62,7 @@ impl OidcError {
     pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
         Self {
             code,
-            description: description.into(),
+            description: safe_description(&description.into()),
             cause: None,
         }
     }
@@ -75,6 +75,19 @@ impl OidcError {
             cause: Some(cause.to_string()),
         }
     }
+}
+
+/// `error_description` may hold only printable ASCII but `"` and `\` (RFC 6749 §5.2,
+/// `%x20-21 / %x23-5B / %x5D-7E`): quotes become `'`, a backslash `/`, anything else `?`.
+pub fn safe_description(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '"' => '\'',
+            '\\' => '/',
+            ' '..='~' => c,
+            _ => '?',
+        })
+        .collect()
 }
 
 impl From<crate::store::StoreError> for OidcError {
@@ -94,5 +107,21 @@ impl From<crate::store::StoreError> for OidcError {
 impl From<crate::crypto::KeyError> for OidcError {
     fn from(e: crate::crypto::KeyError) -> Self {
         Self::internal(e)
+    }
+}
+
+#[cfg(test)]
+mod description_tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_keep_to_the_characters_rfc_6749_allows() {
+        let e = OidcError::new(ErrorCode::InvalidRequest, "redirect_uri \"a\\b\" 不对\n");
+        assert_eq!(e.description, "redirect_uri 'a/b' ???");
+        assert!(
+            e.description
+                .bytes()
+                .all(|b| (0x20..=0x7e).contains(&b) && b != b'"' && b != b'\\')
+        );
     }
 }

@@ -162,7 +162,11 @@ impl Provider {
         };
         let client = self.clients.get(&request.client_id)?;
         let subject = super::claims::subject(&user.identity, &self.identity, &client.id);
-        let fresh_enough = request.max_age.is_none_or(|max_age| now - session.auth_time <= max_age);
+        // max_age=0 asks for a login now, like prompt=login, whatever part of a second has
+        // passed since the last one (OIDC Core §3.1.2.1).
+        let fresh_enough = request
+            .max_age
+            .is_none_or(|max_age| max_age > 0 && now - session.auth_time <= max_age);
         let same_person = request
             .login_hint
             .as_ref()

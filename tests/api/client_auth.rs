@@ -256,3 +256,25 @@ async fn jwt_access_tokens_verify_with_the_jwks_and_still_work_at_userinfo() {
         .unwrap();
     assert_eq!(userinfo.status(), 200);
 }
+
+#[tokio::test]
+async fn a_request_with_no_client_authentication_at_all_is_401_invalid_client() {
+    let app = TestApp::spawn().await;
+    for (path, form) in [
+        (
+            "/token",
+            vec![
+                ("grant_type", "authorization_code"),
+                ("code", "x"),
+                ("redirect_uri", WEB_REDIRECT),
+            ],
+        ),
+        ("/introspect", vec![("token", "x")]),
+        ("/revoke", vec![("token", "x")]),
+    ] {
+        let answer = app.browser.post(app.url(path)).form(&form).send().await.unwrap();
+        assert_eq!(answer.status(), 401, "{path}");
+        let body: serde_json::Value = answer.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_client", "{path}: {body}");
+    }
+}

@@ -181,6 +181,8 @@ fn authorize_redirects_only_to_registered_uris_or_dingtalk_whatever_the_query() 
                     let error = url.query_pairs().find(|(k, _)| k == "error").map(|(_, v)| v.into_owned());
                     if let Some(error) = error {
                         prop_assert!(AUTHORIZE_ERRORS.contains(&error.as_str()), "{error}");
+                        let description = url.query_pairs().find(|(k, _)| k == "error_description").map(|(_, v)| v.into_owned());
+                        prop_assert!(rfc6749_description(&json!(description)), "{location}");
                     }
                 }
             }
@@ -192,6 +194,13 @@ fn authorize_redirects_only_to_registered_uris_or_dingtalk_whatever_the_query() 
             other => prop_assert!(false, "status {other} for {query}"),
         }
     });
+}
+
+/// Absent, or only the characters RFC 6749 §5.2 allows in `error_description`.
+fn rfc6749_description(description: &Value) -> bool {
+    description
+        .as_str()
+        .is_none_or(|d| d.bytes().all(|b| matches!(b, 0x20..=0x21 | 0x23..=0x5b | 0x5d..=0x7e)))
 }
 
 /// Values that mean something to `/token`, and others.
@@ -273,6 +282,7 @@ fn the_token_endpoint_refuses_any_form_with_an_oauth_error() {
         let error = answer["error"].as_str().unwrap_or_default();
         prop_assert!(TOKEN_ERRORS.contains(&error), "{answer}");
         prop_assert_eq!(status == 401, error == "invalid_client", "{}", answer);
+        prop_assert!(rfc6749_description(&answer["error_description"]), "{answer}");
     });
 }
 

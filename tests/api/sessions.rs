@@ -273,3 +273,27 @@ async fn a_new_login_in_the_same_browser_ends_the_session_it_replaces() {
     let sessions = app.db.sessions_of_user("zhangsan").await.unwrap();
     assert!(sessions.is_empty(), "the replaced session is gone: {sessions:?}");
 }
+
+#[tokio::test]
+async fn max_age_zero_logs_the_person_in_again_at_once() {
+    let app = TestApp::spawn().await;
+    let browser = new_browser();
+    first_login(&app, &browser, "zhangsan").await;
+    // Not a second later: still a new login with DingTalk, as prompt=login would.
+    app.sim.reset_calls();
+    let q = app
+        .follow_with(&browser, &app.authorize_url("&max_age=0"))
+        .await
+        .query();
+    assert!(q.contains_key("code"));
+    assert_eq!(
+        app.sim.call_count("/v1.0/oauth2/userAccessToken"),
+        1,
+        "DingTalk was asked again"
+    );
+    let silent = app
+        .follow_with(&browser, &app.authorize_url("&max_age=0&prompt=none"))
+        .await
+        .query();
+    assert_eq!(silent["error"], "login_required");
+}

@@ -41,9 +41,13 @@ impl Provider {
                 (id, Some(secret), SecretMethod::Basic)
             }
             (None, secret) => {
-                let id = form
-                    .get("client_id")
-                    .ok_or_else(|| invalid_request("client_id is missing"))?;
+                // No authentication at all (RFC 6749 §5.2).
+                let id = form.get("client_id").ok_or_else(|| {
+                    OidcError::new(
+                        ErrorCode::InvalidClient,
+                        "no client authentication: send the client's credentials, or client_id for a public client",
+                    )
+                })?;
                 (id.to_owned(), secret.map(str::to_owned), SecretMethod::Post)
             }
         };
