@@ -753,6 +753,10 @@ pub struct ClientSettings {
     /// refresh_token when empty. `client_credentials` is for confidential clients only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub grant_types: Vec<String>,
+    /// A resource server that may introspect tokens issued to any client (RFC 7662 §4); others
+    /// may introspect only their own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub introspect_any: bool,
     /// Name of an environment variable holding the secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_env: Option<String>,

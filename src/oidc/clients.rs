@@ -63,6 +63,8 @@ pub struct Client {
     pub jwt_access_tokens: bool,
     /// The grants it may use.
     pub grant_types: Vec<GrantType>,
+    /// May introspect tokens issued to any client (a resource server).
+    pub introspect_any: bool,
 }
 
 impl Client {
@@ -205,6 +207,7 @@ fn client(c: &ClientSettings, secret_sha256: Option<&str>) -> Result<Client, Str
                 })
                 .collect::<Result<_, _>>()?
         },
+        introspect_any: c.introspect_any,
     })
 }
 

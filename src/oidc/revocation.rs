@@ -9,9 +9,9 @@ use super::{Client, Provider, claims};
 use crate::crypto::TokenHash;
 
 impl Provider {
-    /// RFC 7009 §2: revokes an access token, or a refresh token with its whole family. Unknown
-    /// tokens and tokens of other clients are answered the same way (success), so the endpoint
-    /// reveals nothing.
+    /// RFC 7009 §2: revokes an access token, or a refresh token with its whole family. An unknown
+    /// token is answered with success; a token issued to another client is refused with
+    /// `unauthorized_client` and revokes nothing (§2.1).
     pub async fn revoke(&self, form: &Params, basic: Option<(String, String)>) -> Result<(), OidcError> {
         if let Some(name) = form.duplicate() {
             return Err(OidcError::new(
@@ -25,12 +25,19 @@ impl Provider {
             .ok_or_else(|| OidcError::new(ErrorCode::InvalidRequest, "token is missing"))?;
         let hash = TokenHash::of(token);
         let now = self.clock.now();
+        let not_yours = || OidcError::new(ErrorCode::UnauthorizedClient, "the token was issued to another client");
         let revoked = if let Some(access) = self.db.find_access_token(&hash, now).await? {
-            (access.client_id == client.id && self.db.delete_access_token(&hash).await?)
+            if access.client_id != client.id {
+                return Err(not_yours());
+            }
+            self.db
+                .delete_access_token(&hash)
+                .await?
                 .then_some((access.userid, "access token"))
-        } else if let Some(refresh) = self.db.find_refresh_token(&hash).await?
-            && refresh.client_id == client.id
-        {
+        } else if let Some(refresh) = self.db.find_refresh_token(&hash).await? {
+            if refresh.client_id != client.id {
+                return Err(not_yours());
+            }
             self.db.revoke_refresh_family(&refresh.family_id).await?;
             Some((Some(refresh.userid), "refresh token and its family"))
         } else {
@@ -89,6 +96,10 @@ impl Provider {
             } else {
                 return Ok(inactive);
             };
+        // Only the client it was issued to, or a resource server allowed to (RFC 7662 §4).
+        if client_id != caller.id.as_str() && !caller.introspect_any {
+            return Ok(inactive);
+        }
         let Some(owner) = self.clients.get(&client_id) else {
             return Ok(inactive);
         };

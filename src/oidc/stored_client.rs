@@ -35,6 +35,8 @@ pub struct ClientV1 {
     pub access_token_format: Option<String>,
     #[serde(default)]
     pub grant_types: Vec<String>,
+    #[serde(default)]
+    pub introspect_any: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,6 +77,7 @@ impl StoredClient {
             id_token_signed_response_alg: c.id_token_signed_response_alg,
             access_token_format: c.access_token_format,
             grant_types: c.grant_types,
+            introspect_any: c.introspect_any,
         });
         // Plain strings, numbers and lists: serializing cannot fail.
         serde_json::to_string(&stored).unwrap_or_default()
@@ -113,6 +116,7 @@ impl StoredClient {
             id_token_signed_response_alg: c.id_token_signed_response_alg,
             access_token_format: c.access_token_format,
             grant_types: c.grant_types,
+            introspect_any: c.introspect_any,
             ..Default::default()
         })
     }

@@ -87,15 +87,56 @@ async fn revoking_a_refresh_token_revokes_its_family() {
 }
 
 #[tokio::test]
-async fn a_client_cannot_revoke_another_clients_token_and_learns_nothing() {
+async fn a_client_cannot_revoke_another_clients_token_and_is_told_so() {
     let app = TestApp::spawn().await;
     let tokens = app.offline_tokens("lisi").await;
-    let access = tokens["access_token"].as_str().unwrap();
-    let response = post(&app, "/revoke", FINANCE_CLIENT, &[("token", access)]).await;
-    assert_eq!(response.status(), 200, "the same answer as for a revoked token");
-    assert_eq!(introspect(&app, access).await["active"], true);
+    for token in [&tokens["access_token"], &tokens["refresh_token"]] {
+        let response = post(&app, "/revoke", FINANCE_CLIENT, &[("token", token.as_str().unwrap())]).await;
+        assert_eq!(response.status(), 400);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "unauthorized_client", "RFC 7009 §2.1: {body}");
+        assert_eq!(
+            introspect(&app, token.as_str().unwrap()).await["active"],
+            true,
+            "nothing revoked"
+        );
+    }
     let unknown = post(&app, "/revoke", WEB_CLIENT, &[("token", "never-issued")]).await;
     assert_eq!(unknown.status(), 200);
+}
+
+#[tokio::test]
+async fn a_client_introspects_only_its_own_tokens_unless_it_is_a_resource_server() {
+    let app = crate::support::TestApp::spawn_with(crate::support::TestAppOptions {
+        extra_toml: format!(
+            "[[clients]]\nclient_id = \"orders-api\"\nredirect_uris = [\"https://orders.example.com/cb\"]\n\
+             secret_sha256 = \"{}\"\nintrospect_any = true\n",
+            dingo::crypto::sha256_hex(WEB_SECRET)
+        ),
+        ..Default::default()
+    })
+    .await;
+    let tokens = app.tokens_for("lisi").await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let by = |client: &'static str| {
+        let app = &app;
+        async move {
+            post(app, "/introspect", client, &[("token", access)])
+                .await
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        by(FINANCE_CLIENT).await,
+        serde_json::json!({"active": false}),
+        "another client's token"
+    );
+    assert_eq!(by(WEB_CLIENT).await["active"], true, "its own");
+    let seen = by("orders-api").await;
+    assert_eq!(seen["active"], true, "a resource server: {seen}");
+    assert_eq!(seen["client_id"], WEB_CLIENT);
 }
 
 #[tokio::test]
