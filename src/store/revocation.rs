@@ -30,17 +30,23 @@ pub enum LeftMark {
 }
 
 impl Tx {
-    /// Ends session `sid`: removes it, and returns the clients that took part in it. Its tokens
-    /// stay valid until they expire or are revoked, as OIDC logout intends.
+    /// Ends session `sid`: removes it with its access tokens and the refresh tokens issued in it
+    /// without `offline_access` (Back-Channel Logout 1.0 §2.7: those with it outlive the
+    /// session), and returns the clients that took part in it.
     pub async fn end_session(&mut self, sid: &str) -> Result<Vec<String>, StoreError> {
         let rows = sqlx::query("DELETE FROM session_clients WHERE sid = $1 RETURNING client_id")
             .bind(sid)
             .fetch_all(self.conn())
             .await?;
-        sqlx::query("DELETE FROM sessions WHERE sid = $1")
-            .bind(sid)
-            .execute(self.conn())
-            .await?;
+        let mut batch = Batch::new();
+        for delete in [
+            "DELETE FROM sessions WHERE sid = $1",
+            "DELETE FROM access_tokens WHERE sid = $1",
+            "DELETE FROM refresh_tokens WHERE sid = $1 AND (' ' || scope || ' ') NOT LIKE '% offline_access %'",
+        ] {
+            batch.add(delete).bind(sid);
+        }
+        self.run(batch).await?;
         rows.iter().map(|r| Ok(r.try_get("client_id")?)).collect()
     }
 

@@ -297,3 +297,89 @@ async fn max_age_zero_logs_the_person_in_again_at_once() {
         .query();
     assert_eq!(silent["error"], "login_required");
 }
+
+/// Redeems `code` for `client`: the token response.
+async fn redeem_for(app: &TestApp, client: &str, code: &str) -> Value {
+    app.browser
+        .post(app.url("/token"))
+        .basic_auth(client, Some(WEB_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", WEB_REDIRECT),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_session_ending_takes_its_access_tokens_and_its_refresh_tokens_without_offline_access() {
+    let app = TestApp::spawn_with(TestAppOptions {
+        extra_toml: format!(
+            "[[clients]]\nclient_id = \"portal\"\nredirect_uris = [\"{WEB_REDIRECT}\"]\nscopes = [\"openid\", \"profile\"]\n\
+             refresh_tokens = true\nsecret_sha256 = \"{}\"\n",
+            dingo::crypto::sha256_hex(WEB_SECRET)
+        ),
+        ..Default::default()
+    })
+    .await;
+    let browser = new_browser();
+    app.sim.set_auto_login(Some("zhangsan".into()));
+    // One session, two apps: the portal's refresh token comes without offline_access, the web
+    // app's with it.
+    let q = app
+        .follow_with(
+            &browser,
+            &app.authorize_url_for("portal", "").replace("%20email%20phone", ""),
+        )
+        .await
+        .query();
+    let portal = redeem_for(&app, "portal", &q["code"]).await;
+    let offline = app.authorize_url("").replace("%20phone", "%20phone%20offline_access");
+    let q = app.follow_with(&browser, &offline).await.query();
+    let web = redeem_for(&app, WEB_CLIENT, &q["code"]).await;
+    assert!(
+        portal["refresh_token"].is_string() && web["refresh_token"].is_string(),
+        "{portal} {web}"
+    );
+    let sid = crate::support::app::jwt_claims(web["id_token"].as_str().unwrap())["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (ok, _, err) = app.cli(&["sessions", "revoke", &sid]);
+    assert!(ok, "{err}");
+    let refresh = |client: &'static str, tokens: &Value| {
+        let request = app
+            .browser
+            .post(app.url("/token"))
+            .basic_auth(client, Some(WEB_SECRET))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ]);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    let userinfo = |tokens: &Value| {
+        let request = app
+            .browser
+            .get(app.url("/userinfo"))
+            .bearer_auth(tokens["access_token"].as_str().unwrap());
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(userinfo(&portal).await, 401, "the session's access tokens end with it");
+    assert_eq!(userinfo(&web).await, 401);
+    assert_eq!(
+        refresh("portal", &portal).await,
+        400,
+        "a refresh token without offline_access ends"
+    );
+    assert_eq!(
+        refresh(WEB_CLIENT, &web).await,
+        200,
+        "offline_access outlives the session"
+    );
+}
