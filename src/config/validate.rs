@@ -10,7 +10,15 @@ use super::{Problem, Settings};
 use super::{AuthMethod, ClientSettings, ClientType, EventMode, InApp, SubjectKind, WebLogin};
 
 /// Scopes a client may be allowed.
-pub const KNOWN_SCOPES: &[&str] = &["openid", "profile", "email", "phone", "groups", "offline_access"];
+pub const KNOWN_SCOPES: &[&str] = &[
+    "openid",
+    "profile",
+    "email",
+    "phone",
+    "groups",
+    "dingtalk",
+    "offline_access",
+];
 
 /// Claims about a person that an app can be allowed (`clients[].claims`).
 pub const RELEASABLE_CLAIMS: &[&str] = &[

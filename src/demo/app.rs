@@ -126,6 +126,7 @@ impl DemoApp {
             .add_scope(Scope::new("email".into()))
             .add_scope(Scope::new("phone".into()))
             .add_scope(Scope::new("groups".into()))
+            .add_scope(Scope::new("dingtalk".into()))
             .set_pkce_challenge(challenge)
             .url();
         self.pending()?

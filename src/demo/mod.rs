@@ -79,7 +79,7 @@ jsapi_url = "{issuer}{SIM_PREFIX}/jsapi/dingtalk.open.js"
 client_id = "{DEMO_CLIENT_ID}"
 name = "dingo 演示应用 Demo app"
 redirect_uris = ["{redirect_uri}"]
-scopes = ["openid", "profile", "email", "phone", "groups"]
+scopes = ["openid", "profile", "email", "phone", "groups", "dingtalk"]
 secret_sha256 = "{hash}"
 backchannel_logout_uri = "{issuer}{APP_PREFIX}/backchannel-logout"
 [events]

@@ -38,8 +38,8 @@ pub fn subject(identity: &Identity, settings: &IdentitySettings, client_id: &str
     }
 }
 
-/// The claims `scopes` release about `user` to `client`, plus the DingTalk claims, less what
-/// the client is not allowed to receive.
+/// The claims `scopes` release about `user` to `client`, less what the client is not allowed
+/// to receive.
 pub fn for_scopes(
     user: &UserRecord,
     scopes: &[&str],
@@ -79,16 +79,20 @@ pub fn for_scopes(
     if scopes.contains(&"groups") {
         put("groups", json!(groups(id, settings.groups)));
     }
-    put("userid", json!(id.userid));
-    put("unionid", json!(id.unionid));
-    put("corp_id", json!(id.corp_id));
-    if let Some(job_number) = &id.job_number {
-        put("job_number", json!(job_number));
+    // DingTalk's own facts about the person, with a scope of their own: `openid` alone
+    // releases nothing personal.
+    if scopes.contains(&"dingtalk") {
+        put("userid", json!(id.userid));
+        put("unionid", json!(id.unionid));
+        put("corp_id", json!(id.corp_id));
+        if let Some(job_number) = &id.job_number {
+            put("job_number", json!(job_number));
+        }
+        if let Some(title) = &id.title {
+            put("title", json!(title));
+        }
+        put("dept_ids", json!(id.dept_ids));
     }
-    if let Some(title) = &id.title {
-        put("title", json!(title));
-    }
-    put("dept_ids", json!(id.dept_ids));
     if let Some(allowed) = &client.claims {
         claims.retain(|name, _| allowed.iter().any(|a| a == name));
     }

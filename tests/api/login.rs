@@ -8,7 +8,7 @@ async fn a_member_logs_in_and_an_independent_relying_party_verifies_the_id_token
     let app = TestApp::spawn().await;
     let rp = Rp::discover(&app).await;
     app.sim.set_auto_login(Some("zhangsan".into()));
-    let started = rp.start(&["profile", "email", "phone"]);
+    let started = rp.start(&["profile", "email", "phone", "dingtalk"]);
     let landing = app.follow(&started.url).await;
     let query = landing.query();
     assert_eq!(query["state"], *started.state.secret());

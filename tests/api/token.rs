@@ -22,7 +22,7 @@ async fn a_token_response_has_every_field_and_is_not_cached() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 3600);
-    assert_eq!(body["scope"], "openid profile email phone");
+    assert_eq!(body["scope"], "openid profile email phone dingtalk");
     assert!(body["access_token"].as_str().unwrap().len() >= 43);
     assert_eq!(body["id_token"].as_str().unwrap().split('.').count(), 3);
 }

@@ -86,11 +86,18 @@ fn phone_numbers_are_e164() {
 fn claims_follow_the_scopes() {
     let u = user(Some("zs@example.com"), None, Some("13800000001"), None);
     let minimal = claims_of(&u, &["openid"]);
-    for absent in ["name", "email", "phone_number", "preferred_username", "groups"] {
-        assert!(!minimal.contains_key(absent), "{absent}");
-    }
+    assert_eq!(
+        minimal.keys().collect::<Vec<_>>(),
+        ["sub"],
+        "openid alone releases nothing personal"
+    );
     assert_eq!(minimal["sub"], json!("zhangsan"));
-    assert_eq!(minimal["dept_ids"], json!([2, 4]));
+    let dingtalk = claims_of(&u, &["openid", "dingtalk"]);
+    for present in ["userid", "unionid", "corp_id", "dept_ids"] {
+        assert!(dingtalk.contains_key(present), "{present}");
+    }
+    assert_eq!(dingtalk["dept_ids"], json!([2, 4]));
+    assert!(!dingtalk.contains_key("name"));
     let profile = claims_of(&u, &["openid", "profile"]);
     assert_eq!(profile["preferred_username"], json!("zs"));
     assert_eq!(profile["updated_at"], json!(1000));

@@ -238,7 +238,7 @@ jsapi_url = "{sim_address}/jsapi/dingtalk.open.js"
 client_id = "{WEB_CLIENT}"
 name = "测试应用 Test app"
 redirect_uris = ["{WEB_REDIRECT}"]
-scopes = ["openid", "profile", "email", "phone", "groups", "offline_access"]
+scopes = ["openid", "profile", "email", "phone", "groups", "dingtalk", "offline_access"]
 secret_sha256 = "{web_hash}"
 post_logout_redirect_uris = ["{LOGGED_OUT}"]
 {backchannel}
@@ -355,7 +355,7 @@ public = true
     pub fn authorize_url_for(&self, client_id: &str, extra: &str) -> String {
         let redirect = url::form_urlencoded::byte_serialize(WEB_REDIRECT.as_bytes()).collect::<String>();
         format!(
-            "{}/authorize?client_id={client_id}&redirect_uri={redirect}&response_type=code&scope=openid%20profile%20email%20phone&state=st-1&nonce=n-1{extra}",
+            "{}/authorize?client_id={client_id}&redirect_uri={redirect}&response_type=code&scope=openid%20profile%20email%20phone%20dingtalk&state=st-1&nonce=n-1{extra}",
             self.address
         )
     }
@@ -412,7 +412,7 @@ public = true
     pub async fn offline_tokens(&self, person: &str) -> serde_json::Value {
         self.sim.set_auto_login(Some(person.to_owned()));
         let url = self.authorize_url("").replace(
-            "scope=openid%20profile%20email%20phone",
+            "scope=openid%20profile%20email%20phone%20dingtalk",
             "scope=openid%20profile%20offline_access",
         );
         let q = self.follow_with(&new_browser(), &url).await.query();
