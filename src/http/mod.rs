@@ -2,6 +2,7 @@
 //! Handlers adapt: extract, make one call inward, map the result.
 
 mod browser;
+mod endpoint;
 mod events;
 mod limit;
 mod login;
@@ -15,6 +16,8 @@ mod userinfo;
 
 use actix_web::web;
 
+use endpoint::Endpoint;
+
 pub use limit::{Limits, bound_query};
 pub use observe::log_request;
 
@@ -22,26 +25,47 @@ use crate::oidc::paths;
 
 /// Mounts every dingo route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(metadata::home))
-        .route(paths::DISCOVERY, web::get().to(metadata::discovery))
-        .route(paths::JWKS, web::get().to(metadata::jwks))
-        .route(paths::AUTHORIZE, web::get().to(login::authorize_get))
-        .route(paths::AUTHORIZE, web::post().to(login::authorize_post))
-        .route(paths::DINGTALK_CALLBACK, web::get().to(login::dingtalk_callback))
-        .route(paths::DINGTALK_IN_APP, web::post().to(login::dingtalk_in_app))
-        .route(
-            paths::DINGTALK_WEB_FALLBACK,
-            web::get().to(login::dingtalk_web_fallback),
+    cfg.service(Endpoint::new("/").get(metadata::home).done())
+        .service(Endpoint::new(paths::DISCOVERY).get(metadata::discovery).done())
+        .service(Endpoint::new(paths::JWKS).get(metadata::jwks).done())
+        .service(
+            Endpoint::new(paths::AUTHORIZE)
+                .get(login::authorize_get)
+                .post(login::authorize_post)
+                .done(),
         )
-        .route(paths::IN_APP_SCRIPT, web::get().to(pages::in_app_script))
-        .route(paths::TOKEN, web::post().to(token::token))
-        .route(paths::REVOKE, web::post().to(token::revoke))
-        .route(paths::INTROSPECT, web::post().to(token::introspect))
-        .route(paths::LOGOUT, web::get().to(logout::logout_get))
-        .route(paths::LOGOUT, web::post().to(logout::logout_post))
-        .route(paths::USERINFO, web::get().to(userinfo::userinfo))
-        .route(paths::USERINFO, web::post().to(userinfo::userinfo))
-        .route(paths::DINGTALK_EVENTS, web::post().to(events::push));
+        .service(
+            Endpoint::new(paths::DINGTALK_CALLBACK)
+                .get(login::dingtalk_callback)
+                .done(),
+        )
+        .service(
+            Endpoint::new(paths::DINGTALK_IN_APP)
+                .post(login::dingtalk_in_app)
+                .done(),
+        )
+        .service(
+            Endpoint::new(paths::DINGTALK_WEB_FALLBACK)
+                .get(login::dingtalk_web_fallback)
+                .done(),
+        )
+        .service(Endpoint::new(paths::IN_APP_SCRIPT).get(pages::in_app_script).done())
+        .service(Endpoint::new(paths::TOKEN).post(token::token).done())
+        .service(Endpoint::new(paths::REVOKE).post(token::revoke).done())
+        .service(Endpoint::new(paths::INTROSPECT).post(token::introspect).done())
+        .service(
+            Endpoint::new(paths::LOGOUT)
+                .get(logout::logout_get)
+                .post(logout::logout_post)
+                .done(),
+        )
+        .service(
+            Endpoint::new(paths::USERINFO)
+                .get(userinfo::userinfo)
+                .post(userinfo::userinfo)
+                .done(),
+        )
+        .service(Endpoint::new(paths::DINGTALK_EVENTS).post(events::push).done());
 }
 
 /// `Cache-Control: no-store` and `Pragma: no-cache`, for every response that carries a token

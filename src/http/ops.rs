@@ -5,6 +5,7 @@ use std::time::Duration;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::{HttpResponse, web};
 
+use super::endpoint::Endpoint;
 use crate::state::AppState;
 use crate::telemetry::{Metrics, registry};
 
@@ -20,13 +21,13 @@ const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Mounts the health endpoints.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(HEALTHZ, web::get().to(healthz))
-        .route(READYZ, web::get().to(readyz));
+    cfg.service(Endpoint::new(HEALTHZ).get(healthz).done())
+        .service(Endpoint::new(READYZ).get(readyz).done());
 }
 
 /// Mounts `/metrics` (on the main server, or alone on the metrics address).
 pub fn configure_metrics(cfg: &mut web::ServiceConfig) {
-    cfg.route(METRICS, web::get().to(metrics));
+    cfg.service(Endpoint::new(METRICS).get(metrics).done());
 }
 
 async fn healthz() -> HttpResponse {

@@ -161,3 +161,31 @@ async fn a_client_may_have_es256_id_tokens() {
 async fn a_client_may_have_eddsa_id_tokens() {
     id_token_signed_with("EdDSA", openidconnect::core::CoreJwsSigningAlgorithm::EdDsa).await;
 }
+
+#[tokio::test]
+async fn every_get_endpoint_answers_head_and_a_wrong_method_is_405_with_allow() {
+    let app = TestApp::spawn().await;
+    let http = reqwest::Client::new();
+    for path in ["/.well-known/openid-configuration", "/jwks.json", "/healthz", "/"] {
+        let get = http.get(app.url(path)).send().await.unwrap();
+        let head = http.head(app.url(path)).send().await.unwrap();
+        assert_eq!(head.status(), get.status(), "{path}");
+        assert_eq!(
+            head.headers().get("content-type"),
+            get.headers().get("content-type"),
+            "{path}"
+        );
+        assert!(head.bytes().await.unwrap().is_empty(), "{path}: HEAD has no body");
+    }
+    for (method, path, allow) in [
+        (reqwest::Method::POST, "/.well-known/openid-configuration", "GET, HEAD"),
+        (reqwest::Method::GET, "/token", "POST"),
+        (reqwest::Method::DELETE, "/revoke", "POST"),
+        (reqwest::Method::PUT, "/userinfo", "GET, HEAD, POST"),
+        (reqwest::Method::PATCH, "/authorize", "GET, HEAD, POST"),
+    ] {
+        let answer = http.request(method.clone(), app.url(path)).send().await.unwrap();
+        assert_eq!(answer.status(), 405, "{method} {path}");
+        assert_eq!(answer.headers()["allow"], allow, "{method} {path}");
+    }
+}
