@@ -217,6 +217,7 @@ impl Application {
         let server = HttpServer::new(move || {
             let extra = extra.clone();
             App::new()
+                .wrap(actix_web::middleware::from_fn(crate::http::cors))
                 .wrap(actix_web::middleware::from_fn(crate::http::bound_query))
                 .wrap(crate::http::security_headers())
                 .wrap(actix_web::middleware::from_fn(crate::http::log_request))

@@ -757,6 +757,11 @@ pub struct ClientSettings {
     /// may introspect only their own.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub introspect_any: bool,
+    /// Web origins (`https://app.example.com`) whose scripts may call the token, userinfo,
+    /// revocation and introspection endpoints (CORS); for a public client, by default the
+    /// origins of its web redirect URIs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_origins: Vec<String>,
     /// Name of an environment variable holding the secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_env: Option<String>,

@@ -283,6 +283,17 @@ pub fn check_client(prefix: &str, c: &ClientSettings) -> Vec<Problem> {
     if c.client_id.trim().is_empty() {
         problem(&at("client_id"), "missing".into());
     }
+    for (i, origin) in c.allowed_origins.iter().enumerate() {
+        let trimmed = origin.trim_end_matches('/');
+        let is_origin = url::Url::parse(trimmed)
+            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.origin().ascii_serialization() == trimmed);
+        if !is_origin {
+            problem(
+                &format!("{prefix}.allowed_origins[{i}]"),
+                format!("not a web origin (scheme://host[:port], no path): {origin:?}"),
+            );
+        }
+    }
     // People log in to a client through its redirect URIs; a service alone needs none.
     let logs_people_in = c.grant_types.is_empty() || c.grant_types.iter().any(|g| g == "authorization_code");
     if c.redirect_uris.is_empty() && logs_people_in {

@@ -2,6 +2,7 @@
 //! Handlers adapt: extract, make one call inward, map the result.
 
 mod browser;
+mod cors;
 mod endpoint;
 mod events;
 mod limit;
@@ -18,6 +19,7 @@ use actix_web::web;
 
 use endpoint::Endpoint;
 
+pub use cors::cors;
 pub use limit::{Limits, bound_query};
 pub use observe::log_request;
 

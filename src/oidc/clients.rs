@@ -65,6 +65,8 @@ pub struct Client {
     pub grant_types: Vec<GrantType>,
     /// May introspect tokens issued to any client (a resource server).
     pub introspect_any: bool,
+    /// Web origins (`scheme://host[:port]`) allowed to call the token endpoints from scripts.
+    pub allowed_origins: Vec<String>,
 }
 
 impl Client {
@@ -118,6 +120,18 @@ impl ClientRegistry {
             configured,
             managed: RwLock::new(HashMap::new()),
         })
+    }
+
+    /// Whether a client registered `origin` (exactly) for scripts to call dingo from.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        let registered = |c: &Arc<Client>| c.allowed_origins.iter().any(|o| o == origin);
+        self.configured.values().any(registered)
+            || self
+                .managed
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .values()
+                .any(registered)
     }
 
     /// The client with this id; a configured client wins over a managed one.
@@ -208,6 +222,19 @@ fn client(c: &ClientSettings, secret_sha256: Option<&str>) -> Result<Client, Str
                 .collect::<Result<_, _>>()?
         },
         introspect_any: c.introspect_any,
+        allowed_origins: if c.allowed_origins.is_empty() && c.public {
+            c.redirect_uris
+                .iter()
+                .filter_map(|uri| url::Url::parse(uri).ok())
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .map(|u| u.origin().ascii_serialization())
+                .collect()
+        } else {
+            c.allowed_origins
+                .iter()
+                .map(|o| o.trim_end_matches('/').to_owned())
+                .collect()
+        },
     })
 }
 

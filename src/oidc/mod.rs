@@ -114,6 +114,11 @@ impl Provider {
         self.clients.get(client_id)
     }
 
+    /// Whether a client registered this web origin (CORS).
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.clients.allows_origin(origin)
+    }
+
     /// Notified whenever jobs are queued (for this instance's worker to start at once).
     pub fn job_waker(&self) -> Arc<tokio::sync::Notify> {
         self.job_waker.clone()

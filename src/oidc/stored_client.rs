@@ -37,6 +37,8 @@ pub struct ClientV1 {
     pub grant_types: Vec<String>,
     #[serde(default)]
     pub introspect_any: bool,
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,6 +80,7 @@ impl StoredClient {
             access_token_format: c.access_token_format,
             grant_types: c.grant_types,
             introspect_any: c.introspect_any,
+            allowed_origins: c.allowed_origins,
         });
         // Plain strings, numbers and lists: serializing cannot fail.
         serde_json::to_string(&stored).unwrap_or_default()
@@ -117,6 +120,7 @@ impl StoredClient {
             access_token_format: c.access_token_format,
             grant_types: c.grant_types,
             introspect_any: c.introspect_any,
+            allowed_origins: c.allowed_origins,
             ..Default::default()
         })
     }

@@ -476,3 +476,25 @@ fn the_in_app_frame_ancestors_must_be_one_csp_source_list() {
         assert_eq!(found[0].path, "dingtalk.in_app_frame_ancestors", "{bad:?}: {found:?}");
     }
 }
+
+#[test]
+fn allowed_origins_are_web_origins_without_a_path() {
+    let with = |origins: &str| format!("{MINIMAL}allowed_origins = {origins}\n");
+    assert!(
+        load_str(
+            &with(r#"["https://grafana.example.com", "http://127.0.0.1:3000/"]"#),
+            env(&[])
+        )
+        .is_ok()
+    );
+    let found = problems(
+        &with(r#"["https://grafana.example.com/app", "grafana.example.com"]"#),
+        &[],
+    );
+    let keys: Vec<&str> = found.iter().map(|p| p.path.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["clients[0].allowed_origins[0]", "clients[0].allowed_origins[1]"],
+        "{found:?}"
+    );
+}
