@@ -54,7 +54,7 @@ pub struct AuthorizationRequest {
     /// `prompt=none`: the login must complete without any interaction, or fail.
     #[serde(default)]
     pub prompt_none: bool,
-    /// `prompt=login`: authenticate again with DingTalk even with a live session.
+    /// `prompt=login` or `select_account`: to DingTalk again even with a live session.
     #[serde(default)]
     pub prompt_login: bool,
     /// `login_hint`: the userid the client expects.
@@ -172,7 +172,9 @@ fn validate(params: &Params, client: &Client) -> Result<AuthorizationRequest, Oi
         code_challenge,
         max_age,
         prompt_none,
-        prompt_login: prompts.contains(&"login"),
+        // select_account: DingTalk's login page is where an account is chosen, so it is shown
+        // again as for prompt=login, whatever session there is.
+        prompt_login: prompts.iter().any(|p| matches!(*p, "login" | "select_account")),
         login_hint: params.get("login_hint").map(str::to_owned),
         hinted_subject: None,
     })

@@ -42,6 +42,7 @@ pub fn document(issuer: &str, subject: SubjectKind, algorithms: &[crate::crypto:
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
         "ui_locales_supported": ["zh-CN", "en"],
+        "prompt_values_supported": ["none", "login", "select_account"],
     });
     serde_json::to_vec(&doc).unwrap_or_default()
 }

@@ -27,6 +27,16 @@ async fn discovery_advertises_exactly_what_is_implemented() {
     assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
     assert_eq!(doc["code_challenge_methods_supported"], serde_json::json!(["S256"]));
     assert_eq!(
+        doc["prompt_values_supported"],
+        serde_json::json!(["none", "login", "select_account"])
+    );
+    assert!(
+        doc["scopes_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!("dingtalk"))
+    );
+    assert_eq!(
         doc["id_token_signing_alg_values_supported"],
         serde_json::json!(["RS256", "ES256", "EdDSA"])
     );

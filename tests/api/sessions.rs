@@ -383,3 +383,26 @@ async fn a_session_ending_takes_its_access_tokens_and_its_refresh_tokens_without
         "offline_access outlives the session"
     );
 }
+
+#[tokio::test]
+async fn select_account_sends_the_person_to_dingtalk_despite_a_live_session() {
+    let app = TestApp::spawn().await;
+    let browser = new_browser();
+    first_login(&app, &browser, "zhangsan").await;
+    app.sim.reset_calls();
+    app.sim.set_auto_login(Some("lisi".into()));
+    let q = app
+        .follow_with(&browser, &app.authorize_url("&prompt=select_account"))
+        .await
+        .query();
+    assert_eq!(
+        app.sim.call_count("/v1.0/oauth2/userAccessToken"),
+        1,
+        "DingTalk's page again"
+    );
+    assert_eq!(
+        claims(&app, WEB_CLIENT, &q["code"]).await["sub"],
+        "lisi",
+        "another account chosen"
+    );
+}
