@@ -6,7 +6,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::limit::Limits;
 use super::{browser, no_store, pages};
-use crate::oidc::{AuthorizeOutcome, InAppReply, LoginOutcome, Params, UpstreamReply, paths};
+use crate::oidc::{
+    AuthorizeOutcome, ClientReply, InAppReply, LoginOutcome, Params, ResponseMode, UpstreamReply, paths,
+};
 use crate::state::AppState;
 
 pub async fn authorize_get(
@@ -73,6 +75,7 @@ async fn authorize(state: &AppState, request: &HttpRequest, params: Params) -> H
 fn authorize_response(state: &AppState, outcome: AuthorizeOutcome, lang: pages::Lang) -> HttpResponse {
     match outcome {
         AuthorizeOutcome::Redirect(url) => redirect(&url),
+        AuthorizeOutcome::ToClient(reply) => to_client(&reply),
         AuthorizeOutcome::Page(error) => pages::error_page(&error, lang),
         AuthorizeOutcome::Refused(refusal) => pages::refusal_page(&refusal, lang),
         AuthorizeOutcome::InApp(login) => {
@@ -171,9 +174,9 @@ pub async fn dingtalk_web_fallback(
 
 fn login_response(state: &AppState, outcome: LoginOutcome, lang: pages::Lang) -> HttpResponse {
     match outcome {
-        LoginOutcome::Redirect(url) => redirect(&url),
-        LoginOutcome::LoggedIn { url, session_cookie } => {
-            let mut response = redirect(&url);
+        LoginOutcome::ToClient(reply) => to_client(&reply),
+        LoginOutcome::LoggedIn { reply, session_cookie } => {
+            let mut response = to_client(&reply);
             let cookie = browser::session_cookie(
                 session_cookie.expose().to_owned(),
                 state.secure_cookies,
@@ -185,6 +188,15 @@ fn login_response(state: &AppState, outcome: LoginOutcome, lang: pages::Lang) ->
         }
         LoginOutcome::Refused(refusal) => pages::refusal_page(&refusal, lang),
         LoginOutcome::Page(error) => pages::error_page(&error, lang),
+    }
+}
+
+/// The authorization response, as the client asked: a redirect (query or fragment), or a form
+/// that posts itself.
+fn to_client(reply: &ClientReply) -> HttpResponse {
+    match reply.mode {
+        ResponseMode::Query | ResponseMode::Fragment => redirect(&reply.location()),
+        ResponseMode::FormPost => pages::form_post_page(reply),
     }
 }
 

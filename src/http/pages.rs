@@ -6,7 +6,7 @@ use actix_web::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TY
 
 use crate::config::InApp;
 use crate::identity::Refusal as Denied;
-use crate::oidc::{InAppLogin, LogoutError, PageError, Refusal, RefusalReason};
+use crate::oidc::{ClientReply, InAppLogin, LogoutError, PageError, Refusal, RefusalReason, ResponseMode};
 use crate::state::InAppPage;
 
 pub use crate::html::{Lang, escape, page, page_in};
@@ -133,12 +133,59 @@ pub fn refusal_page(refusal: &Refusal, lang: Lang) -> HttpResponse {
         ),
     };
     let app = escape(&refusal.client_name);
-    let body = format!(
-        "{}<a class=\"button\" href=\"{}\">返回 {app} · Back to {app}</a>",
-        message(lang, "无法登录", "Access denied", zh, en),
-        escape(&refusal.return_url)
-    );
+    let label = format!("返回 {app} · Back to {app}");
+    let back = match refusal.back.mode {
+        // The app takes its answer as a form post: the way back posts it.
+        ResponseMode::FormPost => format!(
+            "<form method=\"post\" action=\"{}\">{}<button class=\"button\" type=\"submit\">{label}</button></form>",
+            escape(&refusal.back.redirect_uri),
+            hidden_inputs(&refusal.back),
+        ),
+        _ => format!(
+            "<a class=\"button\" href=\"{}\">{label}</a>",
+            escape(&refusal.back.location())
+        ),
+    };
+    let body = format!("{}{back}", message(lang, "无法登录", "Access denied", zh, en));
     page_in(lang, StatusCode::FORBIDDEN, "无法登录 · Access denied", &body)
+}
+
+/// OAuth 2.0 Form Post Response Mode: a page that posts the response to the client at once
+/// (a script allowed by its nonce; a button without scripts).
+pub fn form_post_page(reply: &ClientReply) -> HttpResponse {
+    let nonce = crate::crypto::random_token();
+    let html = format!(
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>正在返回应用 · Returning to the app</title></head><body>\
+         <form method=\"post\" action=\"{action}\">{inputs}<noscript><p>请点击继续。Press continue.</p>\
+         <button type=\"submit\">继续 · Continue</button></noscript></form>\
+         <script nonce=\"{nonce}\">document.forms[0].submit();</script></body></html>",
+        action = escape(&reply.redirect_uri),
+        inputs = hidden_inputs(reply),
+    );
+    let policy = format!(
+        "default-src 'none'; script-src 'nonce-{nonce}'; form-action {}; base-uri 'none'; frame-ancestors 'none'",
+        reply.form_action_source()
+    );
+    crate::html::no_store(&mut HttpResponse::Ok())
+        .insert_header((CONTENT_TYPE, "text/html; charset=utf-8"))
+        .insert_header((CONTENT_SECURITY_POLICY, policy))
+        .body(html)
+}
+
+fn hidden_inputs(reply: &ClientReply) -> String {
+    reply
+        .params
+        .iter()
+        .map(|(name, value)| {
+            format!(
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape(name),
+                escape(value)
+            )
+        })
+        .collect()
 }
 
 /// Where the in-app page posts, falls back to, and finds its script.

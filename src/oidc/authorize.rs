@@ -5,6 +5,7 @@ use url::Url;
 
 use super::error::{ErrorCode, OidcError};
 use super::params::Params;
+use super::reply::{ClientReply, ResponseMode};
 use super::{Client, ClientRegistry, Scopes};
 
 /// Problems that make redirecting unsafe: the person is shown a page instead.
@@ -63,6 +64,9 @@ pub struct AuthorizationRequest {
     /// `id_token_hint`, once verified: the `sub` the client expects.
     #[serde(default)]
     pub hinted_subject: Option<String>,
+    /// How the response reaches the client.
+    #[serde(default)]
+    pub response_mode: ResponseMode,
 }
 
 /// Where an authorization request goes next.
@@ -70,7 +74,7 @@ pub struct AuthorizationRequest {
 pub enum Checked {
     Valid(AuthorizationRequest),
     /// Tell the client, at its verified redirect URI.
-    ErrorRedirect(String),
+    ErrorRedirect(ClientReply),
     /// The redirect URI cannot be trusted: show a page.
     Page(PageError),
 }
@@ -94,9 +98,11 @@ pub fn check(params: &Params, clients: &ClientRegistry, issuer: &str) -> Checked
         return Checked::Page(PageError::DuplicateParameter(name.to_owned()));
     }
     let state = params.get("state").map(str::to_owned);
+    // Errors go back the way the client asked for, when it asked for a way there is.
+    let mode = ResponseMode::parse(params.get("response_mode")).unwrap_or_default();
     match validate(params, &client) {
         Ok(request) => Checked::Valid(AuthorizationRequest { state, ..request }),
-        Err(e) => Checked::ErrorRedirect(error_redirect(redirect_uri, &e, state.as_deref(), issuer)),
+        Err(e) => Checked::ErrorRedirect(error_reply(redirect_uri, mode, &e, state.as_deref(), issuer)),
     }
 }
 
@@ -127,9 +133,8 @@ fn validate(params: &Params, client: &Client) -> Result<AuthorizationRequest, Oi
             ));
         }
     }
-    if params.get("response_mode").is_some_and(|mode| mode != "query") {
-        return Err(invalid("only response_mode=query is supported".into()));
-    }
+    let response_mode = ResponseMode::parse(params.get("response_mode"))
+        .ok_or_else(|| invalid("response_mode must be query, fragment or form_post".into()))?;
     let requested = Scopes::parse(params.get("scope").unwrap_or_default());
     if !requested.contains("openid") {
         return Err(OidcError::new(ErrorCode::InvalidScope, "scope must include openid"));
@@ -177,6 +182,7 @@ fn validate(params: &Params, client: &Client) -> Result<AuthorizationRequest, Oi
         prompt_login: prompts.iter().any(|p| matches!(*p, "login" | "select_account")),
         login_hint: params.get("login_hint").map(str::to_owned),
         hinted_subject: None,
+        response_mode,
     })
 }
 
@@ -207,8 +213,14 @@ fn check_pkce(params: &Params, client: &Client, redirect_uri: &str) -> Result<Op
     }
 }
 
-/// `redirect_uri` with the error, `state` and `iss` (RFC 9207) appended to its query.
-pub fn error_redirect(redirect_uri: &str, e: &OidcError, state: Option<&str>, issuer: &str) -> String {
+/// The error for `redirect_uri`, with `state` and `iss` (RFC 9207).
+pub fn error_reply(
+    redirect_uri: &str,
+    mode: ResponseMode,
+    e: &OidcError,
+    state: Option<&str>,
+    issuer: &str,
+) -> ClientReply {
     let mut pairs = vec![
         ("error", e.code.as_str()),
         ("error_description", e.description.as_str()),
@@ -217,7 +229,7 @@ pub fn error_redirect(redirect_uri: &str, e: &OidcError, state: Option<&str>, is
         pairs.push(("state", state));
     }
     pairs.push(("iss", issuer));
-    with_query(redirect_uri, &pairs)
+    ClientReply::new(redirect_uri, mode, &pairs)
 }
 
 /// Appends `pairs` to the query of a URL that was checked to be absolute.

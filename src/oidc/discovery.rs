@@ -25,7 +25,7 @@ pub fn document(issuer: &str, subject: SubjectKind, algorithms: &[crate::crypto:
         "end_session_endpoint": url(paths::LOGOUT),
         "scopes_supported": KNOWN_SCOPES,
         "response_types_supported": ["code"],
-        "response_modes_supported": ["query"],
+        "response_modes_supported": super::reply::ResponseMode::NAMES,
         "grant_types_supported": super::token::GrantType::names(),
         "subject_types_supported": [subject_type],
         "id_token_signing_alg_values_supported": algorithms.iter().map(|a| a.as_str()).collect::<Vec<_>>(),

@@ -3,9 +3,10 @@
 //! authorization code for the client.
 
 use super::audit::{Audit, log_audit_event};
-use super::authorize::{self, AuthorizationRequest, Checked, PageError, error_redirect, with_query};
+use super::authorize::{self, AuthorizationRequest, Checked, PageError, error_reply};
 use super::error::{ErrorCode, OidcError};
 use super::params::Params;
+use super::reply::ClientReply;
 use super::{Provider, paths};
 use crate::config::InApp;
 use crate::crypto::{TokenHash, constant_time_eq, random_token, token_hash};
@@ -15,7 +16,10 @@ use crate::store::{CompletedLogin, NewAuthorizationCode, PendingLogin, Session};
 /// Where the browser goes after `/authorize`.
 #[derive(Debug)]
 pub enum AuthorizeOutcome {
+    /// To DingTalk's login page.
     Redirect(String),
+    /// Back to the client, with a code or an error.
+    ToClient(ClientReply),
     Page(PageError),
     /// Inside the DingTalk client: the in-app login page, which gets a code from the client.
     InApp(InAppLogin),
@@ -55,10 +59,11 @@ pub struct InAppReply {
 /// Where the browser goes after DingTalk.
 #[derive(Debug)]
 pub enum LoginOutcome {
-    Redirect(String),
+    /// Back to the client with an error.
+    ToClient(ClientReply),
     /// Logged in: a new dingo session (its cookie value) and the way back to the client.
     LoggedIn {
-        url: String,
+        reply: ClientReply,
         session_cookie: crate::config::Secret,
     },
     /// The person may not continue: show why, with a way back to the app.
@@ -70,8 +75,8 @@ pub enum LoginOutcome {
 pub struct Refusal {
     pub reason: RefusalReason,
     pub client_name: String,
-    /// The client's redirect URI carrying `error=access_denied`.
-    pub return_url: String,
+    /// The way back to the client, carrying `error=access_denied`.
+    pub back: ClientReply,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,7 +113,7 @@ impl Provider {
     ) -> AuthorizeOutcome {
         let mut request = match authorize::check(params, &self.clients, &self.issuer) {
             Checked::Valid(request) => request,
-            Checked::ErrorRedirect(url) => return AuthorizeOutcome::Redirect(url),
+            Checked::ErrorRedirect(reply) => return AuthorizeOutcome::ToClient(reply),
             Checked::Page(page) => return AuthorizeOutcome::Page(page),
         };
         if let Some(hint) = params.get("id_token_hint") {
@@ -119,7 +124,7 @@ impl Provider {
                         ErrorCode::InvalidRequest,
                         "id_token_hint is not an ID token of this provider",
                     );
-                    return AuthorizeOutcome::Redirect(self.error_url(&request, &e));
+                    return AuthorizeOutcome::ToClient(self.error_url(&request, &e));
                 }
             }
         }
@@ -130,12 +135,12 @@ impl Provider {
         if request.prompt_none && !(in_app && self.in_app == InApp::RequestAuthCode) {
             // Only password-free login inside the DingTalk client needs no interaction.
             let e = OidcError::new(ErrorCode::LoginRequired, "the person must log in with DingTalk");
-            return AuthorizeOutcome::Redirect(self.error_url(&request, &e));
+            return AuthorizeOutcome::ToClient(self.error_url(&request, &e));
         }
         let state = random_token();
         if let Err(e) = self.save_pending_login(&request, &state, browser).await {
             tracing::error!(cause = e.cause.as_deref().unwrap_or_default(), "cannot start a login");
-            return AuthorizeOutcome::Redirect(self.error_url(&request, &e));
+            return AuthorizeOutcome::ToClient(self.error_url(&request, &e));
         }
         if in_app {
             AuthorizeOutcome::InApp(InAppLogin {
@@ -182,18 +187,18 @@ impl Provider {
                     .await
                 {
                     LoginOutcome::Refused(r) => AuthorizeOutcome::Refused(r),
-                    LoginOutcome::Redirect(url) => AuthorizeOutcome::Redirect(url),
+                    LoginOutcome::ToClient(reply) => AuthorizeOutcome::ToClient(reply),
                     _ => AuthorizeOutcome::Page(PageError::Internal),
                 },
             );
         }
         Some(match self.issue_code(request, &user.identity, &session).await {
-            Ok(url) => {
+            Ok(reply) => {
                 self.login_outcome("session", "success", &client.id, Some(&user.identity.userid), None)
                     .await;
-                AuthorizeOutcome::Redirect(url)
+                AuthorizeOutcome::ToClient(reply)
             }
-            Err(e) => AuthorizeOutcome::Redirect(self.error_url(request, &e)),
+            Err(e) => AuthorizeOutcome::ToClient(self.error_url(request, &e)),
         })
     }
 
@@ -228,11 +233,11 @@ impl Provider {
         };
         if reply.error.is_some() {
             let e = OidcError::new(ErrorCode::AccessDenied, "the person declined the login at DingTalk");
-            return LoginOutcome::Redirect(self.error_url(&request, &e));
+            return LoginOutcome::ToClient(self.error_url(&request, &e));
         }
         let Some(code) = reply.code else {
             let e = OidcError::new(ErrorCode::AccessDenied, "DingTalk returned no login code");
-            return LoginOutcome::Redirect(self.error_url(&request, &e));
+            return LoginOutcome::ToClient(self.error_url(&request, &e));
         };
         let code = UpstreamCode {
             route: upstream.web_route(),
@@ -258,7 +263,7 @@ impl Provider {
             Some("request_auth_code") if self.in_app == InApp::RequestAuthCode => LoginRoute::InApp,
             _ => {
                 let e = OidcError::new(ErrorCode::InvalidRequest, "the in-app login used an unknown method");
-                return LoginOutcome::Redirect(self.error_url(&request, &e));
+                return LoginOutcome::ToClient(self.error_url(&request, &e));
             }
         };
         let code = match (reply.code, reply.error) {
@@ -273,7 +278,7 @@ impl Provider {
                 } else {
                     OidcError::new(ErrorCode::AccessDenied, "the DingTalk client did not log the person in")
                 };
-                return LoginOutcome::Redirect(self.error_url(&request, &e));
+                return LoginOutcome::ToClient(self.error_url(&request, &e));
             }
         };
         self.complete(&request, &UpstreamCode { route, code }, session_cookie, upstream)
@@ -310,14 +315,14 @@ impl Provider {
                     ErrorCode::TemporarilyUnavailable,
                     "DingTalk cannot be reached; try again shortly",
                 );
-                return LoginOutcome::Redirect(self.error_url(request, &e));
+                return LoginOutcome::ToClient(self.error_url(request, &e));
             }
             Err(refused @ UpstreamError::Refused { .. }) => {
                 let detail = refused.to_string();
                 self.login_outcome(route, "upstream_refused", &request.client_id, None, Some(&detail))
                     .await;
                 tracing::error!(cause = %refused, route, "DingTalk refused a call: check the app's credentials and permissions");
-                return LoginOutcome::Redirect(self.error_url(request, &OidcError::internal(refused)));
+                return LoginOutcome::ToClient(self.error_url(request, &OidcError::internal(refused)));
             }
         };
         let Some(client) = self.clients.get(&request.client_id) else {
@@ -329,7 +334,7 @@ impl Provider {
         // The person, the session, the code and the audit entry are written together; a person
         // an administrator disabled is refused then.
         let (session_cookie, session) = self.new_session(&identity.userid, code.route);
-        let (new_code, url) = self.new_code(request, &identity, &session);
+        let (new_code, reply) = self.new_code(request, &identity, &session);
         let audit = self.audit_event(&Audit {
             kind: "login",
             outcome: "success",
@@ -351,7 +356,7 @@ impl Provider {
                 log_audit_event(&audit);
                 self.end_replaced_session(previous_session).await;
                 LoginOutcome::LoggedIn {
-                    url,
+                    reply,
                     session_cookie: crate::config::Secret::new(session_cookie),
                 }
             }
@@ -362,7 +367,7 @@ impl Provider {
             Err(e) => {
                 let e = OidcError::from(e);
                 tracing::error!(cause = e.cause.as_deref().unwrap_or_default(), "cannot issue a code");
-                LoginOutcome::Redirect(self.error_url(request, &e))
+                LoginOutcome::ToClient(self.error_url(request, &e))
             }
         }
     }
@@ -424,25 +429,25 @@ impl Provider {
         Ok(request)
     }
 
-    /// Issues a code for `request` in `session`: the client's redirect URL with it.
+    /// Issues a code for `request` in `session`: the response carrying it to the client.
     async fn issue_code(
         &self,
         request: &AuthorizationRequest,
         identity: &Identity,
         session: &Session,
-    ) -> Result<String, OidcError> {
-        let (code, url) = self.new_code(request, identity, session);
+    ) -> Result<ClientReply, OidcError> {
+        let (code, reply) = self.new_code(request, identity, session);
         self.db.insert_authorization_code(&code).await?;
-        Ok(url)
+        Ok(reply)
     }
 
-    /// A new code for `request` in `session`, to be stored, and the client's redirect URL with it.
+    /// A new code for `request` in `session`, to be stored, and the response carrying it.
     fn new_code(
         &self,
         request: &AuthorizationRequest,
         identity: &Identity,
         session: &Session,
-    ) -> (NewAuthorizationCode, String) {
+    ) -> (NewAuthorizationCode, ClientReply) {
         let now = self.clock.now();
         let code = random_token();
         let row = NewAuthorizationCode {
@@ -463,11 +468,20 @@ impl Provider {
             pairs.push(("state", state));
         }
         pairs.push(("iss", self.issuer.as_str()));
-        (row, with_query(&request.redirect_uri, &pairs))
+        (
+            row,
+            ClientReply::new(&request.redirect_uri, request.response_mode, &pairs),
+        )
     }
 
-    fn error_url(&self, request: &AuthorizationRequest, e: &OidcError) -> String {
-        error_redirect(&request.redirect_uri, e, request.state.as_deref(), &self.issuer)
+    fn error_url(&self, request: &AuthorizationRequest, e: &OidcError) -> ClientReply {
+        error_reply(
+            &request.redirect_uri,
+            request.response_mode,
+            e,
+            request.state.as_deref(),
+            &self.issuer,
+        )
     }
 
     /// Whether `client` may be used by `person`: not disabled here, and allowed by the client's
@@ -508,7 +522,7 @@ impl Provider {
     fn refusal(&self, request: &AuthorizationRequest, reason: RefusalReason) -> LoginOutcome {
         let e = OidcError::new(ErrorCode::AccessDenied, reason.description());
         if request.prompt_none {
-            return LoginOutcome::Redirect(self.error_url(request, &e));
+            return LoginOutcome::ToClient(self.error_url(request, &e));
         }
         let client_name = self
             .clients
@@ -517,7 +531,7 @@ impl Provider {
         LoginOutcome::Refused(Refusal {
             reason,
             client_name,
-            return_url: self.error_url(request, &e),
+            back: self.error_url(request, &e),
         })
     }
 }

@@ -13,6 +13,7 @@ mod logout;
 mod params;
 pub mod paths;
 mod reassess;
+mod reply;
 mod revocation;
 mod scopes;
 mod session;
@@ -38,6 +39,7 @@ pub use login::{AuthorizeOutcome, InAppLogin, InAppReply, LoginOutcome, Refusal,
 pub use logout::{LogoutError, LogoutOutcome};
 pub use params::Params;
 pub use reassess::{Cause, Reassessed};
+pub use reply::{ClientReply, ResponseMode};
 pub use scopes::Scopes;
 pub use stored_client::StoredClient;
 pub use token::{ASSERTION_TYPE, GrantType, JwksSource, TokenResponse};

@@ -34,6 +34,7 @@ mod postgres;
 mod properties;
 mod refresh;
 mod resilience;
+mod response_modes;
 mod revocation;
 mod sessions;
 mod token;

@@ -26,8 +26,8 @@ fn check_query(query: &str) -> Checked {
 
 fn redirect_error(query: &str) -> (String, HashMap<String, String>) {
     match check_query(query) {
-        Checked::ErrorRedirect(url) => {
-            let url = Url::parse(&url).unwrap();
+        Checked::ErrorRedirect(reply) => {
+            let url = Url::parse(&reply.location()).unwrap();
             let q: HashMap<String, String> = url.query_pairs().into_owned().collect();
             (q["error"].clone(), q)
         }
@@ -104,7 +104,7 @@ fn each_malformed_request_gets_its_own_error_code() {
             format!("{}&request_uri=https%3A%2F%2Fx", base("web")),
             "request_uri_not_supported",
         ),
-        (format!("{}&response_mode=fragment", base("web")), "invalid_request"),
+        (format!("{}&response_mode=web_message", base("web")), "invalid_request"),
         (format!("{}&prompt=none+login", base("web")), "invalid_request"),
         (format!("{}&max_age=-1", base("web")), "invalid_request"),
         (format!("{}&nonce=a&nonce=b", base("web")), "invalid_request"),

@@ -319,7 +319,11 @@ mod tests {
             family_expires_at: 3,
         };
         let outcome = crate::oidc::LoginOutcome::LoggedIn {
-            url: "https://app.example.com/cb".into(),
+            reply: crate::oidc::ClientReply::new(
+                "https://app.example.com/cb",
+                crate::oidc::ResponseMode::Query,
+                &[("code", "live-code")],
+            ),
             session_cookie: crate::config::Secret::new("live-session-cookie"),
         };
         let printed = format!("{response:?} {refresh:?} {outcome:?}");
