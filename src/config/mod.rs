@@ -762,6 +762,10 @@ pub struct ClientSettings {
     /// origins of its web redirect URIs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_origins: Vec<String>,
+    /// Resource servers (absolute URIs) this client may ask tokens for with `resource`
+    /// (RFC 8707); the first is the `aud` of its JWT access tokens when it names none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
     /// Name of an environment variable holding the secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_env: Option<String>,

@@ -294,6 +294,14 @@ pub fn check_client(prefix: &str, c: &ClientSettings) -> Vec<Problem> {
             );
         }
     }
+    for (i, resource) in c.resources.iter().enumerate() {
+        if !url::Url::parse(resource).is_ok_and(|u| u.fragment().is_none()) {
+            problem(
+                &format!("{prefix}.resources[{i}]"),
+                format!("not an absolute URI without a fragment (RFC 8707): {resource:?}"),
+            );
+        }
+    }
     // People log in to a client through its redirect URIs; a service alone needs none.
     let logs_people_in = c.grant_types.is_empty() || c.grant_types.iter().any(|g| g == "authorization_code");
     if c.redirect_uris.is_empty() && logs_people_in {

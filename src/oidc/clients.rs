@@ -67,6 +67,8 @@ pub struct Client {
     pub introspect_any: bool,
     /// Web origins (`scheme://host[:port]`) allowed to call the token endpoints from scripts.
     pub allowed_origins: Vec<String>,
+    /// Resource servers it may ask tokens for; the first is its default audience.
+    pub resources: Vec<String>,
 }
 
 impl Client {
@@ -222,6 +224,7 @@ fn client(c: &ClientSettings, secret_sha256: Option<&str>) -> Result<Client, Str
                 .collect::<Result<_, _>>()?
         },
         introspect_any: c.introspect_any,
+        resources: c.resources.clone(),
         allowed_origins: if c.allowed_origins.is_empty() && c.public {
             c.redirect_uris
                 .iter()

@@ -18,6 +18,8 @@ pub enum ErrorCode {
     UnsupportedGrantType,
     InvalidToken,
     InsufficientScope,
+    /// RFC 8707 §2: the requested resource is not one the client may ask for.
+    InvalidTarget,
 }
 
 impl ErrorCode {
@@ -38,6 +40,7 @@ impl ErrorCode {
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
+            Self::InvalidTarget => "invalid_target",
         }
     }
 }

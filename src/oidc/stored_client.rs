@@ -39,6 +39,8 @@ pub struct ClientV1 {
     pub introspect_any: bool,
     #[serde(default)]
     pub allowed_origins: Vec<String>,
+    #[serde(default)]
+    pub resources: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +83,7 @@ impl StoredClient {
             grant_types: c.grant_types,
             introspect_any: c.introspect_any,
             allowed_origins: c.allowed_origins,
+            resources: c.resources,
         });
         // Plain strings, numbers and lists: serializing cannot fail.
         serde_json::to_string(&stored).unwrap_or_default()
@@ -121,6 +124,7 @@ impl StoredClient {
             grant_types: c.grant_types,
             introspect_any: c.introspect_any,
             allowed_origins: c.allowed_origins,
+            resources: c.resources,
             ..Default::default()
         })
     }

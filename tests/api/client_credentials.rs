@@ -142,3 +142,47 @@ async fn client_credentials_are_refused_to_clients_not_registered_for_them_and_f
         .unwrap();
     assert_eq!(error(password).await, (400, "unsupported_grant_type".into()));
 }
+
+#[tokio::test]
+async fn resource_names_the_audience_of_a_jwt_access_token_among_those_the_client_registered() {
+    let app = TestApp::spawn_with(TestAppOptions {
+        extra_toml: format!(
+            "[[clients]]\nclient_id = \"{SERVICE}\"\nredirect_uris = []\nsecret_sha256 = \"{}\"\n\
+             grant_types = [\"client_credentials\"]\naccess_token_format = \"jwt\"\n\
+             resources = [\"https://orders.example.com\", \"https://billing.example.com/api\"]\n",
+            dingo::crypto::sha256_hex(WEB_SECRET)
+        ),
+        ..Default::default()
+    })
+    .await;
+    let jwks = app.jwks().await;
+    let audience_of = |answer: Value| {
+        let jwt = answer["access_token"].as_str().unwrap().to_owned();
+        let header = jsonwebtoken::decode_header(&jwt).unwrap();
+        assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+        crate::support::app::jwt_claims(&jwt)["aud"].clone()
+    };
+    // Without `resource`: the first registered, the client's default audience (RFC 9068 §3).
+    let default = client_credentials(&app, SERVICE, &[]).await;
+    assert_eq!(default.status(), 200);
+    let token: Value = default.json().await.unwrap();
+    assert_eq!(audience_of(token.clone()), "https://orders.example.com");
+    let claims = crate::support::app::verify_jwt(
+        &jwks,
+        token["access_token"].as_str().unwrap(),
+        &app.address,
+        "https://orders.example.com",
+    );
+    assert_eq!(claims["client_id"], SERVICE);
+    let billing = client_credentials(&app, SERVICE, &[("resource", "https://billing.example.com/api")]).await;
+    assert_eq!(
+        audience_of(billing.json().await.unwrap()),
+        "https://billing.example.com/api"
+    );
+    for refused in ["https://stranger.example.com", "https://orders.example.com#x", "orders"] {
+        let answer = client_credentials(&app, SERVICE, &[("resource", refused)]).await;
+        assert_eq!(answer.status(), 400, "{refused}");
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_target", "{refused}: {body}");
+    }
+}

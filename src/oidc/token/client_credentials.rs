@@ -15,6 +15,7 @@ impl Provider {
         &self,
         form: &Params,
         client: &Client,
+        audience: Option<&str>,
     ) -> Result<TokenResponse, OidcError> {
         if client.is_public() {
             return Err(OidcError::new(
@@ -34,6 +35,7 @@ impl Provider {
                 sid: None,
                 route: "client_credentials",
                 code_hash: None,
+                audience,
                 refresh: None,
             },
             store,

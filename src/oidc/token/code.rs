@@ -12,6 +12,7 @@ impl Provider {
         &self,
         form: &Params,
         client: &Client,
+        audience: Option<&str>,
     ) -> Result<TokenResponse, OidcError> {
         let code = form.get("code").ok_or_else(|| invalid_request("code is missing"))?;
         let now = self.clock.now();
@@ -79,6 +80,7 @@ impl Provider {
                 sid: redeemed.sid.as_deref(),
                 route: &redeemed.route,
                 code_hash: Some(&redeemed.code_hash),
+                audience,
                 refresh: refresh.map(|(token, row)| GrantedRefresh {
                     token,
                     family_id: row.family_id.clone(),

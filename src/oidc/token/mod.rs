@@ -76,6 +76,9 @@ struct Grant<'a> {
     route: &'a str,
     code_hash: Option<&'a str>,
     refresh: Option<GrantedRefresh>,
+    /// The resource server a JWT access token is for (its `aud`, RFC 9068 §3); the client
+    /// itself when none is named.
+    audience: Option<&'a str>,
 }
 
 /// The refresh token a grant returns.
@@ -85,6 +88,28 @@ struct GrantedRefresh {
     /// Its row, when it is new and stored with the access token (a rotated successor is stored
     /// before the rotation instead).
     new_row: Option<RefreshToken>,
+}
+
+/// The `resource` asked for (RFC 8707), which must be one the client registered in
+/// `resources`; without one, the first of those (its default audience), if any.
+fn audience(form: &Params, client: &Client) -> Result<Option<String>, OidcError> {
+    let Some(resource) = form.get("resource") else {
+        return Ok(client.resources.first().cloned());
+    };
+    let absolute = url::Url::parse(resource).is_ok_and(|u| u.fragment().is_none());
+    if !absolute {
+        return Err(OidcError::new(
+            ErrorCode::InvalidTarget,
+            "resource must be an absolute URI without a fragment",
+        ));
+    }
+    if !client.resources.iter().any(|r| r == resource) {
+        return Err(OidcError::new(
+            ErrorCode::InvalidTarget,
+            "this client may not ask for tokens for that resource",
+        ));
+    }
+    Ok(Some(resource.to_owned()))
 }
 
 impl Provider {
@@ -114,10 +139,12 @@ impl Provider {
                 format!("this client may not use the {} grant", grant.as_str()),
             ));
         }
+        let audience = audience(form, &client)?;
+        let audience = audience.as_deref();
         let issued = match grant {
-            GrantType::AuthorizationCode => self.authorization_code_grant(form, &client).await,
-            GrantType::RefreshToken => self.refresh_token_grant(form, &client, upstream).await,
-            GrantType::ClientCredentials => self.client_credentials_grant(form, &client).await,
+            GrantType::AuthorizationCode => self.authorization_code_grant(form, &client, audience).await,
+            GrantType::RefreshToken => self.refresh_token_grant(form, &client, upstream, audience).await,
+            GrantType::ClientCredentials => self.client_credentials_grant(form, &client, audience).await,
         };
         if let (Err(e), GrantType::RefreshToken) = (&issued, grant) {
             self.audit(Audit {
@@ -220,7 +247,7 @@ impl Provider {
         let mut claims = json!({
             "iss": self.issuer,
             "sub": sub,
-            "aud": grant.client.id,
+            "aud": grant.audience.unwrap_or(grant.client.id.as_str()),
             "client_id": grant.client.id,
             "iat": now,
             "exp": now + self.ttl.access_token_ttl,

@@ -16,6 +16,7 @@ impl Provider {
         form: &Params,
         client: &Client,
         upstream: &impl Upstream,
+        audience: Option<&str>,
     ) -> Result<TokenResponse, OidcError> {
         let presented = form
             .get("refresh_token")
@@ -24,7 +25,9 @@ impl Provider {
         let now = self.clock.now();
         // Look before consuming: if DingTalk cannot be asked, the token stays usable.
         let Some(current) = self.db.find_refresh_token(&hash).await? else {
-            return self.reused_refresh_token(presented, &hash, client, form).await;
+            return self
+                .reused_refresh_token(presented, &hash, client, form, audience)
+                .await;
         };
         if current.client_id != client.id {
             return Err(invalid_grant("the refresh token was issued to another client"));
@@ -62,10 +65,13 @@ impl Provider {
             // Another request rotated it a moment ago.
             Rotation::Reused { .. } | Rotation::Unknown => {
                 drop(store);
-                return self.reused_refresh_token(presented, &hash, client, form).await;
+                return self
+                    .reused_refresh_token(presented, &hash, client, form, audience)
+                    .await;
             }
         };
-        self.refreshed(client, &user, &token, &scope, next, store).await
+        self.refreshed(client, &user, &token, &scope, next, store, audience)
+            .await
     }
 
     /// A token seen before: the same successor again within the grace window for its own client
@@ -76,6 +82,7 @@ impl Provider {
         hash: &TokenHash,
         client: &Client,
         form: &Params,
+        audience: Option<&str>,
     ) -> Result<TokenResponse, OidcError> {
         let now = self.clock.now();
         let (token, used_at) = match self.db.rotate_refresh_token(hash, now).await? {
@@ -97,7 +104,7 @@ impl Provider {
                 .await?
                 .ok_or_else(|| OidcError::internal("the user of a refresh token is gone"))?;
             return self
-                .refreshed(client, &user, &token, &scope, next, self.db.checkout().await?)
+                .refreshed(client, &user, &token, &scope, next, self.db.checkout().await?, audience)
                 .await;
         }
         tracing::warn!(client = %token.client_id, "a used refresh token was presented again; its family is revoked");
@@ -113,6 +120,7 @@ impl Provider {
         scope: &str,
         next: String,
         store: Checkout,
+        audience: Option<&str>,
     ) -> Result<TokenResponse, OidcError> {
         self.issue(
             Grant {
@@ -125,6 +133,7 @@ impl Provider {
                 sid: token.sid.as_deref(),
                 route: &token.route,
                 code_hash: None,
+                audience,
                 refresh: Some(GrantedRefresh {
                     token: next,
                     family_id: token.family_id.clone(),
