@@ -70,8 +70,11 @@ impl Provider {
                     .await;
             }
         };
-        self.refreshed(client, &user, &token, &scope, next, store, audience)
-            .await
+        let target = Target {
+            scope: &scope,
+            audience,
+        };
+        self.refreshed(client, &user, &token, target, next, store).await
     }
 
     /// A token seen before: the same successor again within the grace window for its own client
@@ -104,7 +107,17 @@ impl Provider {
                 .await?
                 .ok_or_else(|| OidcError::internal("the user of a refresh token is gone"))?;
             return self
-                .refreshed(client, &user, &token, &scope, next, self.db.checkout().await?, audience)
+                .refreshed(
+                    client,
+                    &user,
+                    &token,
+                    Target {
+                        scope: &scope,
+                        audience,
+                    },
+                    next,
+                    self.db.checkout().await?,
+                )
                 .await;
         }
         tracing::warn!(client = %token.client_id, "a used refresh token was presented again; its family is revoked");
@@ -117,23 +130,22 @@ impl Provider {
         client: &Client,
         user: &crate::store::UserRecord,
         token: &RefreshToken,
-        scope: &str,
+        target: Target<'_>,
         next: String,
         store: Checkout,
-        audience: Option<&str>,
     ) -> Result<TokenResponse, OidcError> {
         self.issue(
             Grant {
                 client,
                 subject: Subject::Person(user),
-                scope,
+                scope: target.scope,
                 auth_time: token.auth_time,
                 // OIDC Core 12.2: a refreshed ID token carries no nonce.
                 nonce: None,
                 sid: token.sid.as_deref(),
                 route: &token.route,
                 code_hash: None,
-                audience,
+                audience: target.audience,
                 refresh: Some(GrantedRefresh {
                     token: next,
                     family_id: token.family_id.clone(),
@@ -190,6 +202,12 @@ impl Provider {
         }
         invalid_grant(refusal.describe())
     }
+}
+
+/// What refreshed tokens are for: the scope granted, and the resource server (`aud`).
+struct Target<'a> {
+    scope: &'a str,
+    audience: Option<&'a str>,
 }
 
 /// RFC 6749 §6: the scope may be narrowed, never widened.
