@@ -42,6 +42,25 @@ pub fn some_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error
 
 #[derive(Deserialize)]
 #[serde(untagged)]
+enum BoolOrText {
+    Bool(bool),
+    Text(String),
+}
+
+/// `true`/`false`, also as text (`DINGO_…=true`, `1`, `0`, `yes`, `no`).
+pub fn bool<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    match BoolOrText::deserialize(d)? {
+        BoolOrText::Bool(b) => Ok(b),
+        BoolOrText::Text(t) => match t.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" => Ok(false),
+            _ => Err(D::Error::custom(format!("expected true or false, found {t:?}"))),
+        },
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
 enum ListOrText {
     List(Vec<String>),
     Text(String),

@@ -68,6 +68,10 @@ pub struct ServerSettings {
     /// Seconds in-flight requests get to finish after SIGTERM or SIGINT.
     #[serde(deserialize_with = "lenient::u64")]
     pub shutdown_timeout: u64,
+    /// Every client must push its authorization requests first (RFC 9126); each client can also
+    /// require it on its own.
+    #[serde(deserialize_with = "lenient::bool")]
+    pub require_pushed_authorization_requests: bool,
 }
 
 impl Default for ServerSettings {
@@ -76,6 +80,7 @@ impl Default for ServerSettings {
             issuer: "http://127.0.0.1:8080".into(),
             listen: "127.0.0.1:8080".into(),
             shutdown_timeout: 10,
+            require_pushed_authorization_requests: false,
         }
     }
 }
@@ -766,6 +771,9 @@ pub struct ClientSettings {
     /// (RFC 8707); the first is the `aud` of its JWT access tokens when it names none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resources: Vec<String>,
+    /// Its authorization requests must be pushed first (RFC 9126).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_pushed_authorization_requests: bool,
     /// Name of an environment variable holding the secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_env: Option<String>,

@@ -27,7 +27,7 @@ enum Policy {
 fn policy(path: &str) -> Option<Policy> {
     match path {
         paths::DISCOVERY | paths::JWKS => Some(Policy::AnyOrigin),
-        paths::TOKEN | paths::USERINFO | paths::REVOKE | paths::INTROSPECT => Some(Policy::Registered),
+        paths::TOKEN | paths::PAR | paths::USERINFO | paths::REVOKE | paths::INTROSPECT => Some(Policy::Registered),
         _ => None,
     }
 }

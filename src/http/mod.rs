@@ -53,6 +53,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(Endpoint::new(paths::IN_APP_SCRIPT).get(pages::in_app_script).done())
         .service(Endpoint::new(paths::TOKEN).post(token::token).done())
+        .service(Endpoint::new(paths::PAR).post(token::par).done())
         .service(Endpoint::new(paths::REVOKE).post(token::revoke).done())
         .service(Endpoint::new(paths::INTROSPECT).post(token::introspect).done())
         .service(

@@ -62,6 +62,10 @@ pub fn error_page(error: &PageError, lang: Lang) -> HttpResponse {
             "此登录链接已使用或无效，请回到应用重新登录。",
             "This login link has already been used or is not valid. Please go back to the application and log in again.",
         ),
+        PageError::PushedRequestUnknown => (
+            "此登录请求已使用、已过期或无效，请回到应用重新登录。",
+            "This login request has already been used, has expired or is not valid. Please go back to the application and log in again.",
+        ),
         PageError::LoginStateOtherBrowser => (
             "登录是在另一个浏览器中开始的，请在同一浏览器中重新登录。",
             "The login was started in another browser. Please log in again from the same browser.",

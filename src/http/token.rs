@@ -49,6 +49,27 @@ pub async fn revoke(
     }
 }
 
+/// `POST /par` (RFC 9126): 201 with the `request_uri` to send the browser with.
+pub async fn par(
+    state: web::Data<AppState>,
+    limits: web::Data<Limits>,
+    request: HttpRequest,
+    body: Body,
+) -> HttpResponse {
+    let (form, basic) = match client_request(&state, &limits, &request, body) {
+        Ok(parts) => parts,
+        Err(response) => return *response,
+    };
+    let used_basic = basic.is_some();
+    match state.provider.push_request(&form, basic).await {
+        Ok(pushed) => no_store(&mut HttpResponse::Created()).json(serde_json::json!({
+            "request_uri": pushed.request_uri,
+            "expires_in": pushed.expires_in,
+        })),
+        Err(e) => error_response(&e, used_basic),
+    }
+}
+
 /// `POST /introspect` (RFC 7662).
 pub async fn introspect(
     state: web::Data<AppState>,

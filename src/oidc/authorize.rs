@@ -23,6 +23,8 @@ pub enum PageError {
     LoginStateUnknown,
     /// The callback arrived in another browser than the one that started the login.
     LoginStateOtherBrowser,
+    /// A `request_uri` that was never pushed, was used, expired, or is another client's.
+    PushedRequestUnknown,
     /// Something failed on our side; the log has the cause.
     Internal,
     /// The database cannot be reached right now.
@@ -106,7 +108,7 @@ pub fn check(params: &Params, clients: &ClientRegistry, issuer: &str) -> Checked
     }
 }
 
-fn validate(params: &Params, client: &Client) -> Result<AuthorizationRequest, OidcError> {
+pub(super) fn validate(params: &Params, client: &Client) -> Result<AuthorizationRequest, OidcError> {
     let invalid = |description: String| OidcError::new(ErrorCode::InvalidRequest, description);
     if let Some(name) = params.duplicate() {
         return Err(invalid(format!("parameter `{name}` appears more than once")));

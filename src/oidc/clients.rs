@@ -69,6 +69,8 @@ pub struct Client {
     pub allowed_origins: Vec<String>,
     /// Resource servers it may ask tokens for; the first is its default audience.
     pub resources: Vec<String>,
+    /// Its authorization requests must be pushed first (RFC 9126).
+    pub requires_pushed_requests: bool,
 }
 
 impl Client {
@@ -225,6 +227,7 @@ fn client(c: &ClientSettings, secret_sha256: Option<&str>) -> Result<Client, Str
         },
         introspect_any: c.introspect_any,
         resources: c.resources.clone(),
+        requires_pushed_requests: c.require_pushed_authorization_requests,
         allowed_origins: if c.allowed_origins.is_empty() && c.public {
             c.redirect_uris
                 .iter()

@@ -6,7 +6,12 @@ use super::claims::PROTOCOL_CLAIMS;
 use super::paths;
 use crate::config::{KNOWN_SCOPES, RELEASABLE_CLAIMS, SubjectKind};
 
-pub fn document(issuer: &str, subject: SubjectKind, algorithms: &[crate::crypto::Alg]) -> Vec<u8> {
+pub fn document(
+    issuer: &str,
+    subject: SubjectKind,
+    algorithms: &[crate::crypto::Alg],
+    require_pushed_requests: bool,
+) -> Vec<u8> {
     let url = |path: &str| format!("{issuer}{path}");
     let claims: Vec<&str> = PROTOCOL_CLAIMS.iter().chain(RELEASABLE_CLAIMS).copied().collect();
     let subject_type = if subject == SubjectKind::Pairwise {
@@ -43,6 +48,8 @@ pub fn document(issuer: &str, subject: SubjectKind, algorithms: &[crate::crypto:
         "authorization_response_iss_parameter_supported": true,
         "ui_locales_supported": ["zh-CN", "en"],
         "prompt_values_supported": ["none", "login", "select_account"],
+        "pushed_authorization_request_endpoint": url(paths::PAR),
+        "require_pushed_authorization_requests": require_pushed_requests,
     });
     serde_json::to_vec(&doc).unwrap_or_default()
 }

@@ -111,11 +111,26 @@ impl Provider {
         in_dingtalk: bool,
         upstream: &impl Upstream,
     ) -> AuthorizeOutcome {
+        let pushed = match params.get("request_uri") {
+            Some(request_uri) => match self.take_pushed(params, request_uri).await {
+                Ok(taken) => Some(taken),
+                Err(page) => return AuthorizeOutcome::Page(page),
+            },
+            None => None,
+        };
+        let params = pushed.as_ref().unwrap_or(params);
         let mut request = match authorize::check(params, &self.clients, &self.issuer) {
             Checked::Valid(request) => request,
             Checked::ErrorRedirect(reply) => return AuthorizeOutcome::ToClient(reply),
             Checked::Page(page) => return AuthorizeOutcome::Page(page),
         };
+        if pushed.is_none() && self.clients.get(&request.client_id).is_some_and(|c| self.must_push(&c)) {
+            let e = OidcError::new(
+                ErrorCode::InvalidRequest,
+                "this client must push its authorization requests first (PAR, RFC 9126)",
+            );
+            return AuthorizeOutcome::ToClient(self.error_url(&request, &e));
+        }
         if let Some(hint) = params.get("id_token_hint") {
             match crate::crypto::jwt::verify_own_id_token(hint, &self.keys, &self.issuer) {
                 Some(claims) => request.hinted_subject = claims["sub"].as_str().map(str::to_owned),

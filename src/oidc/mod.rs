@@ -12,6 +12,7 @@ mod login;
 mod logout;
 mod params;
 pub mod paths;
+mod pushed;
 mod reassess;
 mod reply;
 mod revocation;
@@ -38,6 +39,7 @@ pub use lifecycle::{BACKCHANNEL_LOGOUT, LogoutDelivery, LogoutNotice, Offboardin
 pub use login::{AuthorizeOutcome, InAppLogin, InAppReply, LoginOutcome, Refusal, RefusalReason, UpstreamReply};
 pub use logout::{LogoutError, LogoutOutcome};
 pub use params::Params;
+pub use pushed::Pushed;
 pub use reassess::{Cause, Reassessed};
 pub use reply::{ClientReply, ResponseMode};
 pub use scopes::Scopes;
@@ -65,6 +67,8 @@ pub struct Provider {
     metrics: Arc<Metrics>,
     /// Fetches `private_key_jwt` clients' `jwks_uri`.
     jwks_source: Arc<dyn JwksSource>,
+    /// Every authorization request must be pushed first (RFC 9126).
+    require_pushed_requests: bool,
 }
 
 impl Provider {
@@ -77,7 +81,13 @@ impl Provider {
         jwks_source: Arc<dyn JwksSource>,
     ) -> Result<Self, String> {
         let issuer = settings.server.issuer.trim_end_matches('/').to_owned();
-        let discovery_json = discovery::document(&issuer, settings.identity.subject, &settings.keys.algorithms);
+        let require_pushed_requests = settings.server.require_pushed_authorization_requests;
+        let discovery_json = discovery::document(
+            &issuer,
+            settings.identity.subject,
+            &settings.keys.algorithms,
+            require_pushed_requests,
+        );
         Ok(Self {
             issuer,
             db,
@@ -92,6 +102,7 @@ impl Provider {
             job_waker: Arc::new(tokio::sync::Notify::new()),
             metrics,
             jwks_source,
+            require_pushed_requests,
         })
     }
 

@@ -40,6 +40,19 @@ impl Params {
     pub fn duplicate(&self) -> Option<&str> {
         self.duplicate.as_deref()
     }
+
+    /// Every parameter but those named in `leave_out`, form-encoded (in no particular order).
+    pub fn encode_without(&self, leave_out: &[&str]) -> String {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        for (name, value) in self
+            .values
+            .iter()
+            .filter(|(name, _)| !leave_out.contains(&name.as_str()))
+        {
+            form.append_pair(name, value);
+        }
+        form.finish()
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 pub const DISCOVERY: &str = "/.well-known/openid-configuration";
 pub const JWKS: &str = "/jwks.json";
 pub const AUTHORIZE: &str = "/authorize";
+/// Pushed authorization requests (RFC 9126).
+pub const PAR: &str = "/par";
 pub const TOKEN: &str = "/token";
 pub const USERINFO: &str = "/userinfo";
 /// Where DingTalk's web login sends the person back.

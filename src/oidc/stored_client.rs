@@ -41,6 +41,8 @@ pub struct ClientV1 {
     pub allowed_origins: Vec<String>,
     #[serde(default)]
     pub resources: Vec<String>,
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +86,7 @@ impl StoredClient {
             introspect_any: c.introspect_any,
             allowed_origins: c.allowed_origins,
             resources: c.resources,
+            require_pushed_authorization_requests: c.require_pushed_authorization_requests,
         });
         // Plain strings, numbers and lists: serializing cannot fail.
         serde_json::to_string(&stored).unwrap_or_default()
@@ -125,6 +128,7 @@ impl StoredClient {
             introspect_any: c.introspect_any,
             allowed_origins: c.allowed_origins,
             resources: c.resources,
+            require_pushed_authorization_requests: c.require_pushed_authorization_requests,
             ..Default::default()
         })
     }

@@ -15,6 +15,7 @@ mod logins;
 mod org_events;
 mod people;
 mod purge;
+mod pushed;
 mod refresh;
 mod revocation;
 mod sessions;

@@ -16,6 +16,7 @@ const DEAD_ROWS: &[(&str, &str, &str)] = &[
     ("refresh_tokens", "token_hash", "family_expires_at < $1"),
     ("sessions", "id_hash", "expires_at < $1"),
     ("client_assertions", "jti", "expires_at < $1"),
+    ("pushed_requests", "uri_hash", "expires_at < $1"),
     ("jobs", "id", "dead_at < $1 - 604800"),
     ("org_events", "event_key", "received_at < $1 - 604800"),
 ];

@@ -28,6 +28,7 @@ mod login;
 mod logout;
 mod native;
 mod ops;
+mod par;
 mod permissions;
 mod policy;
 mod postgres;
