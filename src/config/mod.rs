@@ -774,6 +774,9 @@ pub struct ClientSettings {
     /// Its authorization requests must be pushed first (RFC 9126).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub require_pushed_authorization_requests: bool,
+    /// The apps (client ids) for which it may trade a person's access token (RFC 8693).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub may_exchange_for: Vec<String>,
     /// Name of an environment variable holding the secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_env: Option<String>,

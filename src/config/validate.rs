@@ -528,7 +528,12 @@ fn is_http_url(value: &str) -> bool {
 }
 
 /// The grant types a client may be registered for (`grant_types`).
-pub const KNOWN_GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "client_credentials"];
+pub const KNOWN_GRANT_TYPES: &[&str] = &[
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "urn:ietf:params:oauth:grant-type:token-exchange",
+];
 
 /// Schemes that run or read something where they are opened, never a place to send a code.
 const FORBIDDEN_REDIRECT_SCHEMES: &[&str] = &["javascript", "data", "file", "vbscript", "blob", "about", "filesystem"];

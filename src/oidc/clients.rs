@@ -71,6 +71,8 @@ pub struct Client {
     pub resources: Vec<String>,
     /// Its authorization requests must be pushed first (RFC 9126).
     pub requires_pushed_requests: bool,
+    /// The apps for which it may trade a person's access token (RFC 8693).
+    pub may_exchange_for: Vec<String>,
 }
 
 impl Client {
@@ -228,6 +230,7 @@ fn client(c: &ClientSettings, secret_sha256: Option<&str>) -> Result<Client, Str
         introspect_any: c.introspect_any,
         resources: c.resources.clone(),
         requires_pushed_requests: c.require_pushed_authorization_requests,
+        may_exchange_for: c.may_exchange_for.clone(),
         allowed_origins: if c.allowed_origins.is_empty() && c.public {
             c.redirect_uris
                 .iter()

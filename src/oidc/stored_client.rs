@@ -43,6 +43,8 @@ pub struct ClientV1 {
     pub resources: Vec<String>,
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
+    #[serde(default)]
+    pub may_exchange_for: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,6 +89,7 @@ impl StoredClient {
             allowed_origins: c.allowed_origins,
             resources: c.resources,
             require_pushed_authorization_requests: c.require_pushed_authorization_requests,
+            may_exchange_for: c.may_exchange_for,
         });
         // Plain strings, numbers and lists: serializing cannot fail.
         serde_json::to_string(&stored).unwrap_or_default()
@@ -129,6 +132,7 @@ impl StoredClient {
             allowed_origins: c.allowed_origins,
             resources: c.resources,
             require_pushed_authorization_requests: c.require_pushed_authorization_requests,
+            may_exchange_for: c.may_exchange_for,
             ..Default::default()
         })
     }

@@ -42,7 +42,16 @@ async fn discovery_advertises_exactly_what_is_implemented() {
     );
     assert_eq!(
         doc["grant_types_supported"],
-        serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
+        serde_json::json!([
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:token-exchange"
+        ])
+    );
+    assert_eq!(
+        doc["response_modes_supported"],
+        serde_json::json!(["query", "fragment", "form_post"])
     );
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
     // The advertised endpoints answer.

@@ -39,4 +39,5 @@ mod response_modes;
 mod revocation;
 mod sessions;
 mod token;
+mod token_exchange;
 mod userinfo;

@@ -6,10 +6,17 @@ pub enum GrantType {
     AuthorizationCode,
     RefreshToken,
     ClientCredentials,
+    /// RFC 8693: a person's access token traded for one at another app.
+    TokenExchange,
 }
 
 impl GrantType {
-    pub const ALL: [GrantType; 3] = [Self::AuthorizationCode, Self::RefreshToken, Self::ClientCredentials];
+    pub const ALL: [GrantType; 4] = [
+        Self::AuthorizationCode,
+        Self::RefreshToken,
+        Self::ClientCredentials,
+        Self::TokenExchange,
+    ];
 
     /// What a client may use when its registration names none.
     pub const DEFAULT: [GrantType; 2] = [Self::AuthorizationCode, Self::RefreshToken];
@@ -20,6 +27,7 @@ impl GrantType {
             Self::AuthorizationCode => "authorization_code",
             Self::RefreshToken => "refresh_token",
             Self::ClientCredentials => "client_credentials",
+            Self::TokenExchange => "urn:ietf:params:oauth:grant-type:token-exchange",
         }
     }
 
@@ -45,7 +53,12 @@ mod tests {
         assert_eq!(GrantType::parse("password"), None, "the password grant is not served");
         assert_eq!(
             GrantType::names(),
-            ["authorization_code", "refresh_token", "client_credentials"]
+            [
+                "authorization_code",
+                "refresh_token",
+                "client_credentials",
+                "urn:ietf:params:oauth:grant-type:token-exchange"
+            ]
         );
     }
 }

@@ -7,6 +7,7 @@ mod client_credentials;
 mod code;
 mod grant_type;
 mod refresh;
+mod token_exchange;
 
 use std::sync::Arc;
 
@@ -34,6 +35,9 @@ pub struct TokenResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
     pub scope: String,
+    /// What a token exchange issued (RFC 8693 §2.2.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<&'static str>,
 }
 
 /// Shows what was issued, never the tokens themselves.
@@ -63,6 +67,18 @@ enum Subject<'a> {
     Person(&'a UserRecord),
     /// The client itself (client credentials): no person, no ID token.
     Client,
+    /// A person's access token traded for this client (token exchange): the tokens carry the
+    /// person, but nobody logged in here, so no ID token.
+    OnBehalfOf(&'a UserRecord),
+}
+
+impl<'a> Subject<'a> {
+    fn person(&self) -> Option<&'a UserRecord> {
+        match *self {
+            Subject::Person(user) | Subject::OnBehalfOf(user) => Some(user),
+            Subject::Client => None,
+        }
+    }
 }
 
 /// What a grant hands out, whatever the grant.
@@ -145,6 +161,7 @@ impl Provider {
             GrantType::AuthorizationCode => self.authorization_code_grant(form, &client, audience).await,
             GrantType::RefreshToken => self.refresh_token_grant(form, &client, upstream, audience).await,
             GrantType::ClientCredentials => self.client_credentials_grant(form, &client, audience).await,
+            GrantType::TokenExchange => self.token_exchange_grant(form, &client).await,
         };
         if let (Err(e), GrantType::RefreshToken) = (&issued, grant) {
             self.audit(Audit {
@@ -174,10 +191,7 @@ impl Provider {
         let record = NewAccessToken {
             token_hash: token_hash(&access_token),
             client_id: grant.client.id.to_string(),
-            userid: match grant.subject {
-                Subject::Person(user) => Some(user.identity.userid.to_string()),
-                Subject::Client => None,
-            },
+            userid: grant.subject.person().map(|user| user.identity.userid.to_string()),
             scope: grant.scope.to_owned(),
             code_hash: grant.code_hash.map(str::to_owned),
             family_id: grant.refresh.as_ref().map(|r| r.family_id.clone()),
@@ -190,7 +204,7 @@ impl Provider {
         drop(store);
         let id_token = match grant.subject {
             Subject::Person(user) => Some(self.id_token(&grant, user, &access_token, now).await?),
-            Subject::Client => None,
+            Subject::Client | Subject::OnBehalfOf(_) => None,
         };
         Ok(TokenResponse {
             access_token,
@@ -199,6 +213,7 @@ impl Provider {
             id_token,
             refresh_token: grant.refresh.map(|r| r.token),
             scope: grant.scope.to_owned(),
+            issued_token_type: None,
         })
     }
 
@@ -240,9 +255,9 @@ impl Provider {
     /// An RFC 9068 access token: a JWT with `typ: at+jwt` that resource servers can verify with
     /// the JWKS. It is stored by hash like an opaque one, so revocation and introspection work.
     async fn jwt_access_token(&self, grant: &Grant<'_>, now: i64) -> Result<String, OidcError> {
-        let sub = match grant.subject {
-            Subject::Person(user) => claims::subject(&user.identity, &self.identity, &grant.client.id),
-            Subject::Client => grant.client.id.to_string(),
+        let sub = match grant.subject.person() {
+            Some(user) => claims::subject(&user.identity, &self.identity, &grant.client.id),
+            None => grant.client.id.to_string(),
         };
         let mut claims = json!({
             "iss": self.issuer,
@@ -254,7 +269,7 @@ impl Provider {
             "jti": random_token(),
             "scope": grant.scope,
         });
-        if let Subject::Person(_) = grant.subject {
+        if grant.subject.person().is_some() {
             claims["auth_time"] = json!(grant.auth_time);
         }
         if let Some(sid) = grant.sid {
@@ -330,6 +345,7 @@ mod tests {
             id_token: Some("live.id.token".into()),
             refresh_token: Some("live-refresh-token".into()),
             scope: "openid".into(),
+            issued_token_type: None,
         };
         let refresh = RefreshToken {
             token_hash: "h".into(),
