@@ -129,7 +129,7 @@ impl Provider {
                 ErrorCode::InvalidRequest,
                 "this client must push its authorization requests first (PAR, RFC 9126)",
             );
-            return AuthorizeOutcome::ToClient(self.error_url(&request, &e));
+            return AuthorizeOutcome::ToClient(self.error_reply(&request, &e));
         }
         if let Some(hint) = params.get("id_token_hint") {
             match crate::crypto::jwt::verify_own_id_token(hint, &self.keys, &self.issuer) {
@@ -139,7 +139,7 @@ impl Provider {
                         ErrorCode::InvalidRequest,
                         "id_token_hint is not an ID token of this provider",
                     );
-                    return AuthorizeOutcome::ToClient(self.error_url(&request, &e));
+                    return AuthorizeOutcome::ToClient(self.error_reply(&request, &e));
                 }
             }
         }
@@ -150,12 +150,12 @@ impl Provider {
         if request.prompt_none && !(in_app && self.in_app == InApp::RequestAuthCode) {
             // Only password-free login inside the DingTalk client needs no interaction.
             let e = OidcError::new(ErrorCode::LoginRequired, "the person must log in with DingTalk");
-            return AuthorizeOutcome::ToClient(self.error_url(&request, &e));
+            return AuthorizeOutcome::ToClient(self.error_reply(&request, &e));
         }
         let state = random_token();
         if let Err(e) = self.save_pending_login(&request, &state, browser).await {
             tracing::error!(cause = e.cause.as_deref().unwrap_or_default(), "cannot start a login");
-            return AuthorizeOutcome::ToClient(self.error_url(&request, &e));
+            return AuthorizeOutcome::ToClient(self.error_reply(&request, &e));
         }
         if in_app {
             AuthorizeOutcome::InApp(InAppLogin {
@@ -213,7 +213,7 @@ impl Provider {
                     .await;
                 AuthorizeOutcome::ToClient(reply)
             }
-            Err(e) => AuthorizeOutcome::ToClient(self.error_url(request, &e)),
+            Err(e) => AuthorizeOutcome::ToClient(self.error_reply(request, &e)),
         })
     }
 
@@ -248,11 +248,11 @@ impl Provider {
         };
         if reply.error.is_some() {
             let e = OidcError::new(ErrorCode::AccessDenied, "the person declined the login at DingTalk");
-            return LoginOutcome::ToClient(self.error_url(&request, &e));
+            return LoginOutcome::ToClient(self.error_reply(&request, &e));
         }
         let Some(code) = reply.code else {
             let e = OidcError::new(ErrorCode::AccessDenied, "DingTalk returned no login code");
-            return LoginOutcome::ToClient(self.error_url(&request, &e));
+            return LoginOutcome::ToClient(self.error_reply(&request, &e));
         };
         let code = UpstreamCode {
             route: upstream.web_route(),
@@ -278,7 +278,7 @@ impl Provider {
             Some("request_auth_code") if self.in_app == InApp::RequestAuthCode => LoginRoute::InApp,
             _ => {
                 let e = OidcError::new(ErrorCode::InvalidRequest, "the in-app login used an unknown method");
-                return LoginOutcome::ToClient(self.error_url(&request, &e));
+                return LoginOutcome::ToClient(self.error_reply(&request, &e));
             }
         };
         let code = match (reply.code, reply.error) {
@@ -293,7 +293,7 @@ impl Provider {
                 } else {
                     OidcError::new(ErrorCode::AccessDenied, "the DingTalk client did not log the person in")
                 };
-                return LoginOutcome::ToClient(self.error_url(&request, &e));
+                return LoginOutcome::ToClient(self.error_reply(&request, &e));
             }
         };
         self.complete(&request, &UpstreamCode { route, code }, session_cookie, upstream)
@@ -330,14 +330,14 @@ impl Provider {
                     ErrorCode::TemporarilyUnavailable,
                     "DingTalk cannot be reached; try again shortly",
                 );
-                return LoginOutcome::ToClient(self.error_url(request, &e));
+                return LoginOutcome::ToClient(self.error_reply(request, &e));
             }
             Err(refused @ UpstreamError::Refused { .. }) => {
                 let detail = refused.to_string();
                 self.login_outcome(route, "upstream_refused", &request.client_id, None, Some(&detail))
                     .await;
                 tracing::error!(cause = %refused, route, "DingTalk refused a call: check the app's credentials and permissions");
-                return LoginOutcome::ToClient(self.error_url(request, &OidcError::internal(refused)));
+                return LoginOutcome::ToClient(self.error_reply(request, &OidcError::internal(refused)));
             }
         };
         let Some(client) = self.clients.get(&request.client_id) else {
@@ -382,7 +382,7 @@ impl Provider {
             Err(e) => {
                 let e = OidcError::from(e);
                 tracing::error!(cause = e.cause.as_deref().unwrap_or_default(), "cannot issue a code");
-                LoginOutcome::ToClient(self.error_url(request, &e))
+                LoginOutcome::ToClient(self.error_reply(request, &e))
             }
         }
     }
@@ -489,7 +489,8 @@ impl Provider {
         )
     }
 
-    fn error_url(&self, request: &AuthorizationRequest, e: &OidcError) -> ClientReply {
+    /// The error `e`, for the client of `request`, the way it asked to be answered.
+    fn error_reply(&self, request: &AuthorizationRequest, e: &OidcError) -> ClientReply {
         error_reply(
             &request.redirect_uri,
             request.response_mode,
@@ -537,7 +538,7 @@ impl Provider {
     fn refusal(&self, request: &AuthorizationRequest, reason: RefusalReason) -> LoginOutcome {
         let e = OidcError::new(ErrorCode::AccessDenied, reason.description());
         if request.prompt_none {
-            return LoginOutcome::ToClient(self.error_url(request, &e));
+            return LoginOutcome::ToClient(self.error_reply(request, &e));
         }
         let client_name = self
             .clients
@@ -546,7 +547,7 @@ impl Provider {
         LoginOutcome::Refused(Refusal {
             reason,
             client_name,
-            back: self.error_url(request, &e),
+            back: self.error_reply(request, &e),
         })
     }
 }

@@ -30,3 +30,30 @@ test('web login: a person picked on the DingTalk page lands in the app with veri
   const userinfo = JSON.parse(await page.locator('#userinfo').textContent());
   assert.equal(userinfo.sub, 'zhangsan');
 });
+
+test('form_post: the response page posts the code to the app by itself, under its CSP', async () => {
+  const page = await env.newPage({ viewport: { width: 1280, height: 800 } });
+  const origin = env.demo.origin;
+  const callback = `${origin}/demo/callback`;
+  const posted = new Promise((resolve) => {
+    page.on('request', (request) => {
+      if (request.url() === callback && request.method() === 'POST') resolve(request.postData() ?? '');
+    });
+  });
+  const query = new URLSearchParams({
+    client_id: 'demo-app',
+    redirect_uri: callback,
+    response_type: 'code',
+    scope: 'openid',
+    state: 'form-post-state',
+    nonce: 'n-1',
+    response_mode: 'form_post',
+  });
+  await page.goto(`${origin}/authorize?${query}`);
+  await page.waitForURL(/\/dingtalk-sim\/oauth2\/auth\?/);
+  await page.locator('a.person', { hasText: '张三' }).click();
+  const body = new URLSearchParams(await posted);
+  assert.equal(body.get('state'), 'form-post-state');
+  assert.ok((body.get('code') ?? '').length >= 32, `a code was posted: ${body}`);
+  assert.equal(body.get('iss'), origin);
+});
