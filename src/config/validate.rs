@@ -66,7 +66,7 @@ pub fn validate(s: &Settings) -> Vec<Problem> {
     if s.server.shutdown_timeout > 3600 {
         problem("server.shutdown_timeout", "must be between 0 and 3600 seconds".into());
     }
-    if let Err(e) = tracing_subscriber::EnvFilter::try_new(&s.log.filter) {
+    if let Err(e) = crate::telemetry::logging::parse_filter(&s.log.filter) {
         problem("log.filter", format!("not a valid filter: {e}"));
     }
     if let Some(listen) = s.metrics.separate_listen() {
