@@ -300,9 +300,24 @@ impl DingTalk {
                 "{api}: too many calls (its turn under the rate limit comes after its deadline)"
             ))));
         }
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let result = self.exchange_once(api, request.timeout(remaining), parse).await;
+        let failed = result.as_ref().err().is_some_and(CallError::is_outage);
+        self.breaker.record(failed, Instant::now());
+        self.metrics.set_dingtalk_circuit(self.breaker.state().gauge());
+        result
+    }
+
+    /// One exchange, read and counted (`dingo_dingtalk_calls_total`), with no limiter, breaker
+    /// or retry around it.
+    async fn exchange_once<T>(
+        &self,
+        api: &'static str,
+        request: reqwest::RequestBuilder,
+        parse: &impl Fn(u16, &[u8]) -> Result<T, Failure>,
+    ) -> Result<T, CallError> {
         let started = Instant::now();
-        let remaining = deadline.saturating_duration_since(started);
-        let (result, label): (Result<T, CallError>, String) = match exchange(request.timeout(remaining)).await {
+        let (result, label): (Result<T, CallError>, String) = match exchange(request).await {
             Err(e) => {
                 let label = outcome::of_transport(&e);
                 (Err(CallError::transport(e)), label.into())
@@ -320,9 +335,6 @@ impl DingTalk {
             },
         };
         let took = started.elapsed();
-        let failed = result.as_ref().err().is_some_and(CallError::is_outage);
-        self.breaker.record(failed, Instant::now());
-        self.metrics.set_dingtalk_circuit(self.breaker.state().gauge());
         self.metrics.record_dingtalk_call(api, &label, took);
         tracing::debug!(api, result = %label, ms = took.as_millis() as u64, "DingTalk call");
         result

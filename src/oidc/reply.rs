@@ -81,10 +81,6 @@ impl ClientReply {
             Err(_) => "'none'".to_owned(),
         }
     }
-
-    pub fn param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
 }
 
 #[cfg(test)]

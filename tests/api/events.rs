@@ -8,9 +8,7 @@ use dingo::sim::{DeliveryState, HttpSubscription, OwnerMode, PayloadStyle, Signa
 use dingo::store::AuditFilter;
 use serde_json::Value;
 
-use crate::support::app::{
-    EVENT_AES_KEY, EVENT_TOKEN, FINANCE_CLIENT, WEB_CLIENT, WEB_REDIRECT, WEB_SECRET, jwt_claims,
-};
+use crate::support::app::{EVENT_AES_KEY, EVENT_TOKEN, FINANCE_CLIENT, WEB_CLIENT, WEB_SECRET, jwt_claims};
 use crate::support::receiver::Receiver;
 use crate::support::tcp_proxy::TcpProxy;
 use crate::support::{TestApp, TestAppOptions};
@@ -67,18 +65,7 @@ pub(crate) async fn metrics(app: &TestApp) -> String {
 async fn finance_tokens(app: &TestApp) -> Value {
     let url = app.authorize_url_for(FINANCE_CLIENT, "").replace("%20phone", "");
     let q = app.follow_with(&crate::support::app::new_browser(), &url).await.query();
-    let answer = app
-        .browser
-        .post(app.url("/token"))
-        .basic_auth(FINANCE_CLIENT, Some(WEB_SECRET))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", q["code"].as_str()),
-            ("redirect_uri", WEB_REDIRECT),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let answer = app.redeem_for(FINANCE_CLIENT, &q["code"]).await;
     assert_eq!(answer.status(), 200);
     answer.json().await.unwrap()
 }

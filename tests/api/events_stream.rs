@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use dingo::sim::{DeliveryState, SimEvent, StreamSubscription};
+use dingo::sim::{DeliveryState, SimEvent, Simulator, StreamSubscription};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -32,23 +32,23 @@ async fn stream_app(receiver: &Receiver, subscription: StreamSubscription, optio
         ..options
     })
     .await;
-    connected(&app, 1).await;
+    connected(&app.sim, 1).await;
     app
 }
 
-/// Waits until the gateway holds `n` connections.
-async fn connected(app: &TestApp, n: usize) {
+/// Waits until the simulator's gateway holds `n` connections.
+pub(crate) async fn connected(sim: &Simulator, n: usize) {
     for _ in 0..500 {
-        if app.sim.gateway_stats().connected == n {
+        if sim.gateway_stats().connected == n {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("not {n} connections: {:?}", app.sim.gateway_stats());
+    panic!("not {n} connections: {:?}", sim.gateway_stats());
 }
 
 /// The subjects of the next `n` logout tokens, each awaited at most `seconds`, sorted.
-async fn told(receiver: &mut Receiver, n: usize, seconds: u64) -> Vec<String> {
+pub(crate) async fn told(receiver: &mut Receiver, n: usize, seconds: u64) -> Vec<String> {
     let mut told = Vec::new();
     while told.len() < n
         && let Some(token) = receiver.next_token(seconds).await
@@ -127,7 +127,7 @@ async fn a_disconnect_is_met_by_a_new_connection_before_the_old_one_closes_and_l
     app.offline_tokens("lisi").await;
     app.sim.stream_disconnect("persistent connection is timeout");
     // The replacement is open while the old connection drains.
-    connected(&app, 2).await;
+    connected(&app.sim, 2).await;
     app.sim.leave("zhangsan", None);
     app.sim.leave("lisi", None);
     assert_eq!(told(&mut receiver, 2, 3).await, ["lisi", "zhangsan"]);
@@ -136,7 +136,7 @@ async fn a_disconnect_is_met_by_a_new_connection_before_the_old_one_closes_and_l
         deliveries.iter().all(|d| d.state == DeliveryState::Acknowledged),
         "{deliveries:?}"
     );
-    connected(&app, 1).await;
+    connected(&app.sim, 1).await;
     assert_eq!(app.sim.gateway_stats().opened, 2);
     let metrics = metrics(&app).await;
     assert!(
@@ -163,7 +163,7 @@ async fn a_dropped_socket_or_a_cut_network_loses_no_event() {
     app.sim.stream_drop();
     app.sim.leave("zhangsan", None);
     assert_eq!(told(&mut receiver, 1, 4).await, ["zhangsan"]);
-    connected(&app, 1).await;
+    connected(&app.sim, 1).await;
     // The network itself is cut: no connection, and none can be opened, for a while.
     let proxy = app.proxy.as_ref().unwrap();
     proxy.cut();
@@ -354,14 +354,7 @@ async fn dingo_killed_while_events_arrive_loses_none() {
     let port = crate::support::process::free_port();
     let path = dir.path().to_owned();
     let first = tokio::task::spawn_blocking(move || serve(&path, port)).await.unwrap();
-    let stats = || sim.gateway_stats();
-    for _ in 0..500 {
-        if stats().connected == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert_eq!(stats().connected, 1, "dingo serve is connected");
+    connected(&sim, 1).await;
     let mut emitted = 0;
     for (i, person) in people.iter().enumerate() {
         sim.leave(person, None);

@@ -14,20 +14,7 @@ async fn first_login(app: &TestApp, browser: &reqwest::Client, person: &str) -> 
 }
 
 async fn claims(app: &TestApp, client: &str, code: &str) -> Value {
-    let response = app
-        .browser
-        .post(app.url("/token"))
-        .basic_auth(client, Some(WEB_SECRET))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", WEB_REDIRECT),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
+    let body = redeem_for(app, client, code).await;
     let mut claims = crate::support::app::jwt_claims(body["id_token"].as_str().unwrap());
     claims["raw_id_token"] = body["id_token"].clone();
     claims
@@ -298,22 +285,11 @@ async fn max_age_zero_logs_the_person_in_again_at_once() {
     assert_eq!(silent["error"], "login_required");
 }
 
-/// Redeems `code` for `client`: the token response.
+/// Redeems `code` for `client`: the token response, which must be a success.
 async fn redeem_for(app: &TestApp, client: &str, code: &str) -> Value {
-    app.browser
-        .post(app.url("/token"))
-        .basic_auth(client, Some(WEB_SECRET))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", WEB_REDIRECT),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    let response = app.redeem_for(client, code).await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
 }
 
 #[tokio::test]

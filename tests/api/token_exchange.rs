@@ -30,21 +30,7 @@ async fn gateway_token(app: &TestApp, person: &str) -> String {
     app.sim.set_auto_login(Some(person.into()));
     let url = app.authorize_url_for("gateway", "");
     let q = app.follow_with(&crate::support::app::new_browser(), &url).await.query();
-    let answer: Value = app
-        .browser
-        .post(app.url("/token"))
-        .basic_auth("gateway", Some(WEB_SECRET))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", q["code"].as_str()),
-            ("redirect_uri", WEB_REDIRECT),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer: Value = app.redeem_for("gateway", &q["code"]).await.json().await.unwrap();
     answer["access_token"].as_str().unwrap().to_owned()
 }
 

@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{OrgEvent, PayloadError};
 use crate::dingtalk::envelope::{self, Failure};
-use crate::dingtalk::{CallError, DingTalk, exchange, outcome};
+use crate::dingtalk::{CallError, DingTalk};
 use crate::telemetry::Metrics;
 
 /// The gateway's open-connection API, on DingTalk's api host.
@@ -492,8 +492,9 @@ pub struct OpenFailure {
 
 impl DingTalk {
     /// A ticket for one Stream connection (§1.2), subscribed to every event ticked in the
-    /// console. One request, outside the retries and the circuit breaker of the directory
-    /// calls: the Stream client has its own backoff, and its failures must not hold up logins.
+    /// console. One exchange, outside the rate limiter, retries and circuit breaker of the
+    /// directory calls: the Stream client has its own backoff, and its failures must not hold up
+    /// logins.
     async fn open_stream(&self) -> Result<Ticket, OpenFailure> {
         const API: &str = "gateway/connections/open";
         let body = json!({
@@ -510,21 +511,7 @@ impl DingTalk {
             .header(reqwest::header::ACCEPT, "application/json")
             .timeout(OPEN_TIMEOUT)
             .json(&body);
-        let started = std::time::Instant::now();
-        let (result, label) = match exchange(request).await {
-            Err(e) => {
-                let label = outcome::of_transport(&e).to_owned();
-                (Err(CallError::transport(e)), label)
-            }
-            Ok((status, body)) => match envelope::parse_api::<Ticket>(status, &body) {
-                Ok(ticket) => (Ok(ticket), outcome::OK.to_owned()),
-                Err(failure) => {
-                    let label = outcome::of_failure(&failure);
-                    (Err(CallError::Failed(failure)), label)
-                }
-            },
-        };
-        self.metrics.record_dingtalk_call(API, &label, started.elapsed());
+        let result = self.exchange_once(API, request, &envelope::parse_api::<Ticket>).await;
         let ticket = result.map_err(|e| OpenFailure {
             refused: matches!(&e, CallError::Failed(Failure::Api { status: 401, .. })),
             why: e.into_error(API).to_string(),

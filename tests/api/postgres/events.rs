@@ -140,7 +140,10 @@ async fn postgres_two_instances_both_connected_by_stream_act_on_each_event_once(
             .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
             .sum::<u64>()
     };
-    let (at_a, at_b) = (by_stream(metrics(&a).await), by_stream(metrics(&b).await));
+    let (at_a, at_b) = (
+        by_stream(crate::events::metrics(&a).await),
+        by_stream(crate::events::metrics(&b).await),
+    );
     assert!(
         at_a > 0 && at_b > 0,
         "both connections carried events: {at_a} and {at_b}"
@@ -155,15 +158,4 @@ async fn postgres_two_instances_both_connected_by_stream_act_on_each_event_once(
         .await
         .unwrap();
     assert_eq!(leaves.len(), 2, "{leaves:?}");
-}
-
-async fn metrics(app: &TestApp) -> String {
-    app.browser
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
 }

@@ -395,9 +395,14 @@ public = true
 
     /// Redeems `code` for the confidential client with client_secret_basic.
     pub async fn redeem(&self, code: &str) -> reqwest::Response {
+        self.redeem_for(WEB_CLIENT, code).await
+    }
+
+    /// Redeems `code` for `client` (whose secret is [`WEB_SECRET`]) with client_secret_basic.
+    pub async fn redeem_for(&self, client: &str, code: &str) -> reqwest::Response {
         self.browser
             .post(self.url("/token"))
-            .basic_auth(WEB_CLIENT, Some(WEB_SECRET))
+            .basic_auth(client, Some(WEB_SECRET))
             .form(&[
                 ("grant_type", "authorization_code"),
                 ("code", code),
