@@ -28,7 +28,10 @@ h1{font-size:1.25rem;margin:0 0 .25rem}h2{font-size:1rem;margin:1.25rem 0 .25rem
 .en{color:#646a73;margin-top:0}pre{white-space:pre-wrap;overflow-wrap:anywhere;font-size:.8rem;\
 background:#f5f6f8;padding:.75rem;border-radius:8px}a.button,button.button{display:inline-block;\
 margin-top:1rem;padding:.6rem 1.2rem;background:#3370ff;color:#fff;border:0;border-radius:8px;\
-font-size:1rem;text-decoration:none;cursor:pointer}";
+font-size:1rem;text-decoration:none;cursor:pointer}button.secondary{background:#fff;color:#1f2329;\
+border:1px solid #c9cdd4}.code{font:600 1.5rem/1.4 ui-monospace,Menlo,Consolas,monospace;letter-spacing:.12em}\
+input.code{width:10ch;padding:.4rem .6rem;margin-top:.5rem;border:1px solid #c9cdd4;border-radius:8px;\
+text-transform:uppercase}.notice{color:#d83931}";
 
 /// Which language a page puts first: Chinese, unless the browser prefers English.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

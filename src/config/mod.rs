@@ -477,6 +477,12 @@ pub struct TokenSettings {
     /// the same successor instead of revoking the family (concurrent refreshes).
     #[serde(deserialize_with = "lenient::i64")]
     pub refresh_token_reuse_grace: i64,
+    /// How long a device's user code may wait for a person to approve it (RFC 8628).
+    #[serde(deserialize_with = "lenient::i64")]
+    pub device_code_ttl: i64,
+    /// The seconds a device waits between polls, at first (`slow_down` adds five).
+    #[serde(deserialize_with = "lenient::i64")]
+    pub device_poll_interval: i64,
 }
 
 impl Default for TokenSettings {
@@ -490,6 +496,8 @@ impl Default for TokenSettings {
             refresh_token_idle_ttl: 1_209_600,
             refresh_token_absolute_ttl: 2_592_000,
             refresh_token_reuse_grace: 10,
+            device_code_ttl: 600,
+            device_poll_interval: 5,
         }
     }
 }
@@ -540,6 +548,12 @@ pub struct LimitSettings {
     pub login_address_per_minute: u32,
     #[serde(deserialize_with = "lenient::u32")]
     pub login_address_burst: u32,
+    /// User codes looked up on the device page, per source address: a guess is one of
+    /// 25 billion codes, and this keeps guessing slow.
+    #[serde(deserialize_with = "lenient::u32")]
+    pub device_code_address_per_minute: u32,
+    #[serde(deserialize_with = "lenient::u32")]
+    pub device_code_address_burst: u32,
     /// Reverse proxies whose `X-Forwarded-For` is believed (addresses or CIDR ranges); when
     /// empty, the source address is always the connection's peer.
     #[serde(deserialize_with = "lenient::list")]
@@ -562,6 +576,8 @@ impl Default for LimitSettings {
             authorize_address_burst: 240,
             login_address_per_minute: 600,
             login_address_burst: 120,
+            device_code_address_per_minute: 30,
+            device_code_address_burst: 10,
             trusted_proxies: Vec::new(),
             max_tracked_addresses: 100_000,
         }
@@ -705,6 +721,8 @@ pub struct ClientSettings {
     /// Shown to people on dingo's pages.
     #[serde(default)]
     pub name: String,
+    /// Required unless the client never sends people to `/authorize` (services, devices).
+    #[serde(default)]
     pub redirect_uris: Vec<String>,
     #[serde(default = "default_client_scopes")]
     pub scopes: Vec<String>,

@@ -254,6 +254,8 @@ pub fn validate(s: &Settings) -> Vec<Problem> {
             31_536_000,
         ),
         ("tokens.refresh_token_reuse_grace", t.refresh_token_reuse_grace, 300),
+        ("tokens.device_code_ttl", t.device_code_ttl, 3600),
+        ("tokens.device_poll_interval", t.device_poll_interval, 60),
     ] {
         if !(1..=max).contains(&value) {
             problem(key, format!("must be between 1 and {max} seconds"));
@@ -504,6 +506,11 @@ fn check_limits(l: &super::LimitSettings, problem: &mut impl FnMut(&str, String)
             l.authorize_address_burst,
         ),
         ("login_address", l.login_address_per_minute, l.login_address_burst),
+        (
+            "device_code_address",
+            l.device_code_address_per_minute,
+            l.device_code_address_burst,
+        ),
     ] {
         if per_minute > 6_000_000 {
             problem(
@@ -533,6 +540,7 @@ pub const KNOWN_GRANT_TYPES: &[&str] = &[
     "refresh_token",
     "client_credentials",
     "urn:ietf:params:oauth:grant-type:token-exchange",
+    "urn:ietf:params:oauth:grant-type:device_code",
 ];
 
 /// Schemes that run or read something where they are opened, never a place to send a code.

@@ -21,6 +21,8 @@ pub const SIM_PREFIX: &str = "/dingtalk-sim";
 /// Where the demo app is mounted.
 pub const APP_PREFIX: &str = "/demo";
 const DEMO_CLIENT_ID: &str = "demo-app";
+/// A command-line tool that logs in with the device flow (RFC 8628).
+pub const DEMO_DEVICE_CLIENT_ID: &str = "demo-cli";
 
 /// A running demo.
 pub struct Demo {
@@ -42,6 +44,10 @@ pub async fn run(listen: &str, data_dir: Option<PathBuf>, clock: SharedClock) ->
         .unwrap_or_else(|| PathBuf::from("."));
     let demo = start(listener, &dir, clock).await?;
     println!("dingo demo is running. Open {}", demo.url);
+    let issuer = demo.url.trim_end_matches('/').trim_end_matches(APP_PREFIX);
+    println!(
+        "  A device login: curl -d client_id={DEMO_DEVICE_CLIENT_ID} -d scope=openid {issuer}/device_authorization"
+    );
     println!("  (data in {}; stop with Ctrl-C)", dir.display());
     let result = demo.application.run_until_stopped().await;
     if let Some(dir) = temporary {
@@ -82,6 +88,12 @@ redirect_uris = ["{redirect_uri}"]
 scopes = ["openid", "profile", "email", "phone", "groups", "dingtalk"]
 secret_sha256 = "{hash}"
 backchannel_logout_uri = "{issuer}{APP_PREFIX}/backchannel-logout"
+[[clients]]
+client_id = "{DEMO_DEVICE_CLIENT_ID}"
+name = "dingo 演示命令行 Demo CLI"
+public = true
+grant_types = ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"]
+scopes = ["openid", "profile", "offline_access"]
 [events]
 mode = "stream"
 "#,

@@ -36,6 +36,7 @@ pub struct Limits {
     oauth_address: Gcra<IpAddr>,
     authorize_address: Gcra<IpAddr>,
     login_address: Gcra<IpAddr>,
+    device_code_address: Gcra<IpAddr>,
     trusted_proxies: Vec<IpRange>,
     max_query_bytes: usize,
     clock: SharedClock,
@@ -66,6 +67,11 @@ impl Limits {
             login_address: Gcra::new(
                 settings.login_address_per_minute,
                 settings.login_address_burst,
+                capacity,
+            ),
+            device_code_address: Gcra::new(
+                settings.device_code_address_per_minute,
+                settings.device_code_address_burst,
                 capacity,
             ),
             trusted_proxies: settings.trusted_proxies.clone(),
@@ -104,6 +110,11 @@ impl Limits {
     /// The DingTalk login callbacks, per source address.
     pub fn login(&self, request: &HttpRequest) -> Result<(), Limited> {
         self.per_address(&self.login_address, request)
+    }
+
+    /// User codes looked up on the device page, per source address (against guessing).
+    pub fn device_code(&self, request: &HttpRequest) -> Result<(), Limited> {
+        self.per_address(&self.device_code_address, request)
     }
 
     fn per_address(&self, limit: &Gcra<IpAddr>, request: &HttpRequest) -> Result<(), Limited> {

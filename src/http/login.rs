@@ -43,7 +43,7 @@ pub async fn authorize_post(
 }
 
 /// The DingTalk client says so in its user agent (DINGTALK-API.md §4.1).
-fn in_dingtalk(request: &HttpRequest) -> bool {
+pub(super) fn in_dingtalk(request: &HttpRequest) -> bool {
     request
         .headers()
         .get(USER_AGENT)
@@ -72,7 +72,7 @@ async fn authorize(state: &AppState, request: &HttpRequest, params: Params) -> H
     response
 }
 
-fn authorize_response(state: &AppState, outcome: AuthorizeOutcome, lang: pages::Lang) -> HttpResponse {
+pub(super) fn authorize_response(state: &AppState, outcome: AuthorizeOutcome, lang: pages::Lang) -> HttpResponse {
     match outcome {
         AuthorizeOutcome::Redirect(url) => redirect(&url),
         AuthorizeOutcome::ToClient(reply) => to_client(&reply),

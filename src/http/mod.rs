@@ -3,6 +3,7 @@
 
 mod browser;
 mod cors;
+mod device;
 mod endpoint;
 mod events;
 mod limit;
@@ -54,6 +55,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(Endpoint::new(paths::IN_APP_SCRIPT).get(pages::in_app_script).done())
         .service(Endpoint::new(paths::TOKEN).post(token::token).done())
         .service(Endpoint::new(paths::PAR).post(token::par).done())
+        .service(
+            Endpoint::new(paths::DEVICE_AUTHORIZATION)
+                .post(token::device_authorization)
+                .done(),
+        )
+        .service(
+            Endpoint::new(paths::DEVICE)
+                .get(device::device_get)
+                .post(device::device_post)
+                .done(),
+        )
+        .service(Endpoint::new(paths::DEVICE_QR).get(device::device_qr).done())
         .service(Endpoint::new(paths::REVOKE).post(token::revoke).done())
         .service(Endpoint::new(paths::INTROSPECT).post(token::introspect).done())
         .service(

@@ -24,7 +24,7 @@ fn in_app_policy(dingtalk_script: &str, frame_ancestors: &str) -> String {
 }
 
 /// A heading and a paragraph, each in both languages, `lang` first.
-fn message(lang: Lang, zh_title: &str, en_title: &str, zh: &str, en: &str) -> String {
+pub(super) fn message(lang: Lang, zh_title: &str, en_title: &str, zh: &str, en: &str) -> String {
     let ((t1, t2, l2), (p1, p2)) = match lang {
         Lang::Zh => ((zh_title, en_title, "en"), (zh, en)),
         Lang::En => ((en_title, zh_title, "zh-CN"), (en, zh)),

@@ -70,6 +70,24 @@ pub async fn par(
     }
 }
 
+/// `POST /device_authorization` (RFC 8628 §3.1): a device's codes, and where to send the person.
+pub async fn device_authorization(
+    state: web::Data<AppState>,
+    limits: web::Data<Limits>,
+    request: HttpRequest,
+    body: Body,
+) -> HttpResponse {
+    let (form, basic) = match client_request(&state, &limits, &request, body) {
+        Ok(parts) => parts,
+        Err(response) => return *response,
+    };
+    let used_basic = basic.is_some();
+    match state.provider.device_authorization(&form, basic).await {
+        Ok(started) => no_store(&mut HttpResponse::Ok()).json(started),
+        Err(e) => error_response(&e, used_basic),
+    }
+}
+
 /// `POST /introspect` (RFC 7662).
 pub async fn introspect(
     state: web::Data<AppState>,

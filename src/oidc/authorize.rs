@@ -69,6 +69,10 @@ pub struct AuthorizationRequest {
     /// How the response reaches the client.
     #[serde(default)]
     pub response_mode: ResponseMode,
+    /// A device page's login (RFC 8628): it ends back on that page, which `redirect_uri`
+    /// names, with a session and no code.
+    #[serde(default)]
+    pub device: bool,
 }
 
 /// Where an authorization request goes next.
@@ -185,6 +189,7 @@ pub(super) fn validate(params: &Params, client: &Client) -> Result<Authorization
         login_hint: params.get("login_hint").map(str::to_owned),
         hinted_subject: None,
         response_mode,
+        device: false,
     })
 }
 

@@ -50,6 +50,7 @@ pub fn document(
         "prompt_values_supported": ["none", "login", "select_account"],
         "pushed_authorization_request_endpoint": url(paths::PAR),
         "require_pushed_authorization_requests": require_pushed_requests,
+        "device_authorization_endpoint": url(paths::DEVICE_AUTHORIZATION),
     });
     serde_json::to_vec(&doc).unwrap_or_default()
 }

@@ -1,6 +1,7 @@
 //! Protocol errors. The `Display` of an [`ErrorCode`] is the registered OAuth/OIDC error code.
 
-/// The error codes of RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1 and OIDC Core §3.1.2.6.
+/// The error codes of RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, OIDC Core §3.1.2.6, RFC 8707
+/// and RFC 8628.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     InvalidRequest,
@@ -20,6 +21,12 @@ pub enum ErrorCode {
     InsufficientScope,
     /// RFC 8707 §2: the requested resource is not one the client may ask for.
     InvalidTarget,
+    /// RFC 8628 §3.5: the person has not decided yet; poll again.
+    AuthorizationPending,
+    /// RFC 8628 §3.5: polled too soon; wait five seconds longer from now on.
+    SlowDown,
+    /// RFC 8628 §3.5: the device code expired before it was approved.
+    ExpiredToken,
 }
 
 impl ErrorCode {
@@ -41,6 +48,9 @@ impl ErrorCode {
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
             Self::InvalidTarget => "invalid_target",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::ExpiredToken => "expired_token",
         }
     }
 }

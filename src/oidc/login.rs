@@ -146,16 +146,28 @@ impl Provider {
         if let Some(outcome) = self.reuse_session(&request, session_cookie).await {
             return outcome;
         }
+        self.send_to_dingtalk(&request, browser, in_dingtalk, upstream).await
+    }
+
+    /// Sends the person to log in with DingTalk for `request`, remembered under a single-use
+    /// state bound to `browser`: the in-app login inside the DingTalk client, else the web login.
+    pub(super) async fn send_to_dingtalk(
+        &self,
+        request: &AuthorizationRequest,
+        browser: &str,
+        in_dingtalk: bool,
+        upstream: &impl Upstream,
+    ) -> AuthorizeOutcome {
         let in_app = in_dingtalk && self.in_app != InApp::Off;
         if request.prompt_none && !(in_app && self.in_app == InApp::RequestAuthCode) {
             // Only password-free login inside the DingTalk client needs no interaction.
             let e = OidcError::new(ErrorCode::LoginRequired, "the person must log in with DingTalk");
-            return AuthorizeOutcome::ToClient(self.error_reply(&request, &e));
+            return AuthorizeOutcome::ToClient(self.error_reply(request, &e));
         }
         let state = random_token();
-        if let Err(e) = self.save_pending_login(&request, &state, browser).await {
+        if let Err(e) = self.save_pending_login(request, &state, browser).await {
             tracing::error!(cause = e.cause.as_deref().unwrap_or_default(), "cannot start a login");
-            return AuthorizeOutcome::ToClient(self.error_reply(&request, &e));
+            return AuthorizeOutcome::ToClient(self.error_reply(request, &e));
         }
         if in_app {
             AuthorizeOutcome::InApp(InAppLogin {
@@ -349,7 +361,16 @@ impl Provider {
         // The person, the session, the code and the audit entry are written together; a person
         // an administrator disabled is refused then.
         let (session_cookie, session) = self.new_session(&identity.userid, code.route);
-        let (new_code, reply) = self.new_code(request, &identity, &session);
+        // A device page's login ends with the session: the person approves on that page.
+        let (new_code, reply) = if request.device {
+            (
+                None,
+                ClientReply::new(&request.redirect_uri, request.response_mode, &[]),
+            )
+        } else {
+            let (code, reply) = self.new_code(request, &identity, &session);
+            (Some(code), reply)
+        };
         let audit = self.audit_event(&Audit {
             kind: "login",
             outcome: "success",
@@ -361,7 +382,7 @@ impl Provider {
         let login = CompletedLogin {
             identity: &identity,
             session: &session,
-            code: &new_code,
+            code: new_code.as_ref(),
             audit: &audit,
             now: self.clock.now(),
         };

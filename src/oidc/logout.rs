@@ -4,7 +4,11 @@
 use super::Provider;
 use super::authorize::with_query;
 use super::params::Params;
-use crate::crypto::{constant_time_eq, jwt, token_hash};
+use super::session::form_token;
+use crate::crypto::{constant_time_eq, jwt};
+
+/// What the logout confirmation form's token confirms.
+const LOGOUT_FORM: &str = "logout-confirmation";
 
 /// What the end-session endpoint answers.
 #[derive(Debug, PartialEq, Eq)]
@@ -74,13 +78,15 @@ impl Provider {
             });
             let confirmed = match (session_cookie, confirmation) {
                 (Some(cookie), Some(token)) => {
-                    constant_time_eq(confirmation_token(cookie).as_bytes(), token.as_bytes())
+                    constant_time_eq(form_token(LOGOUT_FORM, cookie).as_bytes(), token.as_bytes())
                 }
                 _ => false,
             };
             if !hint_matches && !confirmed {
                 return LogoutOutcome::Confirm {
-                    csrf: session_cookie.map(confirmation_token).unwrap_or_default(),
+                    csrf: session_cookie
+                        .map(|cookie| form_token(LOGOUT_FORM, cookie))
+                        .unwrap_or_default(),
                 };
             }
             if let Err(e) = self.end_session(session).await {
@@ -95,10 +101,4 @@ impl Provider {
             None => LogoutOutcome::LoggedOut,
         }
     }
-}
-
-/// The logout confirmation form's token: bound to the session cookie, which pages of other
-/// sites can neither read nor forge.
-fn confirmation_token(session_cookie: &str) -> String {
-    token_hash(&format!("logout-confirmation:{session_cookie}"))
 }

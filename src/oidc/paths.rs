@@ -6,6 +6,12 @@ pub const AUTHORIZE: &str = "/authorize";
 /// Pushed authorization requests (RFC 9126).
 pub const PAR: &str = "/par";
 pub const TOKEN: &str = "/token";
+/// Where a device starts a login (RFC 8628 §3.1).
+pub const DEVICE_AUTHORIZATION: &str = "/device_authorization";
+/// The page where a person enters or scans a device's user code (`verification_uri`).
+pub const DEVICE: &str = "/device";
+/// The QR code of a device page with its user code (SVG), for devices with a screen.
+pub const DEVICE_QR: &str = "/device/qr.svg";
 pub const USERINFO: &str = "/userinfo";
 /// Where DingTalk's web login sends the person back.
 pub const DINGTALK_CALLBACK: &str = "/login/dingtalk/callback";

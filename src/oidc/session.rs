@@ -40,3 +40,9 @@ impl Provider {
         self.ttl.session_ttl
     }
 }
+
+/// The token of a confirmation form (a logout, a device approval): bound to the session
+/// cookie, which pages of other sites can neither read nor forge, and to what is confirmed.
+pub(super) fn form_token(purpose: &str, session_cookie: &str) -> String {
+    token_hash(&format!("{purpose}:{session_cookie}"))
+}

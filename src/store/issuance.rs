@@ -19,7 +19,8 @@ use crate::identity::Identity;
 pub struct CompletedLogin<'a> {
     pub identity: &'a Identity,
     pub session: &'a Session,
-    pub code: &'a NewAuthorizationCode,
+    /// The client's code; none for a device page's login, which only starts the session.
+    pub code: Option<&'a NewAuthorizationCode>,
     pub audit: &'a AuditEvent,
     pub now: i64,
 }
@@ -53,7 +54,9 @@ impl Db {
         };
         let mut batch = Batch::new();
         sessions::insert_session(&mut batch, login.session);
-        codes::insert_authorization_code(&mut batch, login.code);
+        if let Some(code) = login.code {
+            codes::insert_authorization_code(&mut batch, code);
+        }
         audit::record_audit_event(&mut batch, login.audit);
         batch.execute(&mut conn, self.backend).await?;
         Ok(Some(user))

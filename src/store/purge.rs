@@ -6,9 +6,9 @@ use sqlx::Row;
 use super::{Db, StoreError};
 
 /// `(table, key column, expiry condition)`: rows matching the condition at `$1` are dead.
-/// Codes are kept ten minutes past expiry, so that a late replay is still seen as a replay; dead
-/// jobs a week, for operators to look at; change events a week, longer than DingTalk redelivers
-/// one.
+/// Codes are kept ten minutes past expiry, so that a late replay is still seen as a replay and a
+/// device polling late is told its code expired; dead jobs a week, for operators to look at;
+/// change events a week, longer than DingTalk redelivers one.
 const DEAD_ROWS: &[(&str, &str, &str)] = &[
     ("pending_logins", "state_hash", "expires_at < $1"),
     ("authorization_codes", "code_hash", "expires_at < $1 - 600"),
@@ -17,6 +17,7 @@ const DEAD_ROWS: &[(&str, &str, &str)] = &[
     ("sessions", "id_hash", "expires_at < $1"),
     ("client_assertions", "jti", "expires_at < $1"),
     ("pushed_requests", "uri_hash", "expires_at < $1"),
+    ("device_grants", "device_code_hash", "expires_at < $1 - 600"),
     ("jobs", "id", "dead_at < $1 - 604800"),
     ("org_events", "event_key", "received_at < $1 - 604800"),
 ];

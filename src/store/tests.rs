@@ -539,7 +539,7 @@ async fn a_disabled_person_is_not_recorded_again_and_nothing_of_their_login_is_w
         let login = CompletedLogin {
             identity: &someone,
             session: &session,
-            code: &code,
+            code: Some(&code),
             audit: &audit,
             now: 300,
         };
@@ -572,7 +572,7 @@ async fn a_recorded_login_is_whole_and_its_code_redeems_with_the_person() {
         let login = CompletedLogin {
             identity: &someone,
             session: &session,
-            code: &code,
+            code: Some(&code),
             audit: &audit,
             now: 100,
         };

@@ -21,6 +21,7 @@ async fn discovery_advertises_exactly_what_is_implemented() {
         ("token_endpoint", "/token"),
         ("userinfo_endpoint", "/userinfo"),
         ("jwks_uri", "/jwks.json"),
+        ("device_authorization_endpoint", "/device_authorization"),
     ] {
         assert_eq!(doc[key], app.url(path), "{key}");
     }
@@ -46,7 +47,8 @@ async fn discovery_advertises_exactly_what_is_implemented() {
             "authorization_code",
             "refresh_token",
             "client_credentials",
-            "urn:ietf:params:oauth:grant-type:token-exchange"
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+            "urn:ietf:params:oauth:grant-type:device_code"
         ])
     );
     assert_eq!(

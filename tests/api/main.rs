@@ -17,6 +17,7 @@ mod client_credentials;
 mod cors;
 mod csrf;
 mod demo;
+mod device;
 mod discovery;
 mod events;
 mod events_stream;

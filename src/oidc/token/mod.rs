@@ -5,6 +5,7 @@ mod assertion;
 mod client_auth;
 mod client_credentials;
 mod code;
+mod device_code;
 mod grant_type;
 mod refresh;
 mod token_exchange;
@@ -162,6 +163,7 @@ impl Provider {
             GrantType::RefreshToken => self.refresh_token_grant(form, &client, upstream, audience).await,
             GrantType::ClientCredentials => self.client_credentials_grant(form, &client, audience).await,
             GrantType::TokenExchange => self.token_exchange_grant(form, &client).await,
+            GrantType::DeviceCode => self.device_code_grant(form, &client, audience).await,
         };
         if let (Err(e), GrantType::RefreshToken) = (&issued, grant) {
             self.audit(Audit {
