@@ -795,6 +795,10 @@ pub struct ClientSettings {
     /// The apps (client ids) for which it may trade a person's access token (RFC 8693).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub may_exchange_for: Vec<String>,
+    /// `never` (default: a first-party app, whose people are not asked) or `once` (each person
+    /// agrees on a consent page to what it receives, and again when it asks for more).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<String>,
     /// Name of an environment variable holding the secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_env: Option<String>,

@@ -382,6 +382,12 @@ pub fn check_client(prefix: &str, c: &ClientSettings) -> Vec<Problem> {
             );
         }
     }
+    if let Some(consent) = c.consent.as_deref().filter(|v| !matches!(*v, "never" | "once")) {
+        problem(
+            &at("consent"),
+            format!("must be \"never\" or \"once\", not {consent:?}"),
+        );
+    }
     if c.client_type() == ClientType::Public && c.grant_types.iter().any(|g| g == "client_credentials") {
         problem(
             &at("grant_types"),

@@ -112,16 +112,19 @@ impl DemoApp {
             .map_err(|e| anyhow!("discovery failed: {e}"))
     }
 
-    async fn authorization_url(&self) -> anyhow::Result<String> {
+    async fn authorization_url(&self, prompt: Option<&str>) -> anyhow::Result<String> {
         let client = CoreClient::from_provider_metadata(self.metadata().await?, self.client_id(), self.client_secret())
             .set_redirect_uri(RedirectUrl::new(self.inner.redirect_uri.clone())?);
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let (url, state, nonce) = client
-            .authorize_url(
-                CoreAuthenticationFlow::AuthorizationCode,
-                CsrfToken::new_random,
-                Nonce::new_random,
-            )
+        let mut request = client.authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        );
+        if let Some(prompt) = prompt {
+            request = request.add_extra_param("prompt", prompt);
+        }
+        let (url, state, nonce) = request
             .add_scope(Scope::new("profile".into()))
             .add_scope(Scope::new("email".into()))
             .add_scope(Scope::new("phone".into()))
@@ -263,8 +266,12 @@ async fn home() -> HttpResponse {
     )
 }
 
-async fn login(app: web::Data<DemoApp>) -> HttpResponse {
-    match app.authorization_url().await {
+/// `/login`, or `/login?prompt=consent` (or `login`) to pass a prompt on to dingo.
+async fn login(app: web::Data<DemoApp>, query: web::Query<HashMap<String, String>>) -> HttpResponse {
+    let prompt = query
+        .get("prompt")
+        .filter(|p| matches!(p.as_str(), "consent" | "login"));
+    match app.authorization_url(prompt.map(String::as_str)).await {
         Ok(url) => HttpResponse::Found().insert_header((LOCATION, url)).finish(),
         Err(e) => failure(&e),
     }

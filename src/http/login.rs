@@ -207,7 +207,7 @@ fn redirect(url: &str) -> HttpResponse {
 }
 
 /// 303 instead of 302, so that the redirect answering a form post is followed with a GET.
-fn see_other(mut response: HttpResponse) -> HttpResponse {
+pub(super) fn see_other(mut response: HttpResponse) -> HttpResponse {
     if response.status() == StatusCode::FOUND {
         *response.status_mut() = StatusCode::SEE_OTHER;
     }

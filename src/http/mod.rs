@@ -2,6 +2,7 @@
 //! Handlers adapt: extract, make one call inward, map the result.
 
 mod browser;
+mod consent;
 mod cors;
 mod device;
 mod endpoint;
@@ -50,6 +51,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             Endpoint::new(paths::DINGTALK_WEB_FALLBACK)
                 .get(login::dingtalk_web_fallback)
+                .done(),
+        )
+        .service(
+            Endpoint::new(paths::CONSENT)
+                .get(consent::consent_get)
+                .post(consent::consent_post)
                 .done(),
         )
         .service(Endpoint::new(paths::IN_APP_SCRIPT).get(pages::in_app_script).done())

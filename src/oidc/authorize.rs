@@ -69,6 +69,13 @@ pub struct AuthorizationRequest {
     /// How the response reaches the client.
     #[serde(default)]
     pub response_mode: ResponseMode,
+    /// `prompt=consent`: the person is asked to agree, whatever they agreed before.
+    #[serde(default)]
+    pub prompt_consent: bool,
+    /// A request waiting on the consent page, for the session of this `sid` (never a login
+    /// state: the DingTalk callbacks refuse it).
+    #[serde(default)]
+    pub consent_sid: Option<String>,
     /// A device page's login (RFC 8628): it ends back on that page, which `redirect_uri`
     /// names, with a session and no code.
     #[serde(default)]
@@ -189,6 +196,8 @@ pub(super) fn validate(params: &Params, client: &Client) -> Result<Authorization
         login_hint: params.get("login_hint").map(str::to_owned),
         hinted_subject: None,
         response_mode,
+        prompt_consent: prompts.contains(&"consent"),
+        consent_sid: None,
         device: false,
     })
 }

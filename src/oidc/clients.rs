@@ -73,6 +73,8 @@ pub struct Client {
     pub requires_pushed_requests: bool,
     /// The apps for which it may trade a person's access token (RFC 8693).
     pub may_exchange_for: Vec<String>,
+    /// Each person agrees once to what it receives (`consent = "once"`).
+    pub asks_consent: bool,
 }
 
 impl Client {
@@ -231,6 +233,7 @@ fn client(c: &ClientSettings, secret_sha256: Option<&str>) -> Result<Client, Str
         resources: c.resources.clone(),
         requires_pushed_requests: c.require_pushed_authorization_requests,
         may_exchange_for: c.may_exchange_for.clone(),
+        asks_consent: c.consent.as_deref() == Some("once"),
         allowed_origins: if c.allowed_origins.is_empty() && c.public {
             c.redirect_uris
                 .iter()

@@ -305,6 +305,8 @@ impl Provider {
             login_hint: None,
             hinted_subject: None,
             response_mode: ResponseMode::Query,
+            prompt_consent: false,
+            consent_sid: None,
             device: true,
         }
     }

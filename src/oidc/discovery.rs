@@ -47,7 +47,7 @@ pub fn document(
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
         "ui_locales_supported": ["zh-CN", "en"],
-        "prompt_values_supported": ["none", "login", "select_account"],
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "pushed_authorization_request_endpoint": url(paths::PAR),
         "require_pushed_authorization_requests": require_pushed_requests,
         "device_authorization_endpoint": url(paths::DEVICE_AUTHORIZATION),

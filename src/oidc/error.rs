@@ -12,6 +12,8 @@ pub enum ErrorCode {
     ServerError,
     TemporarilyUnavailable,
     LoginRequired,
+    /// OIDC Core §3.1.2.6: `prompt=none`, and the person has not agreed to what the app asks.
+    ConsentRequired,
     RequestNotSupported,
     RequestUriNotSupported,
     InvalidClient,
@@ -40,6 +42,7 @@ impl ErrorCode {
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
             Self::LoginRequired => "login_required",
+            Self::ConsentRequired => "consent_required",
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
             Self::InvalidClient => "invalid_client",

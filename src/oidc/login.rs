@@ -4,9 +4,10 @@
 
 use super::audit::{Audit, log_audit_event};
 use super::authorize::{self, AuthorizationRequest, Checked, PageError, error_reply};
+use super::consent::{ConsentAsk, into_authorize};
 use super::error::{ErrorCode, OidcError};
 use super::params::Params;
-use super::reply::ClientReply;
+use super::reply::{ClientReply, ResponseMode};
 use super::{Provider, paths};
 use crate::config::InApp;
 use crate::crypto::{TokenHash, constant_time_eq, random_token, token_hash};
@@ -143,7 +144,7 @@ impl Provider {
                 }
             }
         }
-        if let Some(outcome) = self.reuse_session(&request, session_cookie).await {
+        if let Some(outcome) = self.reuse_session(&request, session_cookie, browser).await {
             return outcome;
         }
         self.send_to_dingtalk(&request, browser, in_dingtalk, upstream).await
@@ -181,7 +182,12 @@ impl Provider {
     }
 
     /// Answers from the browser's dingo session when it may be used for this request.
-    async fn reuse_session(&self, request: &AuthorizationRequest, cookie: Option<&str>) -> Option<AuthorizeOutcome> {
+    async fn reuse_session(
+        &self,
+        request: &AuthorizationRequest,
+        cookie: Option<&str>,
+        browser: &str,
+    ) -> Option<AuthorizeOutcome> {
         let session = self.current_session(cookie).await?;
         let now = self.clock.now();
         let user = match self.db.find_user(&session.userid).await {
@@ -208,16 +214,18 @@ impl Provider {
             return None;
         }
         if let Err(refusal) = self.admits(&client, &user.identity).await {
-            return Some(
-                match self
-                    .refuse(request, refusal, "session", Some(&user.identity.userid))
-                    .await
-                {
-                    LoginOutcome::Refused(r) => AuthorizeOutcome::Refused(r),
-                    LoginOutcome::ToClient(reply) => AuthorizeOutcome::ToClient(reply),
-                    _ => AuthorizeOutcome::Page(PageError::Internal),
-                },
-            );
+            return Some(into_authorize(
+                self.refuse(request, refusal, "session", Some(&user.identity.userid))
+                    .await,
+            ));
+        }
+        match self
+            .consent_step(request, &client, &user.identity.userid, &session, browser)
+            .await
+        {
+            Ok(None) => {}
+            Ok(Some(ask)) => return Some(self.consent_redirect(request, ask)),
+            Err(e) => return Some(AuthorizeOutcome::ToClient(self.error_reply(request, &e))),
         }
         Some(match self.issue_code(request, &user.identity, &session).await {
             Ok(reply) => {
@@ -254,7 +262,7 @@ impl Provider {
         session_cookie: Option<&str>,
         upstream: &impl Upstream,
     ) -> LoginOutcome {
-        let request = match self.take_pending_login(reply.state.as_deref(), browser).await {
+        let request = match self.take_pending(reply.state.as_deref(), browser, false).await {
             Ok(request) => request,
             Err(outcome) => return outcome,
         };
@@ -270,7 +278,7 @@ impl Provider {
             route: upstream.web_route(),
             code,
         };
-        self.complete(&request, &code, session_cookie, upstream).await
+        self.complete(&request, &code, browser, session_cookie, upstream).await
     }
 
     /// Completes a login from the in-app login page (see [`Provider::finish_login`]).
@@ -281,7 +289,7 @@ impl Provider {
         session_cookie: Option<&str>,
         upstream: &impl Upstream,
     ) -> LoginOutcome {
-        let request = match self.take_pending_login(reply.state.as_deref(), browser).await {
+        let request = match self.take_pending(reply.state.as_deref(), browser, false).await {
             Ok(request) => request,
             Err(outcome) => return outcome,
         };
@@ -308,8 +316,14 @@ impl Provider {
                 return LoginOutcome::ToClient(self.error_reply(&request, &e));
             }
         };
-        self.complete(&request, &UpstreamCode { route, code }, session_cookie, upstream)
-            .await
+        self.complete(
+            &request,
+            &UpstreamCode { route, code },
+            browser,
+            session_cookie,
+            upstream,
+        )
+        .await
     }
 
     /// Resolves the code, applies the policy and issues the client's authorization code.
@@ -317,6 +331,7 @@ impl Provider {
         &self,
         request: &AuthorizationRequest,
         code: &UpstreamCode,
+        browser: Option<&str>,
         previous_session: Option<&str>,
         upstream: &impl Upstream,
     ) -> LoginOutcome {
@@ -361,8 +376,26 @@ impl Provider {
         // The person, the session, the code and the audit entry are written together; a person
         // an administrator disabled is refused then.
         let (session_cookie, session) = self.new_session(&identity.userid, code.route);
-        // A device page's login ends with the session: the person approves on that page.
-        let (new_code, reply) = if request.device {
+        let consent = match self
+            .consent_step(
+                request,
+                &client,
+                &identity.userid,
+                &session,
+                browser.unwrap_or_default(),
+            )
+            .await
+        {
+            Ok(None) => None,
+            Ok(Some(ConsentAsk::Required(e))) => return LoginOutcome::ToClient(self.error_reply(request, &e)),
+            Ok(Some(ConsentAsk::Page(url))) => Some(url),
+            Err(e) => return LoginOutcome::ToClient(self.error_reply(request, &e)),
+        };
+        // A device page's login ends with the session: the person approves on that page. One
+        // waiting for consent goes to the consent page, which issues the code.
+        let (new_code, reply) = if let Some(url) = consent {
+            (None, ClientReply::new(&url, ResponseMode::Query, &[]))
+        } else if request.device {
             (
                 None,
                 ClientReply::new(&request.redirect_uri, request.response_mode, &[]),
@@ -422,7 +455,7 @@ impl Provider {
         }
     }
 
-    async fn save_pending_login(
+    pub(super) async fn save_pending_login(
         &self,
         request: &AuthorizationRequest,
         state: &str,
@@ -437,11 +470,13 @@ impl Provider {
         Ok(self.db.insert_pending_login(&login).await?)
     }
 
-    /// Consumes the pending login of `state`, checking it belongs to `browser` and is fresh.
-    async fn take_pending_login(
+    /// Consumes the pending login of `state`, checking it belongs to `browser` and is fresh,
+    /// and is a login's (or, with `consent`, a consent page's).
+    pub(super) async fn take_pending(
         &self,
         state: Option<&str>,
         browser: Option<&str>,
+        consent: bool,
     ) -> Result<AuthorizationRequest, LoginOutcome> {
         let state = state.ok_or(LoginOutcome::Page(PageError::LoginStateMissing))?;
         let pending = match self.db.take_pending_login(&TokenHash::of(state)).await {
@@ -459,6 +494,10 @@ impl Provider {
             tracing::error!(cause = %e, "a pending login is unreadable");
             LoginOutcome::Page(PageError::Internal)
         })?;
+        if request.consent_sid.is_some() != consent {
+            // A consent page's state is no login state, nor the other way round.
+            return Err(LoginOutcome::Page(PageError::LoginStateUnknown));
+        }
         if pending.expires_at <= self.clock.now() {
             return Err(self.refusal(&request, RefusalReason::LoginExpired));
         }
@@ -466,7 +505,7 @@ impl Provider {
     }
 
     /// Issues a code for `request` in `session`: the response carrying it to the client.
-    async fn issue_code(
+    pub(super) async fn issue_code(
         &self,
         request: &AuthorizationRequest,
         identity: &Identity,
@@ -511,7 +550,7 @@ impl Provider {
     }
 
     /// The error `e`, for the client of `request`, the way it asked to be answered.
-    fn error_reply(&self, request: &AuthorizationRequest, e: &OidcError) -> ClientReply {
+    pub(super) fn error_reply(&self, request: &AuthorizationRequest, e: &OidcError) -> ClientReply {
         error_reply(
             &request.redirect_uri,
             request.response_mode,
@@ -556,7 +595,7 @@ impl Provider {
 
     /// A refusal is explained to the person on a page, except when the client asked for no
     /// interaction (`prompt=none`): then it goes straight back with `access_denied`.
-    fn refusal(&self, request: &AuthorizationRequest, reason: RefusalReason) -> LoginOutcome {
+    pub(super) fn refusal(&self, request: &AuthorizationRequest, reason: RefusalReason) -> LoginOutcome {
         let e = OidcError::new(ErrorCode::AccessDenied, reason.description());
         if request.prompt_none {
             return LoginOutcome::ToClient(self.error_reply(request, &e));
@@ -573,6 +612,6 @@ impl Provider {
     }
 }
 
-fn same_browser(browser: Option<&str>, pending: &PendingLogin) -> bool {
+pub(super) fn same_browser(browser: Option<&str>, pending: &PendingLogin) -> bool {
     browser.is_some_and(|b| constant_time_eq(token_hash(b).as_bytes(), pending.browser_hash.as_bytes()))
 }

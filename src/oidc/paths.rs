@@ -21,6 +21,9 @@ pub const DINGTALK_IN_APP: &str = "/login/dingtalk/inapp";
 pub const DINGTALK_WEB_FALLBACK: &str = "/login/dingtalk/web";
 /// Where DingTalk pushes organisation-change events (`events.mode = "http"`).
 pub const DINGTALK_EVENTS: &str = "/dingtalk/events";
+/// Where a person agrees to what an app receives (clients with `consent = "once"`,
+/// `prompt=consent`).
+pub const CONSENT: &str = "/consent";
 /// The in-app login page's script.
 pub const IN_APP_SCRIPT: &str = "/assets/inapp.js";
 pub const REVOKE: &str = "/revoke";

@@ -45,6 +45,8 @@ pub struct ClientV1 {
     pub require_pushed_authorization_requests: bool,
     #[serde(default)]
     pub may_exchange_for: Vec<String>,
+    #[serde(default)]
+    pub consent: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +92,7 @@ impl StoredClient {
             resources: c.resources,
             require_pushed_authorization_requests: c.require_pushed_authorization_requests,
             may_exchange_for: c.may_exchange_for,
+            consent: c.consent,
         });
         // Plain strings, numbers and lists: serializing cannot fail.
         serde_json::to_string(&stored).unwrap_or_default()
@@ -133,6 +136,7 @@ impl StoredClient {
             resources: c.resources,
             require_pushed_authorization_requests: c.require_pushed_authorization_requests,
             may_exchange_for: c.may_exchange_for,
+            consent: c.consent,
             ..Default::default()
         })
     }

@@ -9,6 +9,7 @@ mod batch;
 mod changes;
 mod clients;
 mod codes;
+mod consents;
 mod device;
 mod issuance;
 mod jobs;

@@ -29,7 +29,7 @@ async fn discovery_advertises_exactly_what_is_implemented() {
     assert_eq!(doc["code_challenge_methods_supported"], serde_json::json!(["S256"]));
     assert_eq!(
         doc["prompt_values_supported"],
-        serde_json::json!(["none", "login", "select_account"])
+        serde_json::json!(["none", "login", "consent", "select_account"])
     );
     assert!(
         doc["scopes_supported"]

@@ -14,6 +14,7 @@ mod changes;
 mod cli;
 mod client_auth;
 mod client_credentials;
+mod consent;
 mod cors;
 mod csrf;
 mod demo;
