@@ -246,6 +246,7 @@ async fn one_token_in_the_store(db: &Db, code: &str, shape: &TokenShape) -> Resu
         code_hash: Some(hash.as_str().to_owned()),
         family_id: Some(hash.as_str().to_owned()),
         sid: Some(shape.sid.clone()),
+        audience: None,
         created_at: now,
         expires_at: now + 3600,
     };

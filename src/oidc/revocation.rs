@@ -78,76 +78,87 @@ impl Provider {
         let hash = TokenHash::of(token);
         let now = self.clock.now();
         let inactive = json!({ "active": false });
-        let (client_id, userid, scope, iat, exp, token_type) =
-            if let Some(a) = self.db.find_access_token(&hash, now).await? {
-                (a.client_id, a.userid, a.scope, a.created_at, a.expires_at, "Bearer")
-            } else if let Some(r) = self.db.find_refresh_token(&hash).await? {
-                if r.expires_at <= now || r.family_expires_at <= now {
-                    return Ok(inactive);
-                }
-                (
-                    r.client_id,
-                    Some(r.userid),
-                    r.scope,
-                    r.created_at,
-                    r.expires_at,
-                    "refresh_token",
-                )
-            } else {
+        let found = if let Some(a) = self.db.find_access_token(&hash, now).await? {
+            Introspected {
+                client_id: a.client_id,
+                userid: a.userid,
+                scope: a.scope,
+                iat: a.created_at,
+                exp: a.expires_at,
+                token_type: "Bearer",
+                audience: a.audience,
+            }
+        } else if let Some(r) = self.db.find_refresh_token(&hash).await? {
+            if r.expires_at <= now || r.family_expires_at <= now {
                 return Ok(inactive);
-            };
+            }
+            Introspected {
+                client_id: r.client_id,
+                userid: Some(r.userid),
+                scope: r.scope,
+                iat: r.created_at,
+                exp: r.expires_at,
+                token_type: "refresh_token",
+                audience: None,
+            }
+        } else {
+            return Ok(inactive);
+        };
         // Only the client it was issued to, or a resource server allowed to (RFC 7662 §4).
-        if client_id != caller.id.as_str() && !caller.introspect_any {
+        if found.client_id != caller.id.as_str() && !caller.introspect_any {
             return Ok(inactive);
         }
-        let Some(owner) = self.clients.get(&client_id) else {
+        let Some(owner) = self.clients.get(&found.client_id) else {
             return Ok(inactive);
         };
         // A token about a person whose row is gone means nothing any more.
-        let user = match &userid {
+        let user = match &found.userid {
             Some(userid) => match self.db.find_user(userid).await? {
                 Some(user) => Some(user),
                 None => return Ok(inactive),
             },
             None => None,
         };
-        Ok(Value::Object(self.introspection(
-            &owner,
-            user.as_ref(),
-            scope,
-            iat,
-            exp,
-            token_type,
-        )))
+        Ok(Value::Object(self.introspection(&owner, user.as_ref(), found)))
     }
 
     fn introspection(
         &self,
         owner: &Client,
         user: Option<&crate::store::UserRecord>,
-        scope: String,
-        iat: i64,
-        exp: i64,
-        token_type: &str,
+        found: Introspected,
     ) -> Map<String, Value> {
         let mut out = Map::new();
         out.insert("active".into(), json!(true));
-        out.insert("scope".into(), json!(scope));
+        out.insert("scope".into(), json!(found.scope));
         out.insert("client_id".into(), json!(owner.id));
         if let Some(user) = user {
             out.insert("username".into(), json!(user.identity.userid));
         }
-        out.insert("token_type".into(), json!(token_type));
-        out.insert("exp".into(), json!(exp));
-        out.insert("iat".into(), json!(iat));
+        out.insert("token_type".into(), json!(found.token_type));
+        out.insert("exp".into(), json!(found.exp));
+        out.insert("iat".into(), json!(found.iat));
         // A client's own token (client credentials) is about the client.
         let sub = match user {
             Some(user) => claims::subject(&user.identity, &self.identity, &owner.id),
             None => owner.id.to_string(),
         };
         out.insert("sub".into(), json!(sub));
-        out.insert("aud".into(), json!(owner.id));
+        // The resource server it was issued for (RFC 8707), else the client.
+        let aud = found.audience.unwrap_or_else(|| owner.id.to_string());
+        out.insert("aud".into(), json!(aud));
         out.insert("iss".into(), json!(self.issuer));
         out
     }
+}
+
+/// A live token found by introspection.
+struct Introspected {
+    client_id: String,
+    userid: Option<String>,
+    scope: String,
+    iat: i64,
+    exp: i64,
+    token_type: &'static str,
+    audience: Option<String>,
 }

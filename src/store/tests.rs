@@ -259,6 +259,7 @@ fn access_token(hash: &str, code_hash: Option<&str>, expires_at: i64) -> NewAcce
         code_hash: code_hash.map(str::to_owned),
         family_id: None,
         sid: None,
+        audience: None,
         created_at: 100,
         expires_at,
     }

@@ -18,6 +18,8 @@ pub struct NewAccessToken {
     /// The refresh-token family it belongs to: revoked with it.
     pub family_id: Option<String>,
     pub sid: Option<String>,
+    /// The resource server it is for (`aud`); `None`: the client itself.
+    pub audience: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
 }
@@ -29,6 +31,8 @@ pub struct AccessTokenRecord {
     pub userid: Option<String>,
     pub scope: String,
     pub family_id: Option<String>,
+    /// The resource server it is for; `None`: the client itself.
+    pub audience: Option<String>,
     pub created_at: i64,
     pub expires_at: i64,
 }
@@ -49,7 +53,7 @@ impl Db {
         now: i64,
     ) -> Result<Option<AccessTokenRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT client_id, userid, scope, family_id, created_at, expires_at FROM access_tokens
+            "SELECT client_id, userid, scope, family_id, audience, created_at, expires_at FROM access_tokens
              WHERE token_hash = $1 AND expires_at > $2",
         )
         .bind(token_hash.as_str())
@@ -62,6 +66,7 @@ impl Db {
                 userid: r.try_get("userid")?,
                 scope: r.try_get("scope")?,
                 family_id: r.try_get("family_id")?,
+                audience: r.try_get("audience")?,
                 created_at: r.try_get("created_at")?,
                 expires_at: r.try_get("expires_at")?,
             })
@@ -82,8 +87,9 @@ impl Db {
 pub(super) fn insert_access_token<'q>(batch: &mut Batch<'q>, token: &'q NewAccessToken) {
     batch
         .add(
-            "INSERT INTO access_tokens (token_hash, client_id, userid, scope, code_hash, family_id, sid, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO access_tokens
+                 (token_hash, client_id, userid, scope, code_hash, family_id, sid, audience, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&token.token_hash)
         .bind(&token.client_id)
@@ -92,6 +98,7 @@ pub(super) fn insert_access_token<'q>(batch: &mut Batch<'q>, token: &'q NewAcces
         .bind(&token.code_hash)
         .bind(&token.family_id)
         .bind(&token.sid)
+        .bind(&token.audience)
         .bind(token.created_at)
         .bind(token.expires_at);
 }

@@ -175,10 +175,22 @@ async fn resource_names_the_audience_of_a_jwt_access_token_among_those_the_clien
     );
     assert_eq!(claims["client_id"], SERVICE);
     let billing = client_credentials(&app, SERVICE, &[("resource", "https://billing.example.com/api")]).await;
-    assert_eq!(
-        audience_of(billing.json().await.unwrap()),
-        "https://billing.example.com/api"
-    );
+    let billing: Value = billing.json().await.unwrap();
+    assert_eq!(audience_of(billing.clone()), "https://billing.example.com/api");
+    // Introspection says the same `aud` as the token itself (RFC 7662 §2.2).
+    let introspected: Value = app
+        .browser
+        .post(app.url("/introspect"))
+        .basic_auth(SERVICE, Some(WEB_SECRET))
+        .form(&[("token", billing["access_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(introspected["active"], true, "{introspected}");
+    assert_eq!(introspected["aud"], "https://billing.example.com/api");
     for refused in ["https://stranger.example.com", "https://orders.example.com#x", "orders"] {
         let answer = client_credentials(&app, SERVICE, &[("resource", refused)]).await;
         assert_eq!(answer.status(), 400, "{refused}");

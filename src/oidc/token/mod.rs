@@ -198,6 +198,7 @@ impl Provider {
             code_hash: grant.code_hash.map(str::to_owned),
             family_id: grant.refresh.as_ref().map(|r| r.family_id.clone()),
             sid: grant.sid.map(str::to_owned),
+            audience: grant.audience.map(str::to_owned),
             created_at: now,
             expires_at: now + self.ttl.access_token_ttl,
         };
