@@ -158,6 +158,8 @@ mod tests {
                 ..Default::default()
             }),
             secret_sha256: Some(crate::config::Secret::new("abc")),
+            consent: Some("once".into()),
+            grant_types: vec!["urn:ietf:params:oauth:grant-type:device_code".into()],
             ..Default::default()
         };
         let text = StoredClient::encode(&settings);
@@ -171,6 +173,10 @@ mod tests {
             (settings.client_id, settings.name, settings.redirect_uris)
         );
         assert!(back.secret_sha256.is_none());
+        assert_eq!(
+            (back.consent, back.grant_types),
+            (settings.consent, settings.grant_types)
+        );
     }
 
     #[test]

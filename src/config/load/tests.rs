@@ -416,6 +416,21 @@ fn grant_types_are_known_and_client_credentials_need_a_confidential_client() {
 }
 
 #[test]
+fn a_device_client_needs_no_redirect_uri_and_consent_is_never_or_once() {
+    let device = format!(
+        "{MINIMAL}[[clients]]\nclient_id = \"cli\"\npublic = true\n\
+         grant_types = [\"urn:ietf:params:oauth:grant-type:device_code\"]\nscopes = [\"openid\"]\nconsent = \"once\"\n"
+    );
+    let s = load_str(&device, env(&[])).unwrap();
+    assert_eq!(s.clients[1].consent.as_deref(), Some("once"));
+    let found = problems(&device.replace("consent = \"once\"", "consent = \"always\""), &[]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].path, "clients[1].consent");
+    let found = problems(MINIMAL, &[("DINGO_TOKENS__DEVICE_POLL_INTERVAL", "0")]);
+    assert_eq!(found[0].path, "tokens.device_poll_interval", "{found:?}");
+}
+
+#[test]
 fn the_grant_types_a_client_may_name_are_the_ones_dingo_serves() {
     assert_eq!(
         super::super::KNOWN_GRANT_TYPES,
