@@ -152,15 +152,7 @@ pub(super) fn validate(params: &Params, client: &Client) -> Result<Authorization
     if !requested.contains("openid") {
         return Err(OidcError::new(ErrorCode::InvalidScope, "scope must include openid"));
     }
-    // openid first, then what was asked for and the client may have (the rest is left out).
-    let mut granted = Scopes::parse("openid");
-    for s in requested
-        .iter()
-        .filter(|s| client.scopes.iter().any(|allowed| allowed == s))
-    {
-        granted.insert(s);
-    }
-    let scope: Vec<String> = granted.iter().map(str::to_owned).collect();
+    let scope: Vec<String> = granted(&requested, client).iter().map(str::to_owned).collect();
     let code_challenge = check_pkce(params, client, params.get("redirect_uri").unwrap_or_default())?;
     let prompts: Vec<&str> = params
         .get("prompt")
@@ -200,6 +192,18 @@ pub(super) fn validate(params: &Params, client: &Client) -> Result<Authorization
         consent_sid: None,
         device: false,
     })
+}
+
+/// `openid` first, then what was asked for and the client may have (the rest is left out).
+pub(super) fn granted(requested: &Scopes, client: &Client) -> Scopes {
+    let mut granted = Scopes::parse("openid");
+    for s in requested
+        .iter()
+        .filter(|s| client.scopes.iter().any(|allowed| allowed == s))
+    {
+        granted.insert(s);
+    }
+    granted
 }
 
 /// S256 only; required for public clients (RFC 7636, RFC 9700 §2.1.1), native apps among them

@@ -103,14 +103,17 @@ pub fn normalize_user_code(typed: &str) -> Option<String> {
 }
 
 fn new_user_code() -> String {
-    let mut random = [0u8; USER_CODE_LEN];
-    fill_random(&mut random);
-    // 256 is a multiple of 20 minus 16: the bias of a modulo is below 7 % per letter, on a code
-    // that lives minutes and is guessed online only.
-    let letters: String = random
-        .iter()
-        .map(|b| char::from(USER_CODE_LETTERS[usize::from(*b) % USER_CODE_LETTERS.len()]))
-        .collect();
+    let mut letters = String::with_capacity(USER_CODE_LEN);
+    let mut random = [0u8; 16];
+    while letters.len() < USER_CODE_LEN {
+        fill_random(&mut random);
+        // Bytes from 240 up are dropped, so that each of the 20 letters is equally likely.
+        for b in random.iter().filter(|b| **b < 240) {
+            if letters.len() < USER_CODE_LEN {
+                letters.push(char::from(USER_CODE_LETTERS[usize::from(*b) % USER_CODE_LETTERS.len()]));
+            }
+        }
+    }
     format!("{}-{}", &letters[..4], &letters[4..])
 }
 
@@ -332,11 +335,7 @@ fn granted_scope(requested: &str, client: &Client) -> Result<String, OidcError> 
     if !requested.contains("openid") {
         return Err(OidcError::new(ErrorCode::InvalidScope, "scope must include openid"));
     }
-    let mut granted = Scopes::parse("openid");
-    for s in requested.iter().filter(|s| client.scopes.iter().any(|a| a == s)) {
-        granted.insert(s);
-    }
-    Ok(granted.iter().collect::<Vec<_>>().join(" "))
+    Ok(super::authorize::granted(&requested, client).to_string())
 }
 
 #[cfg(test)]

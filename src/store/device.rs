@@ -112,7 +112,20 @@ impl Db {
         .bind(now)
         .execute(&self.pool)
         .await?;
-        Ok(done.rows_affected() == 1)
+        let decided = done.rows_affected() == 1;
+        if let (true, Some(approval)) = (decided, approval) {
+            // The device's app now takes part in the session: it is told when the session ends.
+            sqlx::query(
+                "INSERT INTO session_clients (sid, client_id)
+                 SELECT $1, client_id FROM device_grants WHERE user_code_hash = $2
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(&approval.sid)
+            .bind(user_code.as_str())
+            .execute(&self.pool)
+            .await?;
+        }
+        Ok(decided)
     }
 
     /// Reads the grant a device polls for and records the poll: when it came sooner than the

@@ -482,7 +482,16 @@ async fn an_approval_needs_the_pages_own_form_token_and_the_person_let_in_by_the
 
 #[tokio::test]
 async fn the_tokens_of_an_approval_need_its_session_alive_when_the_device_polls() {
-    let app = app().await;
+    let mut receiver = crate::support::receiver::Receiver::start();
+    let app = TestApp::spawn_with(TestAppOptions {
+        extra_toml: format!(
+            "[[clients]]\nclient_id = \"{DEVICE_CLIENT}\"\nname = \"Acme CLI\"\npublic = true\n\
+             grant_types = [\"{DEVICE_GRANT}\"]\nscopes = [\"openid\"]\nbackchannel_logout_uri = \"{}\"\n",
+            receiver.uri
+        ),
+        ..Default::default()
+    })
+    .await;
     let (_, started) = start(&app, DEVICE_CLIENT, "openid").await;
     let browser = new_browser();
     let html = open_confirmation(
@@ -495,8 +504,13 @@ async fn the_tokens_of_an_approval_need_its_session_alive_when_the_device_polls(
     decide(&app, &browser, &html, "approve").await;
     let (ok, list, err) = app.cli(&["sessions", "list", "--user", "lisi"]);
     assert!(ok, "{err}");
-    let sid = list.lines().nth(1).and_then(|l| l.split_whitespace().next()).unwrap();
-    let (ok, out, err) = app.cli(&["sessions", "revoke", sid]);
+    let sid = list
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let (ok, out, err) = app.cli(&["sessions", "revoke", &sid]);
     assert!(ok, "{out}{err}");
     let answer = poll(&app, DEVICE_CLIENT, started["device_code"].as_str().unwrap()).await;
     assert_eq!(error_of(&answer), "invalid_grant");
@@ -505,6 +519,14 @@ async fn the_tokens_of_an_approval_need_its_session_alive_when_the_device_polls(
         "{}",
         answer.1
     );
+    // The device's app took part in the session, so it is told the session ended.
+    let logout = receiver
+        .next_token(5)
+        .await
+        .expect("a back-channel logout for the device's app");
+    let claims = crate::support::app::jwt_claims(&logout);
+    assert_eq!(claims["aud"], DEVICE_CLIENT);
+    assert_eq!(claims["sid"], sid);
 }
 
 #[tokio::test]
