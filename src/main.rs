@@ -65,10 +65,15 @@ enum Command {
         /// KIND[,path=/api/path][,times=N][,fraction=F], KIND being an HTTP status (503), busy
         /// (oapi -1, api 500 system.busy), rate-limited (oapi 90018, api 403
         /// Forbidden.AccessDenied.QpsLimitForAppkeyAndApi), malformed (a cut-off JSON body), reset
-        /// (the connection closed mid-response) or delay=MS. E.g. --fault 502,times=3 or
+        /// (the connection closed mid-response), delay=MS or lost=STATUS (the call runs, using up
+        /// a login code, then STATUS is answered instead). E.g. --fault 502,times=3 or
         /// --fault reset,path=/topapi/v2/user/get,fraction=0.1.
         #[arg(long, value_name = "SPEC")]
         fault: Vec<Fault>,
+        /// Roll the faults' fractions from this seed, so that a run can be replayed (the n-th
+        /// call a rule matches fares the same each time).
+        #[arg(long)]
+        seed: Option<u64>,
         /// Enforce DingTalk's per-API rate limit: more calls per second to one API are refused
         /// with the QPS-limit error (DingTalk's documented limit is 20).
         #[arg(long, value_name = "PER_SECOND")]
@@ -225,6 +230,7 @@ async fn run(command: Command) -> ExitCode {
             open_auth,
             latency_ms,
             fault,
+            seed,
             rate_limit,
             invalidate_app_tokens_every,
             push_url,
@@ -247,6 +253,7 @@ async fn run(command: Command) -> ExitCode {
             for rule in fault {
                 simulator.inject(rule);
             }
+            simulator.set_fault_seed(seed);
             simulator.set_rate_limit(rate_limit);
             if let Some(seconds) = invalidate_app_tokens_every {
                 simulator.invalidate_app_tokens_every(Duration::from_secs(seconds));

@@ -280,7 +280,8 @@ pub struct DingTalkSettings {
     #[serde(deserialize_with = "lenient::u64")]
     pub timeout_ms: u64,
     /// How many times a call that is safe to repeat (a read) is sent again after DingTalk was
-    /// unreachable, failed (5xx), busy, throttled or garbled. Calls redeeming a login code never are.
+    /// unreachable, failed (5xx), busy, throttled or garbled. Calls redeeming a login code are
+    /// sent again only after failures that show DingTalk did not run them.
     #[serde(deserialize_with = "lenient::u32")]
     pub retries: u32,
     /// Backoff before retry n (from 0): a random time below `retry_backoff_ms × 2ⁿ` (full jitter).
@@ -351,9 +352,9 @@ impl Default for DingTalkSettings {
             oapi_base_url: "https://oapi.dingtalk.com".into(),
             login_scope: "openid".into(),
             timeout_ms: 3000,
-            retries: 2,
-            retry_backoff_ms: 100,
-            breaker_threshold: 5,
+            retries: 4,
+            retry_backoff_ms: 50,
+            breaker_threshold: 10,
             breaker_cooldown_ms: 5000,
             rate_limit_per_second: 15,
             web_login: WebLogin::Oauth2,

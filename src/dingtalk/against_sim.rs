@@ -151,14 +151,27 @@ async fn a_business_refusal_is_not_retried() {
 }
 
 #[tokio::test]
-async fn a_code_redeeming_call_is_sent_once_whatever_happens() {
+async fn a_code_redeeming_call_is_sent_again_only_when_dingtalk_cannot_have_run_it() {
     let rig = rig(|_| {}).await;
-    for kind in [
-        FaultKind::Status(503),
-        FaultKind::Busy,
-        FaultKind::Reset,
-        FaultKind::Malformed,
-    ] {
+    // Sent again; the simulator refuses this made-up code then, as DingTalk refuses a code
+    // the first attempt used: an outage, never a rejected code.
+    for kind in [FaultKind::Status(503), FaultKind::Busy, FaultKind::Reset] {
+        rig.sim.reset_calls();
+        rig.sim.inject(Fault::new(kind).on(GETUSERINFO).times(1));
+        let result = rig.client.userid_by_inapp_code("an-in-app-code").await;
+        assert!(
+            matches!(&result, Err(DingTalkError::Unavailable(why)) if why.contains("second attempt")),
+            "{kind}: {result:?}"
+        );
+        assert_eq!(rig.sim.call_count(GETUSERINFO), 2, "{kind}");
+    }
+    rig.sim.reset_calls();
+    let result = rig.client.userid_by_inapp_code("an-in-app-code").await;
+    assert!(
+        matches!(result, Err(DingTalkError::InvalidCode)),
+        "sent once: {result:?}"
+    );
+    for kind in [FaultKind::Status(500), FaultKind::Malformed] {
         rig.sim.reset_calls();
         rig.sim.inject(Fault::new(kind).on(GETUSERINFO).times(1));
         let result = rig.client.userid_by_inapp_code("an-in-app-code").await;

@@ -69,6 +69,14 @@ pub fn parse_api<T: DeserializeOwned>(status: u16, body: &[u8]) -> Result<T, Fai
     })
 }
 
+/// Whether an api-family error body says `system.busy` (sent with HTTP 500).
+pub fn is_api_busy(body: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("code").and_then(Value::as_str).map(|c| c == super::API_BUSY))
+        .unwrap_or(false)
+}
+
 /// Both families answer with a JSON object; serde alone would also read a struct from an array.
 fn json_object(body: &[u8]) -> Result<Value, Failure> {
     match serde_json::from_slice(body) {

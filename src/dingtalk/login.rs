@@ -51,7 +51,7 @@ impl DingTalk {
             .post(format!("{}/v1.0/oauth2/userAccessToken", self.api_base))
             .json(&body);
         let token: UserAccessToken = self
-            .send("oauth2/userAccessToken", Repeat::Never, request, envelope::parse_api)
+            .send("oauth2/userAccessToken", Repeat::IfUnused, request, envelope::parse_api)
             .await
             .map_err(|e| match e.api_code() {
                 Some("invalidParameter.authCode.notFound" | "invalidCode") => DingTalkError::InvalidCode,
@@ -83,7 +83,7 @@ impl DingTalk {
             ])
             .json(&json!({ "tmp_auth_code": code }));
         let info: SnsUserInfo = self
-            .send("sns/getuserinfo_bycode", Repeat::Never, request, |_, body| {
+            .send("sns/getuserinfo_bycode", Repeat::IfUnused, request, |_, body| {
                 envelope::parse_oapi(body)
             })
             .await
@@ -97,7 +97,7 @@ impl DingTalk {
     /// In-app codes from `requestAuthCode`: `topapi/v2/user/getuserinfo` (§4.4).
     pub(super) async fn userid_by_inapp_code(&self, code: &str) -> Result<String, DingTalkError> {
         let user: InAppUser = self
-            .oapi_call("topapi/v2/user/getuserinfo", Repeat::Never, &json!({ "code": code }))
+            .oapi_call("topapi/v2/user/getuserinfo", Repeat::IfUnused, &json!({ "code": code }))
             .await
             .map_err(|e| match e.oapi_code() {
                 Some(40078 | 40029) => DingTalkError::InvalidCode,

@@ -43,6 +43,10 @@ const STALE_TOKEN_API_CODE: &str = "InvalidAuthentication";
 /// oapi codes meaning "DingTalk is struggling, try later" (§11.1): system busy, and an upstream
 /// timeout (15, and 88 without a `sub_code`).
 const BUSY_CODES: &[i64] = &[-1, 15, 88];
+/// Of those, the one answered before any API runs (系统繁忙).
+const OAPI_BUSY: i64 = -1;
+/// The api family's "system busy" (HTTP 500, §11.2).
+const API_BUSY: &str = "system.busy";
 /// oapi codes meaning "too many calls to this API, try later" (§11.1, §12): QPS limits.
 const THROTTLED_CODES: &[i64] = &[90002, 90018, 90019];
 /// What a call fails with while the circuit is open.
@@ -258,13 +262,18 @@ impl DingTalk {
             let Some(current) = request.take() else {
                 return Err(CallError::Unavailable("the request cannot be repeated".into()));
             };
-            if repeat == Repeat::Safe {
-                // JSON bodies can always be cloned; a request that cannot is simply not retried.
-                request = current.try_clone();
+            // JSON bodies can always be cloned; a request that cannot is simply not retried.
+            request = current.try_clone();
+            let mut result = self.attempt(api, current, &parse, deadline).await;
+            if repeat == Repeat::IfUnused && retry > 0 {
+                result = result.map_err(CallError::after_retry);
             }
-            let result = self.attempt(api, current, &parse, deadline).await;
+            let may_repeat = |e: &CallError| match repeat {
+                Repeat::Safe => e.is_retryable(),
+                Repeat::IfUnused => e.left_unrun(),
+            };
             let wait = match &result {
-                Err(e) if e.is_retryable() && request.is_some() => self.backoff.delay(retry, retry::jitter()),
+                Err(e) if may_repeat(e) && request.is_some() => self.backoff.delay(retry, retry::jitter()),
                 _ => None,
             };
             match wait {
@@ -322,7 +331,11 @@ impl DingTalk {
                 let label = outcome::of_transport(&e);
                 (Err(CallError::transport(e)), label.into())
             }
-            Ok((status, _)) if status >= 500 => (
+            Ok((status @ (502..=504), _)) => (
+                Err(CallError::Unrun(format!("HTTP {status} from the gateway"))),
+                outcome::HTTP_5XX.into(),
+            ),
+            Ok((status, body)) if status >= 500 && !envelope::is_api_busy(&body) => (
                 Err(CallError::Unavailable(format!("HTTP {status}"))),
                 outcome::HTTP_5XX.into(),
             ),
@@ -352,6 +365,9 @@ async fn exchange(request: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>), re
 #[derive(Debug)]
 enum CallError {
     Unavailable(String),
+    /// A failure that shows DingTalk did not run the request: no connection, a connection cut
+    /// before any answer, or a gateway's 502/503/504 (see [`Repeat::IfUnused`]).
+    Unrun(String),
     Failed(Failure),
     /// Already given a meaning (the app token could not be had).
     Upstream(DingTalkError),
@@ -360,14 +376,49 @@ enum CallError {
 impl CallError {
     /// Transport errors never carry the URL: it may hold an access token.
     fn transport(e: reqwest::Error) -> Self {
-        let kind = if e.is_timeout() {
-            "timed out"
+        if e.is_timeout() {
+            CallError::Unavailable(format!("timed out: {}", e.without_url()))
         } else if e.is_connect() {
-            "connection failed"
+            CallError::Unrun(format!("connection failed: {}", e.without_url()))
+        } else if e.is_request() {
+            // Sending failed or the connection closed before an answer began.
+            CallError::Unrun(format!("connection cut: {}", e.without_url()))
         } else {
-            "transport error"
-        };
-        CallError::Unavailable(format!("{kind}: {}", e.without_url()))
+            // The answer began and broke off: the API ran.
+            CallError::Unavailable(format!("transport error: {}", e.without_url()))
+        }
+    }
+
+    /// A failure of a second attempt at redeeming a code: a refusal then may only mean that
+    /// the first attempt used the code, so it is an outage, not a rejected code.
+    fn after_retry(self) -> Self {
+        match self {
+            CallError::Failed(f @ (Failure::Oapi { .. } | Failure::Api { .. })) if !Self::failure_unrun(&f) => {
+                CallError::Unavailable(format!(
+                    "a second attempt was refused ({}); the first, which failed, may have used the code",
+                    f.describe()
+                ))
+            }
+            other => other,
+        }
+    }
+
+    /// DingTalk did not run the request: see [`Repeat::IfUnused`].
+    fn left_unrun(&self) -> bool {
+        match self {
+            CallError::Unrun(_) => true,
+            CallError::Failed(f) => Self::failure_unrun(f),
+            CallError::Unavailable(_) | CallError::Upstream(_) => false,
+        }
+    }
+
+    /// Busy or over a QPS limit: answered before the API runs.
+    fn failure_unrun(failure: &Failure) -> bool {
+        match failure {
+            Failure::Oapi { code, .. } => *code == OAPI_BUSY || THROTTLED_CODES.contains(code),
+            Failure::Api { code, .. } => code == API_BUSY || is_throttled(code),
+            Failure::Malformed(_) => false,
+        }
     }
 
     /// The oapi errcode (or sub_code), when this is an oapi error.
@@ -397,9 +448,10 @@ impl CallError {
     /// one API…) comes from a working DingTalk.
     fn is_outage(&self) -> bool {
         match self {
-            CallError::Unavailable(_) | CallError::Failed(Failure::Malformed(_)) => true,
+            CallError::Unavailable(_) | CallError::Unrun(_) | CallError::Failed(Failure::Malformed(_)) => true,
             CallError::Failed(Failure::Oapi { code, .. }) => BUSY_CODES.contains(code),
-            CallError::Failed(Failure::Api { .. }) | CallError::Upstream(_) => false,
+            CallError::Failed(Failure::Api { code, .. }) => code == API_BUSY,
+            CallError::Upstream(_) => false,
         }
     }
 
@@ -420,7 +472,10 @@ impl CallError {
     fn into_error(self, api: &'static str) -> DingTalkError {
         match self {
             CallError::Upstream(e) => e,
-            CallError::Unavailable(why) => DingTalkError::Unavailable(format!("{api}: {why}")),
+            CallError::Unavailable(why) | CallError::Unrun(why) => DingTalkError::Unavailable(format!("{api}: {why}")),
+            CallError::Failed(Failure::Api { code, .. }) if code == API_BUSY => {
+                DingTalkError::Unavailable(format!("{api}: busy ({code})"))
+            }
             CallError::Failed(Failure::Oapi { code, .. }) if BUSY_CODES.contains(&code) => {
                 DingTalkError::Unavailable(format!("{api}: busy (errcode {code})"))
             }

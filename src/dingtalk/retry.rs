@@ -7,9 +7,16 @@ use std::time::Duration;
 pub enum Repeat {
     /// A read (app token, directory lookups, `users/me`): sending it twice does no harm.
     Safe,
-    /// Redeems a single-use login code: a failed attempt may still have used the code up, and a
-    /// second one would be refused as a replay, so it is sent once whatever happens.
-    Never,
+    /// Redeems a single-use login code (`userAccessToken`, `getuserinfo`,
+    /// `getuserinfo_bycode`): sent again only after a failure that shows DingTalk did not run it —
+    /// no connection could be made, the connection was cut before any answer, its gateway
+    /// answered 502, 503 or 504, or it answered busy or over its QPS limit, all of which come
+    /// before the API runs. Not after a timeout (the API may still be running, and the time is
+    /// spent), another 5xx or a garbled answer (the API ran and may have used the code), or any
+    /// refusal. Should a cut connection have come after the API ran after all, the second
+    /// attempt is told the code was used, and the login fails as unavailable, as it would have
+    /// without the retry: never as a rejected code.
+    IfUnused,
 }
 
 /// Bounded retries with exponential backoff and full jitter.

@@ -37,6 +37,9 @@ pub enum FaultKind {
     Reset,
     /// The normal answer, this much later.
     Delay(Duration),
+    /// The call runs (a login code is used up), then its answer is lost and this status is
+    /// sent instead, as from a gateway that timed out waiting for the API.
+    Lost(u16),
 }
 
 /// One fault rule; see the module docs.
@@ -83,7 +86,7 @@ impl Fault {
 }
 
 /// `KIND[,path=/api/path][,times=N][,fraction=F]`, where KIND is an HTTP status (`503`), `busy`,
-/// `rate-limited`, `malformed`, `reset` or `delay=MS`. Used by `dingo sim --fault`.
+/// `rate-limited`, `malformed`, `reset`, `delay=MS` or `lost=STATUS`. Used by `dingo sim --fault`.
 impl FromStr for Fault {
     type Err = String;
 
@@ -94,13 +97,17 @@ impl FromStr for Fault {
             "rate-limited" => FaultKind::RateLimited,
             "malformed" => FaultKind::Malformed,
             "reset" => FaultKind::Reset,
-            other => match other.strip_prefix("delay=") {
-                Some(ms) => FaultKind::Delay(Duration::from_millis(number(ms, "delay")?)),
-                None => match other.parse::<u16>() {
+            other => match (other.strip_prefix("delay="), other.strip_prefix("lost=")) {
+                (Some(ms), _) => FaultKind::Delay(Duration::from_millis(number(ms, "delay")?)),
+                (_, Some(status)) => match status.parse::<u16>() {
+                    Ok(status) if (400..=599).contains(&status) => FaultKind::Lost(status),
+                    _ => return Err(format!("lost= takes an HTTP status 400–599, not {status:?}")),
+                },
+                _ => match other.parse::<u16>() {
                     Ok(status) if (400..=599).contains(&status) => FaultKind::Status(status),
                     _ => {
                         return Err(format!(
-                            "unknown fault {other:?}: an HTTP status 400–599, busy, rate-limited, malformed, reset or delay=MS"
+                            "unknown fault {other:?}: an HTTP status 400–599, busy, rate-limited, malformed, reset, delay=MS or lost=STATUS"
                         ));
                     }
                 },
@@ -136,6 +143,7 @@ impl fmt::Display for FaultKind {
             FaultKind::Malformed => f.write_str("malformed body"),
             FaultKind::Reset => f.write_str("connection reset"),
             FaultKind::Delay(d) => write!(f, "{} ms late", d.as_millis()),
+            FaultKind::Lost(status) => write!(f, "answer lost, HTTP {status} instead"),
         }
     }
 }
@@ -152,6 +160,9 @@ pub(crate) struct Faults {
     recent: HashMap<String, VecDeque<i64>>,
     /// Calls refused by the enforced rate limit.
     throttled: u64,
+    /// Rolls for fractions from this seed (`--seed`), so that a fault run can be replayed: the
+    /// n-th call that a fraction rule matches gets the same roll each run. Else from the system.
+    seeded: Option<fastrand::Rng>,
 }
 
 impl Faults {
@@ -174,6 +185,21 @@ impl Faults {
     pub(crate) fn set_rate_limit(&mut self, per_second: Option<u32>) {
         self.rate_limit = per_second;
         self.recent.clear();
+    }
+
+    pub(crate) fn set_seed(&mut self, seed: Option<u64>) {
+        self.seeded = seed.map(fastrand::Rng::with_seed);
+    }
+
+    /// The fault for this call to `path`, rolled from the seed or the system.
+    pub(crate) fn pick_for(&mut self, path: &str) -> Option<FaultKind> {
+        let mut seeded = self.seeded.take();
+        let kind = self.pick(path, || match seeded.as_mut() {
+            Some(rng) => rng.f64(),
+            None => super::random::unit(),
+        });
+        self.seeded = seeded;
+        kind
     }
 
     pub(crate) fn throttled(&self) -> u64 {
@@ -235,6 +261,7 @@ pub(crate) fn respond(kind: FaultKind, family: Family) -> HttpResponse {
             .body(r#"{"errcode":0,"errmsg":"ok","result":{"userid":"#),
         (FaultKind::Reset, _) => HttpResponse::Ok().content_type("application/json").body(Severed),
         (FaultKind::Delay(_), _) => status_page(500),
+        (FaultKind::Lost(status), _) => status_page(status),
     }
 }
 
@@ -291,6 +318,7 @@ mod tests {
             "delay=250,fraction=0.5".parse(),
             Ok(Fault::new(FaultKind::Delay(Duration::from_millis(250))).fraction(0.5))
         );
+        assert_eq!("lost=504".parse(), Ok(Fault::new(FaultKind::Lost(504))));
         for kind in ["rate-limited", "malformed", "reset"] {
             assert!(kind.parse::<Fault>().is_ok(), "{kind}");
         }
@@ -301,6 +329,7 @@ mod tests {
             "busy,fraction=2",
             "busy,path=x",
             "busy,colour=red",
+            "lost=200",
         ] {
             assert!(bad.parse::<Fault>().is_err(), "{bad}");
         }
@@ -326,6 +355,20 @@ mod tests {
         assert_eq!(faults.pick("/a", || 0.9), Some(FaultKind::Status(502)));
         faults.clear();
         assert_eq!(faults.pick("/a", || 0.1), None);
+    }
+
+    #[test]
+    fn a_seed_replays_the_same_faults() {
+        let run = |seed| {
+            let mut faults = Faults::default();
+            faults.set_seed(Some(seed));
+            faults.add(Fault::new(FaultKind::Status(502)).fraction(0.3));
+            (0..200).map(|_| faults.pick_for("/a").is_some()).collect::<Vec<_>>()
+        };
+        assert_eq!(run(7), run(7));
+        assert_ne!(run(7), run(8));
+        let hits = run(7).iter().filter(|hit| **hit).count();
+        assert!((30..90).contains(&hits), "about 30 % of 200: {hits}");
     }
 
     #[test]

@@ -203,6 +203,12 @@ impl Simulator {
         self.controls().faults.add(fault);
     }
 
+    /// Rolls the fault rules' fractions from `seed`, so that a fault run can be replayed (the
+    /// n-th call a rule matches fares the same each time); `None`: from the system.
+    pub fn set_fault_seed(&self, seed: Option<u64>) {
+        self.controls().faults.set_seed(seed);
+    }
+
     /// Every API call is answered this much later (whatever its answer); zero by default.
     pub fn set_latency(&self, latency: Duration) {
         self.controls().faults.set_latency(latency);
@@ -359,7 +365,7 @@ impl Simulator {
                     let outage = controls.outage;
                     let throttled = outage.is_none() && controls.faults.over_rate_limit(&path, now_ms);
                     let fault = if outage.is_none() && !throttled {
-                        controls.faults.pick(&path, random::unit)
+                        controls.faults.pick_for(&path)
                     } else {
                         None
                     };
@@ -377,6 +383,10 @@ impl Simulator {
                     (None, false, Some(FaultKind::Delay(delay))) => {
                         tokio::time::sleep(delay).await;
                         handler(&sim, &req, &tail, &body)
+                    }
+                    (None, false, Some(kind @ FaultKind::Lost(_))) => {
+                        let _ = handler(&sim, &req, &tail, &body);
+                        faults::respond(kind, family)
                     }
                     (None, false, Some(kind)) => faults::respond(kind, family),
                     (None, false, None) => handler(&sim, &req, &tail, &body),

@@ -1,6 +1,6 @@
 //! DingTalk misbehaving: logins get through transient faults, fail cleanly and in bounded time
-//! when DingTalk is down, never send a login code twice, leave nothing half-written, and keep
-//! under DingTalk's rate limit.
+//! when DingTalk is down, send a login code again only when DingTalk cannot have used it, leave
+//! nothing half-written, and keep under DingTalk's rate limit.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -182,42 +182,84 @@ async fn a_login_gets_through_latency_below_the_timeout() {
     assert_eq!(app.sim.total_calls(), 8, "none was repeated");
 }
 
-#[tokio::test]
-async fn a_web_login_code_is_sent_to_dingtalk_once_even_when_that_call_fails() {
-    let app = TestApp::spawn().await;
-    for kind in [
-        FaultKind::Status(502),
-        FaultKind::Busy,
-        FaultKind::Reset,
-        FaultKind::RateLimited,
-    ] {
+/// Failures that show DingTalk did not run the call: a code-redeeming call is sent again, and
+/// the login gets through.
+const UNRUN: [FaultKind; 5] = [
+    FaultKind::Status(502),
+    FaultKind::Status(504),
+    FaultKind::Busy,
+    FaultKind::Reset,
+    FaultKind::RateLimited,
+];
+/// Failures after which the call may have run: the code is not sent again.
+const MAYBE_RUN: [FaultKind; 2] = [FaultKind::Status(500), FaultKind::Malformed];
+
+/// For each fault on the code-redeeming call `path`: retried faults let `login` through with
+/// the call sent twice; the others fail it as temporarily unavailable with the call sent once;
+/// and an answer lost after the call ran (the code used) fails it the same way, never as a
+/// rejected code, after two sends.
+async fn code_call_faults<F, Fut>(app: &TestApp, path: &str, login: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = HashMap<String, String>>,
+{
+    assert!(login().await.contains_key("code"), "a first login, for the app token");
+    for kind in UNRUN {
         app.sim.reset_calls();
-        app.sim.inject(Fault::new(kind).on(USER_ACCESS_TOKEN).times(1));
-        let query = web_login(&app, "zhangsan").await;
-        assert_eq!(query["error"], "temporarily_unavailable", "{kind}");
-        assert_eq!(app.sim.call_count(USER_ACCESS_TOKEN), 1, "{kind}");
-        assert_eq!(app.sim.total_calls(), 1, "{kind}: nothing else was asked");
+        app.sim.inject(Fault::new(kind).on(path).times(1));
+        let query = login().await;
+        assert!(query.contains_key("code"), "{kind}: {query:?}");
+        assert_eq!(app.sim.call_count(path), 2, "{kind}: sent again");
     }
+    for kind in MAYBE_RUN {
+        app.sim.reset_calls();
+        app.sim.inject(Fault::new(kind).on(path).times(1));
+        let query = login().await;
+        assert_eq!(query["error"], "temporarily_unavailable", "{kind}");
+        assert_eq!(app.sim.call_count(path), 1, "{kind}: sent once");
+    }
+    app.sim.reset_calls();
+    app.sim.inject(Fault::new(FaultKind::Lost(502)).on(path).times(1));
+    let query = login().await;
+    assert_eq!(query["error"], "temporarily_unavailable", "{query:?}");
+    assert!(!query["error_description"].contains("code"), "{query:?}");
+    assert_eq!(app.sim.call_count(path), 2, "the retry was told the code was used");
 }
 
 #[tokio::test]
-async fn an_in_app_login_code_is_sent_to_dingtalk_once_even_when_that_call_fails() {
+async fn a_web_login_code_is_sent_again_only_when_dingtalk_cannot_have_used_it() {
+    let app = TestApp::spawn().await;
+    code_call_faults(&app, USER_ACCESS_TOKEN, || web_login(&app, "zhangsan")).await;
+    // A timed-out call may still be running with the code: not sent again.
+    app.sim.reset_calls();
+    app.sim.inject(
+        Fault::new(FaultKind::Delay(Duration::from_millis(2500)))
+            .on(USER_ACCESS_TOKEN)
+            .times(1),
+    );
+    assert_eq!(web_login(&app, "zhangsan").await["error"], "temporarily_unavailable");
+    assert_eq!(app.sim.call_count(USER_ACCESS_TOKEN), 1);
+}
+
+#[tokio::test]
+async fn an_in_app_login_code_is_sent_again_only_when_dingtalk_cannot_have_used_it() {
     let app = TestApp::spawn().await;
     app.sim.set_inapp_user(Some("zhangsan".into()));
-    // The app token is fetched first, so that getuserinfo is the only call that fails.
-    assert!(in_app_login(&app).await.contains_key("code"));
-    for kind in [
-        FaultKind::Status(500),
-        FaultKind::Busy,
-        FaultKind::Reset,
-        FaultKind::Malformed,
-    ] {
-        app.sim.reset_calls();
-        app.sim.inject(Fault::new(kind).on(GETUSERINFO).times(1));
-        let query = in_app_login(&app).await;
-        assert_eq!(query["error"], "temporarily_unavailable", "{kind}");
-        assert_eq!(app.sim.call_count(GETUSERINFO), 1, "{kind}");
-    }
+    code_call_faults(&app, GETUSERINFO, || in_app_login(&app)).await;
+}
+
+#[tokio::test]
+async fn a_legacy_login_code_is_sent_again_only_when_dingtalk_cannot_have_used_it() {
+    let app = TestApp::spawn_with(TestAppOptions {
+        env: vec![
+            ("DINGO_DINGTALK__WEB_LOGIN", "legacy".into()),
+            ("DINGO_DINGTALK__LEGACY_APP_ID", "dingoa_sample_legacy".into()),
+            ("DINGO_DINGTALK__LEGACY_APP_SECRET", "sample-legacy-secret".into()),
+        ],
+        ..Default::default()
+    })
+    .await;
+    code_call_faults(&app, "/sns/getuserinfo_bycode", || web_login(&app, "zhangsan")).await;
 }
 
 #[tokio::test]
@@ -231,7 +273,7 @@ async fn a_login_that_fails_upstream_leaves_no_person_session_or_code_behind() {
     assert_eq!(query["error"], "temporarily_unavailable");
     assert!(!query.contains_key("code"));
     assert!(query["error_description"].contains("DingTalk"), "{query:?}");
-    assert_eq!(app.sim.call_count(USER_GET), 3, "read three times, then given up");
+    assert_eq!(app.sim.call_count(USER_GET), 5, "read five times, then given up");
 
     let now = app.clock.now();
     assert!(app.db.find_user("zhangsan").await.unwrap().is_none());
@@ -259,14 +301,15 @@ async fn a_dingtalk_that_stops_answering_fails_a_login_within_the_timeout() {
 async fn when_dingtalk_is_down_logins_fail_cleanly_and_once_the_circuit_opens_at_once() {
     let app = spawn_with_env(&[("DINGO_DINGTALK__TIMEOUT_MS", "1000")]).await;
     app.sim.set_outage(Some(503));
-    // Each login's first call redeems its code, so it goes once: five logins open the circuit.
+    // A 503 comes before the code is used, so each login's first call goes five times: two
+    // logins open the circuit (ten failures in a row), and the others fail at once.
     for _ in 0..5 {
         let started = Instant::now();
         let query = web_login(&app, "zhangsan").await;
         assert_eq!(query["error"], "temporarily_unavailable");
         assert!(started.elapsed() < Duration::from_millis(1000 + 2000));
     }
-    assert_eq!(app.sim.total_calls(), 5);
+    assert_eq!(app.sim.total_calls(), 10);
     assert!(
         metrics(&app)
             .await
@@ -281,14 +324,14 @@ async fn when_dingtalk_is_down_logins_fail_cleanly_and_once_the_circuit_opens_at
     assert_eq!(query["error"], "temporarily_unavailable");
     assert_eq!(
         app.sim.total_calls(),
-        5,
+        10,
         "DingTalk was not asked while the circuit is open"
     );
     assert!(elapsed < Duration::from_millis(1000), "took {elapsed:?}");
     assert!(
         metrics(&app)
             .await
-            .contains(r#"dingo_dingtalk_calls_total{api="oauth2/userAccessToken",result="circuit_open"} 1"#)
+            .contains(r#"dingo_dingtalk_calls_total{api="oauth2/userAccessToken",result="circuit_open"} 4"#)
     );
 }
 
