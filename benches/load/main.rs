@@ -7,12 +7,15 @@
 //! `DINGO_BENCH_CONNECTIONS` concurrent connections (default 16), `DINGO_BENCH_CODES`
 //! authorization codes redeemed per algorithm (default 2000), `DINGO_BENCH_ROUNDS` alternating
 //! rounds of dingo and baseline per ratio (default 4), `DINGO_BENCH_POSTGRES` a
-//! `postgres://` server URL to run the database rows against PostgreSQL too.
+//! `postgres://` server URL to run the database rows against PostgreSQL too,
+//! `DINGO_BENCH_ONLY=faults` only the logins under DingTalk faults, and `DINGO_BENCH_DINGO`
+//! another dingo binary to measure (the simulator stays this build's).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod baseline;
 mod drive;
+mod faults;
 mod flows;
 mod procs;
 mod report;
@@ -39,6 +42,8 @@ struct Settings {
     /// that both see the same background load on a shared machine.
     rounds: usize,
     postgres: Option<String>,
+    /// Run only this part (`faults`).
+    only: Option<String>,
     /// dingo's HTTP workers: actix-web starts one per available CPU.
     workers: usize,
 }
@@ -60,6 +65,7 @@ impl Settings {
             codes: var("DINGO_BENCH_CODES", 2000)?,
             rounds: var("DINGO_BENCH_ROUNDS", 4usize)?.max(1),
             postgres: std::env::var("DINGO_BENCH_POSTGRES").ok().filter(|u| !u.is_empty()),
+            only: std::env::var("DINGO_BENCH_ONLY").ok().filter(|o| !o.is_empty()),
             workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
         })
     }
@@ -126,6 +132,12 @@ async fn run(s: Settings) -> anyhow::Result<()> {
     ));
     let tmp = tempfile::Builder::new().prefix("dingo-bench-").tempdir()?;
     let http = flows::http_client(s.connections * 2)?;
+    if s.only.as_deref() == Some("faults") {
+        let rows = faults::rows(&http, tmp.path()).await;
+        println!("\n## dingo benchmark: logins under DingTalk faults\n\n{machine}\n");
+        print!("{}", report::table(&rows));
+        return Ok(());
+    }
     let sim = procs::start_sim(&http, tmp.path()).await?;
     let sim_idle = procs::memory_mb(sim.pid(), "VmRSS")?;
     log(format!("simulator on {} (pid {})", sim.base, sim.pid()));
@@ -195,6 +207,7 @@ async fn run(s: Settings) -> anyhow::Result<()> {
         None => rows.extend(sqlite_rows),
     }
     rows.extend(call_rows);
+    rows.extend(faults::rows(&http, tmp.path()).await);
     let sim_what = "the simulator: same binary, actix-web, no database";
     rows.push(Row::at_most(
         "dingo peak RSS (VmHWM) after all SQLite phases",

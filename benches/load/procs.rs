@@ -66,9 +66,12 @@ pub fn free_port() -> anyhow::Result<u16> {
 }
 
 fn spawn(args: &[&str], log: &Path, env: &[(String, String)]) -> anyhow::Result<Child> {
+    spawn_binary(&dingo_binary(), args, log, env)
+}
+
+fn spawn_binary(binary: &str, args: &[&str], log: &Path, env: &[(String, String)]) -> anyhow::Result<Child> {
     let stderr = std::fs::File::create(log)?;
-    let binary = dingo_binary();
-    let mut command = Command::new(&binary);
+    let mut command = Command::new(binary);
     command
         .args(args)
         .env_remove("DINGO_CONFIG")
@@ -105,10 +108,19 @@ async fn wait_ready(http: &reqwest::Client, proc: &mut Proc, url: &str) -> anyho
 
 /// `dingo sim --auto-login zhangsan` on a free port.
 pub async fn start_sim(http: &reqwest::Client, dir: &Path) -> anyhow::Result<Proc> {
+    start_sim_with(http, dir, &[]).await
+}
+
+/// The simulator with more flags (`--fault …`, `--seed …`, `--latency-ms …`). It is always this
+/// build's, whichever dingo is measured, so that another build meets the same DingTalk.
+pub async fn start_sim_with(http: &reqwest::Client, dir: &Path, flags: &[&str]) -> anyhow::Result<Proc> {
+    std::fs::create_dir_all(dir)?;
     let port = free_port()?;
     let listen = format!("127.0.0.1:{port}");
     let log = dir.join("sim.log");
-    let child = spawn(&["sim", "--listen", &listen, "--auto-login", PERSON], &log, &[])?;
+    let mut args = vec!["sim", "--listen", &listen, "--auto-login", PERSON];
+    args.extend_from_slice(flags);
+    let child = spawn_binary(env!("CARGO_BIN_EXE_dingo"), &args, &log, &[])?;
     let mut proc = Proc {
         child,
         base: format!("http://{listen}"),
