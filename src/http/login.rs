@@ -151,6 +151,33 @@ pub async fn dingtalk_in_app(
     see_other(login_response(&state, outcome, lang))
 }
 
+/// "Try again" after DingTalk could not be reached: the same pending login's DingTalk login.
+pub async fn dingtalk_again(
+    state: web::Data<AppState>,
+    limits: web::Data<Limits>,
+    request: HttpRequest,
+) -> HttpResponse {
+    let lang = pages::Lang::of(&request);
+    if let Err(limited) = limits.login(&request) {
+        return pages::too_many_requests_page(limited.retry_after, lang);
+    }
+    let params = Params::parse(request.query_string());
+    let Some(login_state) = params.get("state") else {
+        return pages::error_page(&crate::oidc::PageError::LoginStateMissing, lang);
+    };
+    let browser = browser::id(&request, state.secure_cookies);
+    let outcome = state
+        .provider
+        .login_again(
+            login_state,
+            browser.as_deref(),
+            in_dingtalk(&request),
+            state.dingtalk.as_ref(),
+        )
+        .await;
+    authorize_response(&state, outcome, lang)
+}
+
 /// The in-app page's fallback to DingTalk's web login, for the same pending login.
 pub async fn dingtalk_web_fallback(
     state: web::Data<AppState>,
@@ -188,6 +215,8 @@ fn login_response(state: &AppState, outcome: LoginOutcome, lang: pages::Lang) ->
         }
         LoginOutcome::Refused(refusal) => pages::refusal_page(&refusal, lang),
         LoginOutcome::Page(error) => pages::error_page(&error, lang),
+        LoginOutcome::TryAgain(offer) => pages::try_again_page(&offer, lang),
+        LoginOutcome::InAppAgain(login) => authorize_response(state, AuthorizeOutcome::InApp(login), lang),
     }
 }
 

@@ -59,6 +59,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .post(consent::consent_post)
                 .done(),
         )
+        .service(Endpoint::new(paths::DINGTALK_AGAIN).get(login::dingtalk_again).done())
         .service(Endpoint::new(paths::IN_APP_SCRIPT).get(pages::in_app_script).done())
         .service(Endpoint::new(paths::TOKEN).post(token::token).done())
         .service(Endpoint::new(paths::PAR).post(token::par).done())

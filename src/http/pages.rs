@@ -6,7 +6,7 @@ use actix_web::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TY
 
 use crate::config::InApp;
 use crate::identity::Refusal as Denied;
-use crate::oidc::{ClientReply, InAppLogin, LogoutError, PageError, Refusal, RefusalReason, ResponseMode};
+use crate::oidc::{ClientReply, InAppLogin, LogoutError, PageError, Refusal, RefusalReason, ResponseMode, RetryOffer};
 use crate::state::InAppPage;
 
 pub use crate::html::{Lang, escape, page, page_in};
@@ -136,22 +136,49 @@ pub fn refusal_page(refusal: &Refusal, lang: Lang) -> HttpResponse {
             "DingTalk could not confirm this login. Please go back to the application and log in again.",
         ),
     };
-    let app = escape(&refusal.client_name);
-    let label = format!("返回 {app} · Back to {app}");
-    let back = match refusal.back.mode {
-        // The app takes its answer as a form post: the way back posts it.
-        ResponseMode::FormPost => format!(
-            "<form method=\"post\" action=\"{}\">{}<button class=\"button\" type=\"submit\">{label}</button></form>",
-            escape(&refusal.back.redirect_uri),
-            hidden_inputs(&refusal.back),
-        ),
-        _ => format!(
-            "<a class=\"button\" href=\"{}\">{label}</a>",
-            escape(&refusal.back.location())
-        ),
-    };
+    let back = back_to_app(&refusal.back, &refusal.client_name, "button");
     let body = format!("{}{back}", message(lang, "无法登录", "Access denied", zh, en));
     page_in(lang, StatusCode::FORBIDDEN, "无法登录 · Access denied", &body)
+}
+
+/// A button taking the person back to the app with `reply` (posted, if the app takes its
+/// answers as a form post).
+fn back_to_app(reply: &ClientReply, client_name: &str, class: &str) -> String {
+    let app = escape(client_name);
+    let label = format!("返回 {app} · Back to {app}");
+    match reply.mode {
+        ResponseMode::FormPost => format!(
+            "<form method=\"post\" action=\"{}\">{}<button class=\"{class}\" type=\"submit\">{label}</button></form>",
+            escape(&reply.redirect_uri),
+            hidden_inputs(reply),
+        ),
+        _ => format!(
+            "<a class=\"{class}\" href=\"{}\">{label}</a>",
+            escape(&reply.location())
+        ),
+    }
+}
+
+/// DingTalk could not be reached: try the same login again, or go back to the app.
+pub fn try_again_page(offer: &RetryOffer, lang: Lang) -> HttpResponse {
+    let body = format!(
+        "{}<a class=\"button\" id=\"login-again\" href=\"{}\">重试 · Try again</a> {}",
+        message(
+            lang,
+            "钉钉暂时没有响应",
+            "DingTalk did not answer",
+            "这通常只是片刻的问题。点击重试即可继续登录，无需回到应用。",
+            "This is usually momentary. Try again to go on logging in; there is no need to go back to the app.",
+        ),
+        escape(&offer.again),
+        back_to_app(&offer.back, &offer.client_name, "button secondary"),
+    );
+    page_in(
+        lang,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "钉钉暂时没有响应 · DingTalk did not answer",
+        &body,
+    )
 }
 
 /// OAuth 2.0 Form Post Response Mode: a page that posts the response to the client at once

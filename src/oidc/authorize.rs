@@ -76,6 +76,9 @@ pub struct AuthorizationRequest {
     /// state: the DingTalk callbacks refuse it).
     #[serde(default)]
     pub consent_sid: Option<String>,
+    /// How many times DingTalk could not be reached for this request and it was tried again.
+    #[serde(default)]
+    pub retries: u8,
     /// A device page's login (RFC 8628): it ends back on that page, which `redirect_uri`
     /// names, with a session and no code.
     #[serde(default)]
@@ -190,6 +193,7 @@ pub(super) fn validate(params: &Params, client: &Client) -> Result<Authorization
         response_mode,
         prompt_consent: prompts.contains(&"consent"),
         consent_sid: None,
+        retries: 0,
         device: false,
     })
 }

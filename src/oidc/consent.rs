@@ -204,6 +204,7 @@ pub(super) fn into_authorize(outcome: LoginOutcome) -> AuthorizeOutcome {
         LoginOutcome::ToClient(reply) => AuthorizeOutcome::ToClient(reply),
         LoginOutcome::Refused(refusal) => AuthorizeOutcome::Refused(refusal),
         LoginOutcome::Page(page) => AuthorizeOutcome::Page(page),
-        LoginOutcome::LoggedIn { .. } => AuthorizeOutcome::Page(PageError::Internal),
+        LoginOutcome::InAppAgain(login) => AuthorizeOutcome::InApp(login),
+        LoginOutcome::LoggedIn { .. } | LoginOutcome::TryAgain(_) => AuthorizeOutcome::Page(PageError::Internal),
     }
 }

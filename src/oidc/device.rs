@@ -310,6 +310,7 @@ impl Provider {
             response_mode: ResponseMode::Query,
             prompt_consent: false,
             consent_sid: None,
+            retries: 0,
             device: true,
         }
     }

@@ -70,6 +70,11 @@ pub enum LoginOutcome {
     /// The person may not continue: show why, with a way back to the app.
     Refused(Refusal),
     Page(PageError),
+    /// DingTalk could not be reached: offer to try again.
+    TryAgain(super::RetryOffer),
+    /// DingTalk could not be reached from inside the DingTalk client: the in-app page again,
+    /// which tries once more by itself.
+    InAppAgain(InAppLogin),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -353,11 +358,7 @@ impl Provider {
                 self.login_outcome(route, "upstream_error", &request.client_id, None, Some(why.as_str()))
                     .await;
                 tracing::warn!(cause = %why, route, "DingTalk unavailable during login");
-                let e = OidcError::new(
-                    ErrorCode::TemporarilyUnavailable,
-                    "DingTalk cannot be reached; try again shortly",
-                );
-                return LoginOutcome::ToClient(self.error_reply(request, &e));
+                return self.offer_retry(request, code.route, browser).await;
             }
             Err(refused @ UpstreamError::Refused { .. }) => {
                 let detail = refused.to_string();

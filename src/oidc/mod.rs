@@ -1,6 +1,7 @@
 //! The OpenID provider's decisions: authorize, login completion, token, userinfo, discovery.
 //! No HTTP framework, SQL or HTTP client here; `http` adapts requests to these calls.
 
+mod again;
 mod audit;
 mod authorize;
 mod claims;
@@ -33,6 +34,7 @@ use crate::identity::Policy;
 use crate::store::Db;
 use crate::telemetry::Metrics;
 
+pub use again::RetryOffer;
 pub use audit::{Audit, log_audit_event};
 pub use authorize::{AuthorizationRequest, PageError};
 pub use clients::{Client, ClientKeys, ClientKind, ClientRegistry, SecretMethod};

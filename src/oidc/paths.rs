@@ -19,6 +19,8 @@ pub const DINGTALK_CALLBACK: &str = "/login/dingtalk/callback";
 pub const DINGTALK_IN_APP: &str = "/login/dingtalk/inapp";
 /// The in-app page's way out: the same login through DingTalk's web login page.
 pub const DINGTALK_WEB_FALLBACK: &str = "/login/dingtalk/web";
+/// "Try again" after DingTalk could not be reached: the same request's login once more.
+pub const DINGTALK_AGAIN: &str = "/login/dingtalk/again";
 /// Where DingTalk pushes organisation-change events (`events.mode = "http"`).
 pub const DINGTALK_EVENTS: &str = "/dingtalk/events";
 /// Where a person agrees to what an app receives (clients with `consent = "once"`,

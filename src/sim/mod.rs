@@ -122,6 +122,7 @@ impl Simulator {
         );
         jsapi::configure(self, cfg);
         cfg.route("/org", web::get().to(self.page(org::console)));
+        cfg.route("/org/hiccup", web::post().to(self.bridge(org::hiccup)));
         cfg.route("/org/{change}", web::post().to(self.bridge(org::change)));
         let sim = self.clone();
         cfg.route(

@@ -36,6 +36,11 @@ pub(super) fn console(sim: &Simulator, req: &HttpRequest) -> HttpResponse {
     if let Some(done) = query.get("done") {
         let _ = write!(body, "<p class=\"done\" id=\"done\">{}</p>", escape(done));
     }
+    body.push_str(
+        "<form method=\"post\" action=\"org/hiccup\"><button id=\"hiccup\">钉钉故障演练 · DingTalk hiccup</button>\
+         <span class=\"detail\"> 下一次登录兑换登录码时钉钉返回 HTTP 500。\
+         The next login's code exchange gets HTTP 500 from DingTalk.</span></form>",
+    );
     for m in directory.members() {
         let department_options: String = directory
             .departments()
@@ -92,6 +97,27 @@ pub(super) fn console(sim: &Simulator, req: &HttpRequest) -> HttpResponse {
         .content_type("text/html; charset=utf-8")
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))
         .body(document("通讯录管理 · Organisation", &body))
+}
+
+/// The calls that redeem a login code, one per route (web, in-app, legacy).
+const CODE_CALLS: &[&str] = &[
+    "/v1.0/oauth2/userAccessToken",
+    "/topapi/v2/user/getuserinfo",
+    "/sns/getuserinfo_bycode",
+];
+
+/// `POST /org/hiccup`: the next call redeeming a login code, on each route, fails with HTTP 500
+/// (after which dingo does not send the code again): a person sees dingo's "try again" page.
+pub(super) fn hiccup(sim: &Simulator, req: &HttpRequest, _: &[u8]) -> HttpResponse {
+    for path in CODE_CALLS {
+        sim.inject(super::Fault::new(super::FaultKind::Status(500)).on(path).times(1));
+    }
+    answer(
+        req,
+        StatusCode::OK,
+        None,
+        "下一次登录时钉钉将出错 · DingTalk will fail the next login",
+    )
 }
 
 /// `POST /org/{change}`: applies the change and delivers its event.

@@ -39,7 +39,9 @@ async fn web_login(app: &TestApp, person: &str) -> HashMap<String, String> {
         .expect("the login hung")
 }
 
-/// An in-app (免登) login as the simulator's in-app person: the client redirect's query.
+/// An in-app (免登) login as the simulator's in-app person: the client redirect's query. When
+/// dingo answers with the in-app page again (its one automatic retry), the page's script runs
+/// again, as in the DingTalk client; the "try again" page counts as going back to the app.
 async fn in_app_login(app: &TestApp) -> HashMap<String, String> {
     let browser = new_browser();
     let page = browser
@@ -49,31 +51,41 @@ async fn in_app_login(app: &TestApp) -> HashMap<String, String> {
         .await
         .unwrap();
     assert_eq!(page.status(), 200, "the in-app page");
-    let html = page.text().await.unwrap();
-    let attribute = |marker: &str| html.split(marker).nth(1).unwrap().split('"').next().unwrap().to_owned();
-    let state = attribute("name=\"state\" value=\"");
-    let minted: Value = browser
-        .post(format!("{}/jsapi/requestAuthCode", app.sim_address))
-        .json(&json!({ "corpId": attribute("data-corp-id=\""), "clientId": attribute("data-client-id=\"") }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let code = minted["code"].as_str().unwrap();
-    let post = browser.post(app.url("/login/dingtalk/inapp")).form(&[
-        ("state", state.as_str()),
-        ("method", "request_auth_code"),
-        ("code", code),
-    ]);
-    let response = tokio::time::timeout(NO_HANG, post.send())
-        .await
-        .expect("the login hung")
-        .unwrap();
-    assert_eq!(response.status(), 303);
-    let location = response.headers()["location"].to_str().unwrap();
-    url::Url::parse(location).unwrap().query_pairs().into_owned().collect()
+    let mut html = page.text().await.unwrap();
+    for _ in 0..2 {
+        let attribute = |marker: &str| html.split(marker).nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let state = attribute("name=\"state\" value=\"");
+        let minted: Value = browser
+            .post(format!("{}/jsapi/requestAuthCode", app.sim_address))
+            .json(&json!({ "corpId": attribute("data-corp-id=\""), "clientId": attribute("data-client-id=\"") }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let code = minted["code"].as_str().unwrap();
+        let post = browser.post(app.url("/login/dingtalk/inapp")).form(&[
+            ("state", state.as_str()),
+            ("method", "request_auth_code"),
+            ("code", code),
+        ]);
+        let response = tokio::time::timeout(NO_HANG, post.send())
+            .await
+            .expect("the login hung")
+            .unwrap();
+        let status = response.status();
+        if status == 303 {
+            let location = response.headers()["location"].to_str().unwrap();
+            return url::Url::parse(location).unwrap().query_pairs().into_owned().collect();
+        }
+        html = response.text().await.unwrap();
+        if status == 503 {
+            return crate::support::app::Landing::Page { status, body: html }.query();
+        }
+        assert!(html.contains("id=\"in-app\""), "the in-app page again: {html}");
+    }
+    panic!("the in-app page came back more than once");
 }
 
 async fn metrics(app: &TestApp) -> String {
@@ -197,12 +209,14 @@ const MAYBE_RUN: [FaultKind; 2] = [FaultKind::Status(500), FaultKind::Malformed]
 /// For each fault on the code-redeeming call `path`: retried faults let `login` through with
 /// the call sent twice; the others fail it as temporarily unavailable with the call sent once;
 /// and an answer lost after the call ran (the code used) fails it the same way, never as a
-/// rejected code, after two sends.
-async fn code_call_faults<F, Fut>(app: &TestApp, path: &str, login: F)
+/// rejected code, after two sends. Inside the DingTalk client (`in_app`) the page then tries
+/// once more by itself, with a new code: a fault must strike that one too to fail the login.
+async fn code_call_faults<F, Fut>(app: &TestApp, path: &str, in_app: bool, login: F)
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = HashMap<String, String>>,
 {
+    let tries = if in_app { 2 } else { 1 };
     assert!(login().await.contains_key("code"), "a first login, for the app token");
     for kind in UNRUN {
         app.sim.reset_calls();
@@ -213,23 +227,31 @@ where
     }
     for kind in MAYBE_RUN {
         app.sim.reset_calls();
-        app.sim.inject(Fault::new(kind).on(path).times(1));
+        app.sim.inject(Fault::new(kind).on(path).times(tries));
         let query = login().await;
         assert_eq!(query["error"], "temporarily_unavailable", "{kind}");
-        assert_eq!(app.sim.call_count(path), 1, "{kind}: sent once");
+        assert_eq!(app.sim.call_count(path), tries, "{kind}: each code sent once");
     }
     app.sim.reset_calls();
     app.sim.inject(Fault::new(FaultKind::Lost(502)).on(path).times(1));
     let query = login().await;
-    assert_eq!(query["error"], "temporarily_unavailable", "{query:?}");
-    assert!(!query["error_description"].contains("code"), "{query:?}");
-    assert_eq!(app.sim.call_count(path), 2, "the retry was told the code was used");
+    if in_app {
+        assert!(
+            query.contains_key("code"),
+            "the page's own retry got through: {query:?}"
+        );
+        assert_eq!(app.sim.call_count(path), 3, "lost, refused as used, a new code");
+    } else {
+        assert_eq!(query["error"], "temporarily_unavailable", "{query:?}");
+        assert!(!query["error_description"].contains("code"), "{query:?}");
+        assert_eq!(app.sim.call_count(path), 2, "the retry was told the code was used");
+    }
 }
 
 #[tokio::test]
 async fn a_web_login_code_is_sent_again_only_when_dingtalk_cannot_have_used_it() {
     let app = TestApp::spawn().await;
-    code_call_faults(&app, USER_ACCESS_TOKEN, || web_login(&app, "zhangsan")).await;
+    code_call_faults(&app, USER_ACCESS_TOKEN, false, || web_login(&app, "zhangsan")).await;
     // A timed-out call may still be running with the code: not sent again.
     app.sim.reset_calls();
     app.sim.inject(
@@ -245,7 +267,7 @@ async fn a_web_login_code_is_sent_again_only_when_dingtalk_cannot_have_used_it()
 async fn an_in_app_login_code_is_sent_again_only_when_dingtalk_cannot_have_used_it() {
     let app = TestApp::spawn().await;
     app.sim.set_inapp_user(Some("zhangsan".into()));
-    code_call_faults(&app, GETUSERINFO, || in_app_login(&app)).await;
+    code_call_faults(&app, GETUSERINFO, true, || in_app_login(&app)).await;
 }
 
 #[tokio::test]
@@ -259,7 +281,7 @@ async fn a_legacy_login_code_is_sent_again_only_when_dingtalk_cannot_have_used_i
         ..Default::default()
     })
     .await;
-    code_call_faults(&app, "/sns/getuserinfo_bycode", || web_login(&app, "zhangsan")).await;
+    code_call_faults(&app, "/sns/getuserinfo_bycode", false, || web_login(&app, "zhangsan")).await;
 }
 
 #[tokio::test]
@@ -363,4 +385,84 @@ async fn a_burst_of_logins_stays_under_dingtalks_rate_limit() {
     assert_eq!(ok, 25, "every login succeeded");
     assert_eq!(app.sim.throttled_count(), 0, "DingTalk never had to refuse a call");
     assert_eq!(calls(&app, &[USER_ACCESS_TOKEN, USERS_ME, USER_GET]), [25, 25, 25]);
+}
+
+#[tokio::test]
+async fn a_login_dingtalk_failed_is_one_click_from_success_with_the_same_request() {
+    let app = TestApp::spawn().await;
+    app.sim.set_auto_login(Some("zhangsan".into()));
+    let browser = new_browser();
+    let (verifier, challenge) = pkce_pair();
+    let authorize = app.authorize_url(&format!("&code_challenge={challenge}&code_challenge_method=S256"));
+    // Prime the app token, so that the code call is the one that fails.
+    assert!(
+        app.follow_with(&new_browser(), &authorize)
+            .await
+            .query()
+            .contains_key("code")
+    );
+    app.sim
+        .inject(Fault::new(FaultKind::Status(500)).on(USER_ACCESS_TOKEN).times(1));
+    let landing = app.follow_with(&browser, &authorize).await;
+    let (status, page) = landing.page();
+    assert_eq!(status, 503);
+    assert!(
+        page.contains("钉钉暂时没有响应") && page.contains("DingTalk did not answer"),
+        "{page}"
+    );
+    let back = landing.query();
+    assert_eq!(
+        (back["error"].as_str(), back["state"].as_str()),
+        ("temporarily_unavailable", "st-1")
+    );
+
+    // Try again: DingTalk's login for the same request, back to the app with its state, nonce
+    // and PKCE challenge.
+    let again = landing.try_again_link().unwrap();
+    assert!(again.starts_with(&app.url("/login/dingtalk/again?state=")), "{again}");
+    let q = app.follow_with(&browser, &again).await.query();
+    assert_eq!(q["state"], "st-1");
+    let tokens: Value = app
+        .browser
+        .post(app.url("/token"))
+        .basic_auth(crate::support::app::WEB_CLIENT, Some(crate::support::app::WEB_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", q["code"].as_str()),
+            ("redirect_uri", crate::support::app::WEB_REDIRECT),
+            ("code_verifier", verifier.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let claims = crate::support::app::jwt_claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(
+        (claims["sub"].as_str(), claims["nonce"].as_str()),
+        (Some("zhangsan"), Some("n-1"))
+    );
+    // The retry's state is single use, and another browser cannot use it.
+    let (status, _) = app.follow_with(&browser, &again).await.page();
+    assert_eq!(status, 400, "used");
+
+    app.sim
+        .inject(Fault::new(FaultKind::Status(500)).on(USER_ACCESS_TOKEN).times(1));
+    let landing = app.follow_with(&browser, &format!("{authorize}&prompt=login")).await;
+    let again = landing.try_again_link().unwrap();
+    let (status, page) = app.follow_with(&new_browser(), &again).await.page();
+    assert_eq!(status, 400, "another browser: {page}");
+    // Too late: the page says the login took too long.
+    app.clock.advance(601);
+    let (status, page) = app.follow_with(&browser, &again).await.page();
+    assert_eq!(status, 403);
+    assert!(page.contains("登录超时"), "{page}");
+}
+
+/// A PKCE verifier and its S256 challenge.
+fn pkce_pair() -> (String, String) {
+    let verifier = dingo::crypto::random_token();
+    let challenge = dingo::crypto::b64url(dingo::crypto::sha256(&verifier));
+    (verifier, challenge)
 }

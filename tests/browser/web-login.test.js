@@ -57,3 +57,27 @@ test('form_post: the response page posts the code to the app by itself, under it
   assert.ok((body.get('code') ?? '').length >= 32, `a code was posted: ${body}`);
   assert.equal(body.get('iss'), origin);
 });
+
+test('try again: when DingTalk fails the login, one click on dingo\'s page logs the person in', async () => {
+  const page = await env.newPage({ viewport: { width: 1280, height: 800 } });
+  // The simulator's console: the next login's code exchange fails with HTTP 500.
+  await page.goto(`${env.demo.origin}/dingtalk-sim/org`);
+  await page.click('#hiccup');
+  await page.waitForSelector('#done');
+
+  await page.goto(env.demo.url);
+  await page.click('#login');
+  await page.waitForURL(/\/dingtalk-sim\/oauth2\/auth\?/);
+  await page.locator('a.person', { hasText: '张三' }).click();
+  await page.waitForSelector('#login-again');
+  const offer = await page.locator('main').innerText();
+  assert.match(offer, /钉钉暂时没有响应[\s\S]*DingTalk did not answer/);
+  assert.match(offer, /返回 dingo 演示应用 Demo app · Back to dingo 演示应用 Demo app/);
+
+  await page.click('#login-again'); // the same request: the demo app's state and nonce still match
+  await page.waitForURL(/\/dingtalk-sim\/oauth2\/auth\?/);
+  await page.locator('a.person', { hasText: '张三' }).click();
+  const { heading, text } = await demoResult(page, env.demo);
+  assert.equal(heading, '已登录', `the demo app did not log in; it shows:\n${text}`);
+  assert.match(await page.locator('#id-token').textContent(), /"sub": "zhangsan"/);
+});

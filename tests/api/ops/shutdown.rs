@@ -58,7 +58,10 @@ async fn sigterm_lets_an_in_flight_login_finish_before_exiting() {
     let callback = redirect_from(&browser, at_dingtalk.as_str()).await;
     let in_flight = tokio::spawn({
         let browser = browser.clone();
-        async move { redirect_from(&browser, callback.as_str()).await }
+        async move {
+            let response = browser.get(callback.as_str()).send().await.unwrap();
+            (response.status(), response.text().await.unwrap())
+        }
     });
 
     // dingo is now waiting for DingTalk inside the callback request.
@@ -73,13 +76,25 @@ async fn sigterm_lets_an_in_flight_login_finish_before_exiting() {
         "new connections are refused while the request is in flight"
     );
 
+    // A 500 (after which the code is not sent again): the person is offered to try again, the
+    // way back to the app carrying the error and the app's state.
     upstream
-        .write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+        .write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
         .unwrap();
     drop(upstream);
-    let landed = in_flight.await.unwrap();
-    assert!(landed.as_str().starts_with(REDIRECT_URI), "{landed}");
-    let q = query(&landed);
+    let (status, page) = in_flight.await.unwrap();
+    assert_eq!(status, 503, "{page}");
+    assert!(page.contains("id=\"login-again\""), "{page}");
+    let back = page
+        .split("class=\"button secondary\" href=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let back = url::Url::parse(&back.replace("&amp;", "&")).unwrap();
+    assert!(back.as_str().starts_with(REDIRECT_URI), "{back}");
+    let q = query(&back);
     assert_eq!(q["error"], "temporarily_unavailable");
     assert_eq!(q["state"], "slow-state");
     drop(browser);
@@ -89,7 +104,7 @@ async fn sigterm_lets_an_in_flight_login_finish_before_exiting() {
     let stopping = lines.iter().position(|l| l.contains("SIGTERM")).unwrap();
     let callback_logged = lines
         .iter()
-        .position(|l| l.contains("/login/dingtalk/callback") && l.contains("status=302"))
+        .position(|l| l.contains("/login/dingtalk/callback") && l.contains("status=503"))
         .expect("the in-flight request was answered and logged");
     let stopped = lines
         .iter()

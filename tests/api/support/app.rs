@@ -150,8 +150,38 @@ impl Landing {
         }
     }
 
+    /// The query the client receives: at once, or — from the "try again" page shown when
+    /// DingTalk could not be reached — when the person goes back to the app instead.
     pub fn query(&self) -> HashMap<String, String> {
+        if let Some(back) = self.back_from_try_again() {
+            return back.query_pairs().into_owned().collect();
+        }
         self.client_url().query_pairs().into_owned().collect()
+    }
+
+    /// On the "try again" page: where its "back to the app" button goes.
+    pub fn back_from_try_again(&self) -> Option<Url> {
+        let Landing::Page { status, body } = self else {
+            return None;
+        };
+        if *status != StatusCode::SERVICE_UNAVAILABLE || !body.contains("id=\"login-again\"") {
+            return None;
+        }
+        let href = body
+            .split("class=\"button secondary\" href=\"")
+            .nth(1)?
+            .split('"')
+            .next()?;
+        Url::parse(&href.replace("&amp;", "&")).ok()
+    }
+
+    /// On the "try again" page: where its "try again" button goes.
+    pub fn try_again_link(&self) -> Option<String> {
+        let Landing::Page { body, .. } = self else {
+            return None;
+        };
+        let href = body.split("id=\"login-again\" href=\"").nth(1)?.split('"').next()?;
+        Some(href.replace("&amp;", "&"))
     }
 
     pub fn page(&self) -> (StatusCode, String) {
