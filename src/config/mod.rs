@@ -671,6 +671,10 @@ pub struct IdentitySettings {
     /// How long department names and parents are remembered, in seconds.
     #[serde(deserialize_with = "lenient::i64")]
     pub department_cache_ttl: i64,
+    /// While DingTalk cannot be reached, a refresh may be granted from what dingo knew of the
+    /// person for this many seconds after its last successful check of them; 0: never.
+    #[serde(deserialize_with = "lenient::i64")]
+    pub refresh_outage_grace: i64,
 }
 
 impl Default for IdentitySettings {
@@ -681,6 +685,7 @@ impl Default for IdentitySettings {
             pairwise_secret_file: None,
             groups: GroupsFormat::Names,
             department_cache_ttl: 600,
+            refresh_outage_grace: 600,
         }
     }
 }

@@ -235,6 +235,12 @@ pub fn validate(s: &Settings) -> Vec<Problem> {
             "must be between 0 and 86400 seconds".into(),
         );
     }
+    if !(0..=86_400).contains(&id.refresh_outage_grace) {
+        problem(
+            "identity.refresh_outage_grace",
+            "must be between 0 (never) and 86400 seconds".into(),
+        );
+    }
     check_policy("policy", &s.policy, &mut problem);
     if !(1..=3650).contains(&s.audit.retention_days) {
         problem("audit.retention_days", "must be between 1 and 3650 days".into());

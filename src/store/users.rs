@@ -29,6 +29,7 @@ impl Db {
             "UPDATE users SET
                  updated_at = CASE WHEN profile = $2 THEN updated_at ELSE $3 END,
                  profile = $2,
+                 checked_at = $3,
                  left_at = NULL
              WHERE userid = $1 AND disabled_at IS NULL",
         )
@@ -42,6 +43,33 @@ impl Db {
 
     pub async fn find_user(&self, userid: &str) -> Result<Option<UserRecord>, StoreError> {
         find_user(&mut *self.pool.acquire().await?, userid).await
+    }
+
+    /// The stored person `userid` if DingTalk confirmed them at `checked_since` or later, nobody
+    /// disabled them or marked them as gone, and no organisation event has arrived since that
+    /// is still waiting to be acted on (`event_job` is that job's kind): what a refresh may rely
+    /// on while DingTalk cannot be reached.
+    pub async fn user_confirmed_since(
+        &self,
+        userid: &str,
+        checked_since: i64,
+        event_job: &str,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT profile AS user_profile, updated_at AS user_updated_at, last_login_at AS user_last_login_at
+             FROM users
+             WHERE userid = $1 AND disabled_at IS NULL AND left_at IS NULL AND checked_at >= $2
+               AND NOT EXISTS (SELECT 1 FROM jobs WHERE kind = $3 AND created_at >= users.checked_at)",
+        )
+        .bind(userid)
+        .bind(checked_since)
+        .bind(event_job)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => read_user(&row, userid),
+            None => Ok(None),
+        }
     }
 }
 
@@ -70,13 +98,14 @@ pub(super) async fn upsert_user(
 ) -> Result<Option<UserRecord>, StoreError> {
     let profile = serde_json::to_string(identity).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let row = sqlx::query(
-        "INSERT INTO users (userid, unionid, profile, created_at, updated_at, last_login_at)
-         VALUES ($1, $2, $3, $4, $4, $4)
+        "INSERT INTO users (userid, unionid, profile, created_at, updated_at, last_login_at, checked_at)
+         VALUES ($1, $2, $3, $4, $4, $4, $4)
          ON CONFLICT (userid) DO UPDATE SET
              unionid = excluded.unionid,
              updated_at = CASE WHEN users.profile = excluded.profile THEN users.updated_at ELSE excluded.updated_at END,
              profile = excluded.profile,
              last_login_at = excluded.last_login_at,
+             checked_at = excluded.checked_at,
              left_at = NULL
          WHERE users.disabled_at IS NULL
          RETURNING updated_at, last_login_at",

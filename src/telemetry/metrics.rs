@@ -16,6 +16,7 @@ pub struct Metrics {
     dingtalk_circuit: Gauge,
     logins: Counter<2>,
     tokens_issued: Counter<1>,
+    refresh_outage_grants: Counter<1>,
     sessions_active: Gauge,
     rate_limited: Counter<2>,
     jobs: Counter<2>,
@@ -83,6 +84,11 @@ impl Metrics {
                 "dingo_tokens_issued_total",
                 "Token responses issued, by grant type.",
                 ["grant"],
+            ),
+            refresh_outage_grants: Counter::new(
+                "dingo_refresh_outage_grants_total",
+                "Refreshes granted from what dingo knew while DingTalk could not be reached, by client.",
+                ["client"],
             ),
             sessions_active: Gauge::new("dingo_sessions_active", "Live dingo login sessions."),
             rate_limited: Counter::new(
@@ -182,6 +188,11 @@ impl Metrics {
         self.tokens_issued.inc([grant]);
     }
 
+    /// A refresh granted within `identity.refresh_outage_grace` while DingTalk was unreachable.
+    pub fn record_refresh_outage_grant(&self, client: &str) {
+        self.refresh_outage_grants.inc([client]);
+    }
+
     /// The number of live sessions.
     pub fn set_sessions_active(&self, n: i64) {
         self.sessions_active.set(n);
@@ -234,7 +245,7 @@ impl Metrics {
 
     /// The text exposition (format 0.0.4) of every series.
     pub fn render(&self) -> String {
-        let families: [&dyn Family; 20] = [
+        let families: [&dyn Family; 21] = [
             &self.http_requests,
             &self.http_duration,
             &self.dingtalk_calls,
@@ -244,6 +255,7 @@ impl Metrics {
             &self.dingtalk_circuit,
             &self.logins,
             &self.tokens_issued,
+            &self.refresh_outage_grants,
             &self.sessions_active,
             &self.rate_limited,
             &self.jobs,
@@ -277,6 +289,7 @@ mod tests {
             ("dingo_dingtalk_circuit_state", "gauge"),
             ("dingo_logins_total", "counter"),
             ("dingo_tokens_issued_total", "counter"),
+            ("dingo_refresh_outage_grants_total", "counter"),
             ("dingo_sessions_active", "gauge"),
             ("dingo_rate_limited_total", "counter"),
             ("dingo_jobs_total", "counter"),

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::support::app::{WEB_CLIENT, WEB_SECRET, jwt_claims};
-use crate::support::{Rp, TestApp};
+use crate::support::{Rp, TestApp, TestAppOptions};
 
 async fn refresh(app: &TestApp, refresh_token: &str) -> reqwest::Response {
     app.browser
@@ -114,7 +114,11 @@ async fn a_person_who_left_the_organisation_cannot_refresh() {
 
 #[tokio::test]
 async fn dingtalk_down_during_a_refresh_leaves_the_token_usable() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(TestAppOptions {
+        env: vec![("DINGO_IDENTITY__REFRESH_OUTAGE_GRACE", "0".into())],
+        ..Default::default()
+    })
+    .await;
     let tokens = app.offline_tokens("zhangsan").await;
     let token = tokens["refresh_token"].as_str().unwrap();
     app.sim.set_outage(Some(503));
@@ -123,6 +127,72 @@ async fn dingtalk_down_during_a_refresh_leaves_the_token_usable() {
     assert_eq!(error_of(response).await, "temporarily_unavailable");
     app.sim.set_outage(None);
     assert_eq!(refresh(&app, token).await.status(), 200);
+}
+
+#[tokio::test]
+async fn through_a_short_outage_a_refresh_is_granted_from_the_last_check_within_the_grace() {
+    // No circuit breaker: the outage's failures would keep it open past the outage.
+    let app = TestApp::spawn_with(TestAppOptions {
+        env: vec![("DINGO_DINGTALK__BREAKER_THRESHOLD", "0".into())],
+        ..Default::default()
+    })
+    .await;
+    let tokens = app.offline_tokens("zhangsan").await;
+    app.sim.set_outage(Some(503));
+    // Within the default 600 s of the login (DingTalk's last word on the person): granted.
+    app.clock.advance(590);
+    let response = refresh(&app, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(response.status(), 200);
+    let renewed: Value = response.json().await.unwrap();
+    let claims = crate::support::app::jwt_claims(renewed["id_token"].as_str().unwrap());
+    assert_eq!(claims["sub"], "zhangsan");
+    let (ok, audit, _) = app.cli(&["audit", "--kind", "refresh"]);
+    assert!(ok && audit.contains("outage_grace"), "{audit}");
+    let metrics = app
+        .browser
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "dingo_refresh_outage_grants_total{{client=\"{WEB_CLIENT}\"}} 1"
+        )),
+        "{metrics}"
+    );
+    // The grant did not count as a check: past the grace, the outage is an error again, and
+    // the token stays usable for when DingTalk is back.
+    app.clock.advance(20);
+    let next = renewed["refresh_token"].as_str().unwrap();
+    let response = refresh(&app, next).await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(error_of(response).await, "temporarily_unavailable");
+    app.sim.set_outage(None);
+    assert_eq!(refresh(&app, next).await.status(), 200, "checked again");
+}
+
+#[tokio::test]
+async fn no_outage_grace_while_an_organisation_event_about_anyone_waits_to_be_acted_on() {
+    let app = TestApp::spawn_with(TestAppOptions {
+        events_http: true,
+        ..Default::default()
+    })
+    .await;
+    let tokens = app.offline_tokens("lisi").await;
+    app.sim.set_outage(Some(503));
+    // lisi moves while DingTalk's API is down: the event arrives, its re-check cannot run.
+    app.sim.move_member("lisi", &[2]).expect("an event");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.db.count_org_events().await.unwrap() == 0 {
+        assert!(std::time::Instant::now() < deadline, "the event never arrived");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let response = refresh(&app, tokens["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(error_of(response).await, "temporarily_unavailable");
 }
 
 #[tokio::test]

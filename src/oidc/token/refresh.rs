@@ -8,7 +8,7 @@ use super::super::{Client, Provider, Scopes};
 use super::{Grant, GrantedRefresh, Subject, TokenResponse, invalid_grant, invalid_request, successor};
 use crate::crypto::TokenHash;
 use crate::identity::{Identity, Refusal, Upstream, UpstreamError};
-use crate::store::{Checkout, RefreshToken, Rotation};
+use crate::store::{Checkout, RefreshToken, Rotation, UserRecord};
 
 impl Provider {
     pub(super) async fn refresh_token_grant(
@@ -36,13 +36,20 @@ impl Provider {
             return Err(invalid_grant("the refresh token has expired"));
         }
         let scope = narrowed_scope(form, &current.scope)?;
-        let identity = self.recheck_person(&current, client, upstream).await?;
+        let person = self.recheck_person(&current, client, upstream).await?;
         // One connection for the rest: the person, the successor, the rotation, the tokens.
         let mut store = self.db.checkout().await?;
-        // The person is stored again unless an administrator disabled them.
-        let Some(user) = store.upsert_user(&identity, self.clock.now()).await? else {
-            drop(store);
-            return Err(self.refused(&current, client, Refusal::Disabled).await);
+        let user = match person {
+            // The person is stored again unless an administrator disabled them.
+            Person::Confirmed(identity) => match store.upsert_user(&identity, self.clock.now()).await? {
+                Some(user) => user,
+                None => {
+                    drop(store);
+                    return Err(self.refused(&current, client, Refusal::Disabled).await);
+                }
+            },
+            // As last confirmed: nothing is written, so the grace does not grow.
+            Person::Remembered(user) => user,
         };
         // The successor is stored before the token is marked used, so that a concurrent refresh
         // that loses the race finds it and gets the same one (a successor is derived, and two
@@ -157,22 +164,26 @@ impl Provider {
         .await
     }
 
-    /// Asks DingTalk again whether the person is still a member who may use this client.
+    /// Asks DingTalk again whether the person is still a member who may use this client; when
+    /// DingTalk cannot be reached, relies on what it said last, within the outage grace.
     async fn recheck_person(
         &self,
         token: &RefreshToken,
         client: &Client,
         upstream: &impl Upstream,
-    ) -> Result<Identity, OidcError> {
+    ) -> Result<Person, OidcError> {
         let refusal = match upstream.identity_of(&token.userid).await {
             Ok(identity) => match self.allows(client, &identity) {
-                Ok(()) => return Ok(identity),
+                Ok(()) => return Ok(Person::Confirmed(identity)),
                 Err(refusal) => refusal,
             },
             Err(UpstreamError::NotMember) => Refusal::NotMember,
             Err(UpstreamError::NotVisible) => Refusal::NotVisible,
             Err(UpstreamError::Unavailable(why)) => {
                 tracing::warn!(cause = %why, "DingTalk unavailable during a refresh");
+                if let Some(user) = self.remembered(token, client).await? {
+                    return Ok(Person::Remembered(user));
+                }
                 return Err(OidcError::new(
                     ErrorCode::TemporarilyUnavailable,
                     "DingTalk cannot be reached; try again shortly",
@@ -183,6 +194,37 @@ impl Provider {
             }
         };
         Err(self.refused(token, client, refusal).await)
+    }
+
+    /// The person as DingTalk last confirmed them, if that was within
+    /// `identity.refresh_outage_grace` and nothing has said otherwise since (see
+    /// [`crate::store::Db::user_confirmed_since`]), and the client's policy lets them in as they
+    /// were. Such a grant is audited and counted.
+    async fn remembered(&self, token: &RefreshToken, client: &Client) -> Result<Option<UserRecord>, OidcError> {
+        let grace = self.identity.refresh_outage_grace;
+        if grace <= 0 {
+            return Ok(None);
+        }
+        let since = self.clock.now() - grace;
+        let user = self
+            .db
+            .user_confirmed_since(&token.userid, since, crate::membership::ORG_EVENT)
+            .await?;
+        let Some(user) = user.filter(|u| self.allows(client, &u.identity).is_ok()) else {
+            return Ok(None);
+        };
+        tracing::warn!(client = %client.id, "refresh granted from what dingo knew: DingTalk cannot be reached");
+        self.metrics.record_refresh_outage_grant(&client.id);
+        self.audit(Audit {
+            kind: "refresh",
+            outcome: "outage_grace",
+            userid: Some(&token.userid),
+            client_id: Some(&client.id),
+            detail: Some("DingTalk could not be reached; granted from the person's last check"),
+            ..Default::default()
+        })
+        .await;
+        Ok(Some(user))
     }
 
     /// A person who may no longer use the client is offboarded: everywhere when they left or
@@ -202,6 +244,14 @@ impl Provider {
         }
         invalid_grant(refusal.describe())
     }
+}
+
+/// Who a refresh is for.
+enum Person {
+    /// As DingTalk describes them now.
+    Confirmed(Identity),
+    /// As DingTalk last described them (it cannot be reached now).
+    Remembered(UserRecord),
 }
 
 /// What refreshed tokens are for: the scope granted, and the resource server (`aud`).
