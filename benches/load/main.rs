@@ -133,7 +133,7 @@ async fn run(s: Settings) -> anyhow::Result<()> {
     let tmp = tempfile::Builder::new().prefix("dingo-bench-").tempdir()?;
     let http = flows::http_client(s.connections * 2)?;
     if s.only.as_deref() == Some("faults") {
-        let rows = faults::rows(&http, tmp.path()).await;
+        let rows = faults::rows(tmp.path()).await;
         println!("\n## dingo benchmark: logins under DingTalk faults\n\n{machine}\n");
         print!("{}", report::table(&rows));
         return Ok(());
@@ -207,7 +207,7 @@ async fn run(s: Settings) -> anyhow::Result<()> {
         None => rows.extend(sqlite_rows),
     }
     rows.extend(call_rows);
-    rows.extend(faults::rows(&http, tmp.path()).await);
+    rows.extend(faults::rows(tmp.path()).await);
     let sim_what = "the simulator: same binary, actix-web, no database";
     rows.push(Row::at_most(
         "dingo peak RSS (VmHWM) after all SQLite phases",
