@@ -352,7 +352,7 @@ impl Default for DingTalkSettings {
             oapi_base_url: "https://oapi.dingtalk.com".into(),
             login_scope: "openid".into(),
             timeout_ms: 3000,
-            retries: 4,
+            retries: 5,
             retry_backoff_ms: 50,
             breaker_threshold: 10,
             breaker_cooldown_ms: 5000,

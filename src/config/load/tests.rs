@@ -65,7 +65,7 @@ fn dingtalk_resilience_settings_default_and_are_checked() {
             d.breaker_cooldown_ms,
             d.rate_limit_per_second
         ),
-        (4, 50, 10, 5000, 15)
+        (5, 50, 10, 5000, 15)
     );
     let off = [
         ("DINGO_DINGTALK__RETRIES", "0"),

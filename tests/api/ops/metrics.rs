@@ -142,7 +142,7 @@ async fn routes_are_labelled_by_pattern_never_by_raw_path_or_query() {
 async fn dingtalk_errors_and_outages_are_counted_by_result() {
     let app = TestApp::spawn().await;
     app.sim.set_auto_login(Some("zhangsan".into()));
-    // A 503 comes before the code is used: sent five times (the default four retries).
+    // A 503 comes before the code is used: sent six times (the default five retries).
     app.sim.set_outage(Some(503));
     let q = app.follow(&app.authorize_url("")).await.query();
     assert_eq!(q["error"], "temporarily_unavailable");
@@ -155,7 +155,7 @@ async fn dingtalk_errors_and_outages_are_counted_by_result() {
     assert_lines(
         &text,
         &[
-            r#"dingo_dingtalk_calls_total{api="oauth2/userAccessToken",result="http_5xx"} 5"#,
+            r#"dingo_dingtalk_calls_total{api="oauth2/userAccessToken",result="http_5xx"} 6"#,
             r#"dingo_dingtalk_calls_total{api="topapi/user/getbyunionid",result="60121"} 1"#,
         ],
     );
@@ -173,7 +173,7 @@ async fn an_unreachable_dingtalk_is_a_connect_error() {
     let text = scrape(&app).await;
     assert_lines(
         &text,
-        &[r#"dingo_dingtalk_calls_total{api="oauth2/userAccessToken",result="connect_error"} 5"#],
+        &[r#"dingo_dingtalk_calls_total{api="oauth2/userAccessToken",result="connect_error"} 6"#],
     );
 }
 
