@@ -473,3 +473,31 @@ fn pkce_pair() -> (String, String) {
     let challenge = dingo::crypto::b64url(dingo::crypto::sha256(&verifier));
     (verifier, challenge)
 }
+
+#[tokio::test]
+async fn connections_to_dingtalk_are_kept_and_reused_across_logins() {
+    let app = TestApp::spawn_with(TestAppOptions {
+        dingtalk_proxy: true,
+        ..Default::default()
+    })
+    .await;
+    let proxy = app.proxy.as_ref().unwrap();
+    app.sim.set_auto_login(Some("zhangsan".into()));
+    for _ in 0..10 {
+        assert!(web_login(&app, "zhangsan").await.contains_key("code"));
+    }
+    // About thirty calls; a background task (the reconciliation) may have needed one more.
+    let first = proxy.connections();
+    assert!(first <= 3, "ten logins one after another opened {first} connections");
+    // With DingTalk slow, concurrent logins hold a connection each; a second wave finds them
+    // waiting in the pool instead of opening more.
+    app.sim.set_latency(Duration::from_millis(50));
+    let wave = || futures_util::future::join_all((0..10).map(|_| web_login(&app, "zhangsan")));
+    assert!(wave().await.iter().all(|q| q.contains_key("code")));
+    let after_first = proxy.connections();
+    assert!(after_first <= first + 10, "{after_first}");
+    assert!(wave().await.iter().all(|q| q.contains_key("code")));
+    // Without reuse it would open one per call: thirty.
+    let second = proxy.connections() - after_first;
+    assert!(second <= 2, "the second wave opened {second} connections");
+}

@@ -2,6 +2,7 @@
 //! connection is dropped and new ones are refused, as when the server behind it stops.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::net::{TcpListener, TcpStream};
@@ -12,6 +13,8 @@ pub struct TcpProxy {
     upstream: String,
     /// The accept loop and every connection it relays; aborting them all cuts the link.
     tasks: Arc<Mutex<JoinSet<()>>>,
+    /// Connections accepted so far.
+    accepted: Arc<AtomicU64>,
 }
 
 impl TcpProxy {
@@ -22,9 +25,15 @@ impl TcpProxy {
             address: listener.local_addr().unwrap(),
             upstream: upstream.to_owned(),
             tasks: Arc::new(Mutex::new(JoinSet::new())),
+            accepted: Arc::new(AtomicU64::new(0)),
         };
         proxy.serve(listener);
         proxy
+    }
+
+    /// How many connections it has accepted.
+    pub fn connections(&self) -> u64 {
+        self.accepted.load(Ordering::SeqCst)
     }
 
     /// Drops every connection and closes the port.
@@ -52,8 +61,10 @@ impl TcpProxy {
     fn serve(&self, listener: TcpListener) {
         let tasks = self.tasks.clone();
         let upstream = self.upstream.clone();
+        let accepted = self.accepted.clone();
         self.tasks.lock().unwrap().spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
+                accepted.fetch_add(1, Ordering::SeqCst);
                 let upstream = upstream.clone();
                 tasks.lock().unwrap().spawn(async move {
                     if let Ok(mut server) = TcpStream::connect(&upstream).await {
