@@ -2,14 +2,14 @@
 //! a run replays) and a fresh dingo: whole web logins of a returning person at a fixed
 //! concurrency, each timed; the share that reached the app with a code, and the p99. Then
 //! dingo's CPU per login with DingTalk answering at once and 50 ms late, at a concurrency where
-//! latency keeps many calls in flight.
+//! latency keeps many calls in flight, in alternating rounds.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::drive::{Stop, drive};
+use crate::drive::{Run, Stop, drive};
 use crate::flows;
 use crate::procs::{self, Proc, RS_CLIENT};
 use crate::report::{Row, number};
@@ -19,6 +19,9 @@ const LOGINS: usize = 300;
 const CONCURRENCY: usize = 10;
 /// Logins in flight at once for the CPU measurement, where latency keeps them all waiting.
 const LATENCY_CONCURRENCY: usize = 50;
+/// Alternating rounds of the CPU measurement, and logins in each.
+const ROUNDS: usize = 4;
+const LOGINS_PER_ROUND: usize = 500;
 /// At least this share of logins must succeed under each fault.
 const SUCCESS_GOAL: f64 = 99.0;
 
@@ -113,22 +116,37 @@ async fn fault_run(http: &reqwest::Client, dir: &Path, flags: &[&str]) -> anyhow
     Ok((ok.load(Ordering::Relaxed), p99))
 }
 
-/// dingo's CPU milliseconds per login with DingTalk answering at once, and 50 ms late.
+/// dingo's CPU milliseconds per login with DingTalk answering at once, and 50 ms late: two
+/// simulator and dingo pairs side by side, measured in alternating rounds so that both see the
+/// same background load.
 async fn cpu_at_latencies(http: &reqwest::Client, tmp: &Path) -> anyhow::Result<(f64, f64)> {
-    let mut each = Vec::new();
+    let mut pairs = Vec::new();
     for ms in ["0", "50"] {
-        let dir = tmp.join(format!("latency-{ms}"));
-        let (sim, dingo) = start(http, &dir, &["--latency-ms", ms]).await?;
-        let authorize = Arc::new(flows::authorize_url(&dingo.base, RS_CLIENT)?);
-        let (http2, base) = (http.clone(), Arc::new(dingo.base.clone()));
-        let run = drive(LATENCY_CONCURRENCY, Stop::Items(0, 1000), dingo.pid(), move |_, _| {
-            let (http, base, authorize) = (http2.clone(), base.clone(), authorize.clone());
-            async move { flows::web_login(&http, &base, &authorize).await.map(|_| ()) }
-        })
-        .await;
-        crate::log(format!("logins with DingTalk {ms} ms late: {}", run.summary()));
-        anyhow::ensure!(run.failed == 0, "{} logins failed: {:?}", run.failed, run.first_error);
-        each.push(run.cpu_ms_each());
+        let (sim, dingo) = start(http, &tmp.join(format!("latency-{ms}")), &["--latency-ms", ms]).await?;
+        pairs.push((ms, sim, dingo, Run::empty()));
+    }
+    for _ in 0..ROUNDS {
+        for (_, _, dingo, total) in pairs.iter_mut() {
+            let authorize = Arc::new(flows::authorize_url(&dingo.base, RS_CLIENT)?);
+            let (http2, base) = (http.clone(), Arc::new(dingo.base.clone()));
+            let run = drive(
+                LATENCY_CONCURRENCY,
+                Stop::Items(0, LOGINS_PER_ROUND),
+                dingo.pid(),
+                move |_, _| {
+                    let (http, base, authorize) = (http2.clone(), base.clone(), authorize.clone());
+                    async move { flows::web_login(&http, &base, &authorize).await.map(|_| ()) }
+                },
+            )
+            .await;
+            anyhow::ensure!(run.failed == 0, "{} logins failed: {:?}", run.failed, run.first_error);
+            total.add(run);
+        }
+    }
+    let mut each = Vec::new();
+    for (ms, sim, dingo, total) in pairs {
+        crate::log(format!("logins with DingTalk {ms} ms late: {}", total.summary()));
+        each.push(total.cpu_ms_each());
         dingo.stop(Duration::from_secs(5));
         sim.stop(Duration::from_secs(2));
     }
