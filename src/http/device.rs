@@ -105,7 +105,7 @@ pub async fn device_qr(state: web::Data<AppState>, request: HttpRequest) -> Http
             .content_type("text/plain; charset=utf-8")
             .body("user_code must be a device's user code, such as BCDF-GHJK\n");
     };
-    let url = complete_uri(&state, &user_code);
+    let url = state.provider.verification_uri_complete(&user_code);
     match qr_svg(&url) {
         Some(svg) => HttpResponse::Ok()
             .insert_header((CONTENT_TYPE, "image/svg+xml"))
@@ -114,14 +114,6 @@ pub async fn device_qr(state: web::Data<AppState>, request: HttpRequest) -> Http
             .body(svg),
         None => HttpResponse::InternalServerError().finish(),
     }
-}
-
-/// The device page with `user_code` filled in.
-fn complete_uri(state: &AppState, user_code: &str) -> String {
-    let mut url = state.provider.url(paths::DEVICE);
-    url.push_str("?user_code=");
-    url.push_str(user_code);
-    url
 }
 
 /// A QR code of `text` as SVG, with a quiet zone, black on white.
@@ -234,7 +226,7 @@ fn login_incomplete_page(state: &AppState, user_code: &str, lang: Lang) -> HttpR
     let again = match normalize_user_code(user_code) {
         Some(code) => format!(
             "<a class=\"button\" id=\"device-retry\" href=\"{}\">重试 · Try again</a>",
-            escape(&complete_uri(state, &code))
+            escape(&state.provider.verification_uri_complete(&code))
         ),
         None => String::new(),
     };

@@ -154,7 +154,7 @@ impl Provider {
             if self.db.insert_device_grant(&grant).await? {
                 let verification_uri = self.url(paths::DEVICE);
                 return Ok(DeviceAuthorization {
-                    verification_uri_complete: device_page_url(&verification_uri, &user_code),
+                    verification_uri_complete: self.verification_uri_complete(&user_code),
                     verification_uri,
                     device_code,
                     user_code,
@@ -277,6 +277,11 @@ impl Provider {
         }
     }
 
+    /// The device page with `user_code` filled in (`verification_uri_complete`).
+    pub fn verification_uri_complete(&self, user_code: &str) -> String {
+        super::authorize::with_query(&self.url(paths::DEVICE), &[("user_code", user_code)])
+    }
+
     /// The grant of `user_code` while it waits for a decision, with its client.
     async fn waiting_grant(&self, user_code: &str) -> Result<Option<(DeviceGrant, std::sync::Arc<Client>)>, PageError> {
         let grant = self
@@ -297,7 +302,7 @@ impl Provider {
     fn device_login_request(&self, user_code: &str, grant: &DeviceGrant) -> AuthorizationRequest {
         AuthorizationRequest {
             client_id: grant.client_id.clone(),
-            redirect_uri: device_page_url(&self.url(paths::DEVICE), user_code),
+            redirect_uri: self.verification_uri_complete(user_code),
             scope: grant.scope.split(' ').map(str::to_owned).collect(),
             state: None,
             nonce: None,
@@ -322,11 +327,6 @@ impl Provider {
             back: ClientReply::new(&self.url(paths::DEVICE), ResponseMode::Query, &[]),
         }
     }
-}
-
-/// The device page with its user code filled in (`verification_uri_complete`).
-pub(super) fn device_page_url(verification_uri: &str, user_code: &str) -> String {
-    super::authorize::with_query(verification_uri, &[("user_code", user_code)])
 }
 
 /// The scopes asked for that the client may have, `openid` first; `openid` is required, as at
