@@ -123,10 +123,11 @@ async fn cpu_at_latencies(http: &reqwest::Client, tmp: &Path) -> anyhow::Result<
     let mut pairs = Vec::new();
     for ms in ["0", "50"] {
         let (sim, dingo) = start(http, &tmp.join(format!("latency-{ms}")), &["--latency-ms", ms]).await?;
-        pairs.push((ms, sim, dingo, Run::empty()));
+        let split = procs::cpu_split(&dingo.pid().to_string())?;
+        pairs.push((ms, sim, dingo, Run::empty(), split));
     }
     for _ in 0..ROUNDS {
-        for (_, _, dingo, total) in pairs.iter_mut() {
+        for (_, _, dingo, total, _) in pairs.iter_mut() {
             let authorize = Arc::new(flows::authorize_url(&dingo.base, RS_CLIENT)?);
             let (http2, base) = (http.clone(), Arc::new(dingo.base.clone()));
             let run = drive(
@@ -144,8 +145,16 @@ async fn cpu_at_latencies(http: &reqwest::Client, tmp: &Path) -> anyhow::Result<
         }
     }
     let mut each = Vec::new();
-    for (ms, sim, dingo, total) in pairs {
-        crate::log(format!("logins with DingTalk {ms} ms late: {}", total.summary()));
+    for (ms, sim, dingo, total, (user0, system0)) in pairs {
+        // Where the time went, over the whole measurement (the other pair's rounds included).
+        let (user, system) = procs::cpu_split(&dingo.pid().to_string())?;
+        let per_login = |ticks: u64| ticks as f64 / procs::clock_ticks() * 1000.0 / total.ok as f64;
+        crate::log(format!(
+            "logins with DingTalk {ms} ms late: {}; user {:.3} ms, system {:.3} ms per login",
+            total.summary(),
+            per_login(user - user0),
+            per_login(system - system0)
+        ));
         each.push(total.cpu_ms_each());
         dingo.stop(Duration::from_secs(5));
         sim.stop(Duration::from_secs(2));

@@ -238,6 +238,12 @@ pub fn clock_ticks() -> f64 {
 
 /// User plus system CPU time of process `pid` ("self" for this one), in clock ticks.
 pub fn cpu_ticks(pid: &str) -> anyhow::Result<u64> {
+    let (user, system) = cpu_split(pid)?;
+    Ok(user + system)
+}
+
+/// User and system CPU time of process `pid`, apart, in clock ticks.
+pub fn cpu_split(pid: &str) -> anyhow::Result<(u64, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The command name may hold spaces and parentheses; the fields after the last ')' do not.
     let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
@@ -245,7 +251,7 @@ pub fn cpu_ticks(pid: &str) -> anyhow::Result<u64> {
     // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
     let utime: u64 = fields.get(11).context("no utime")?.parse()?;
     let stime: u64 = fields.get(12).context("no stime")?.parse()?;
-    Ok(utime + stime)
+    Ok((utime, stime))
 }
 
 /// A `/proc/<pid>/status` memory line (`VmRSS`, `VmHWM`) in MB.
