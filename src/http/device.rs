@@ -64,15 +64,10 @@ pub async fn device_post(
     if let Err(limited) = limits.device_code(&request) {
         return pages::too_many_requests_page(limited.retry_after, lang);
     }
-    let body = match super::body(body) {
-        Ok(body) => body,
-        Err(e) => return pages::body_error_page(e, lang),
+    let form = match super::own_form(&request, state.provider.issuer(), body, "device approval") {
+        Ok(form) => form,
+        Err(page) => return *page,
     };
-    if super::cross_site(&request, state.provider.issuer()) {
-        tracing::warn!("refused a device approval posted from another site");
-        return pages::cross_site_page(lang);
-    }
-    let form = Params::parse(&String::from_utf8_lossy(&body));
     let user_code = form.get("user_code").unwrap_or_default();
     let approve = match form.get("decision") {
         Some("approve") => true,

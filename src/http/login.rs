@@ -127,15 +127,10 @@ pub async fn dingtalk_in_app(
     if let Err(limited) = limits.login(&request) {
         return pages::too_many_requests_page(limited.retry_after, lang);
     }
-    let body = match super::body(body) {
-        Ok(body) => body,
-        Err(e) => return pages::body_error_page(e, lang),
+    let form = match super::own_form(&request, state.provider.issuer(), body, "in-app login") {
+        Ok(form) => form,
+        Err(page) => return *page,
     };
-    if super::cross_site(&request, state.provider.issuer()) {
-        tracing::warn!("refused an in-app login form posted from another site");
-        return pages::cross_site_page(lang);
-    }
-    let form = Params::parse(&String::from_utf8_lossy(&body));
     let reply = InAppReply {
         state: form.get("state").map(str::to_owned),
         code: form.get("code").map(str::to_owned),

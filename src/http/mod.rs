@@ -135,6 +135,23 @@ fn body(read: Result<web::Bytes, actix_web::Error>) -> Result<web::Bytes, BodyEr
     })
 }
 
+/// The form of one of dingo's own pages, posted back (`what` names it in the log): refused with
+/// a page when the body is too large or unreadable, or the post comes from another site.
+fn own_form(
+    request: &actix_web::HttpRequest,
+    issuer: &str,
+    body: Result<web::Bytes, actix_web::Error>,
+    what: &str,
+) -> Result<crate::oidc::Params, Box<actix_web::HttpResponse>> {
+    let lang = pages::Lang::of(request);
+    let body = self::body(body).map_err(|e| Box::new(pages::body_error_page(e, lang)))?;
+    if cross_site(request, issuer) {
+        tracing::warn!(form = what, "refused a form posted from another site");
+        return Err(Box::new(pages::cross_site_page(lang)));
+    }
+    Ok(crate::oidc::Params::parse(&String::from_utf8_lossy(&body)))
+}
+
 /// A form posted from a page that is not dingo's own. Browsers say where a request comes from in
 /// `Sec-Fetch-Site` (`same-origin`, `same-site`, `cross-site`, or `none` when the person typed or
 /// bookmarked it); a sibling site is refused too, since `SameSite=Lax` cookies do not stop it.
