@@ -25,7 +25,7 @@ pub async fn consent_get(state: web::Data<AppState>, request: HttpRequest) -> Ht
         .await
     {
         ConsentPage::Ask(prompt) => consent_page(&state, &prompt, lang),
-        ConsentPage::Failed(error) => pages::error_page(&error, lang),
+        ConsentPage::Elsewhere(outcome) => authorize_response(&state, outcome, lang),
     }
 }
 
@@ -40,15 +40,10 @@ pub async fn consent_post(
     if let Err(limited) = limits.login(&request) {
         return pages::too_many_requests_page(limited.retry_after, lang);
     }
-    let body = match super::body(body) {
-        Ok(body) => body,
-        Err(e) => return pages::body_error_page(e, lang),
+    let form = match super::own_form(&request, state.provider.issuer(), body, "consent") {
+        Ok(form) => form,
+        Err(page) => return *page,
     };
-    if super::cross_site(&request, state.provider.issuer()) {
-        tracing::warn!("refused a consent posted from another site");
-        return pages::cross_site_page(lang);
-    }
-    let form = Params::parse(&String::from_utf8_lossy(&body));
     let agree = match form.get("decision") {
         Some("agree") => true,
         Some("decline") => false,

@@ -3,13 +3,13 @@
 //! single-use state, and the person is offered to try again — or, inside the DingTalk client,
 //! the in-app page simply tries once more by itself.
 
-use super::authorize::{AuthorizationRequest, PageError, with_query};
+use super::authorize::{AuthorizationRequest, with_query};
 use super::error::{ErrorCode, OidcError};
-use super::login::{AuthorizeOutcome, InAppLogin, LoginOutcome, RefusalReason, same_browser};
+use super::login::{AuthorizeOutcome, InAppLogin, LoginOutcome, into_authorize};
 use super::reply::ClientReply;
 use super::{Provider, paths};
 use crate::config::InApp;
-use crate::crypto::{TokenHash, random_token};
+use crate::crypto::random_token;
 use crate::identity::{LoginRoute, Upstream};
 
 /// What the "try again" page needs.
@@ -81,20 +81,8 @@ impl Provider {
         in_dingtalk: bool,
         upstream: &impl Upstream,
     ) -> AuthorizeOutcome {
-        let pending = match self.db.find_pending_login(&TokenHash::of(state)).await {
-            Ok(Some(pending)) if same_browser(browser, &pending) => pending,
-            Ok(Some(_)) => return AuthorizeOutcome::Page(PageError::LoginStateOtherBrowser),
-            Ok(None) => return AuthorizeOutcome::Page(PageError::LoginStateUnknown),
-            Err(e) => return AuthorizeOutcome::Page(PageError::of_store(&e)),
-        };
-        let Ok(request) = serde_json::from_str::<AuthorizationRequest>(&pending.request) else {
-            return AuthorizeOutcome::Page(PageError::Internal);
-        };
-        if request.consent_sid.is_some() {
-            return AuthorizeOutcome::Page(PageError::LoginStateUnknown);
-        }
-        if pending.expires_at <= self.clock.now() {
-            return super::consent::into_authorize(self.refusal(&request, RefusalReason::LoginExpired));
+        if let Err(outcome) = self.find_pending(state, browser, false).await {
+            return into_authorize(outcome);
         }
         if in_dingtalk && self.in_app != InApp::Off {
             return AuthorizeOutcome::InApp(InAppLogin {

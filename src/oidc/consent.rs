@@ -7,10 +7,10 @@
 use super::audit::Audit;
 use super::authorize::{AuthorizationRequest, PageError, with_query};
 use super::error::{ErrorCode, OidcError};
-use super::login::{AuthorizeOutcome, LoginOutcome, same_browser};
+use super::login::{AuthorizeOutcome, into_authorize};
 use super::session::form_token;
 use super::{Client, Provider, Scopes, paths};
-use crate::crypto::{TokenHash, constant_time_eq, random_token};
+use crate::crypto::{constant_time_eq, random_token};
 use crate::store::Session;
 
 /// How a request that needs the person's consent goes on.
@@ -25,7 +25,8 @@ pub(super) enum ConsentAsk {
 #[derive(Debug)]
 pub enum ConsentPage {
     Ask(ConsentPrompt),
-    Failed(PageError),
+    /// No consent to ask for here (an unknown or expired state, another browser or session).
+    Elsewhere(AuthorizeOutcome),
 }
 
 /// The consent form's contents.
@@ -103,23 +104,19 @@ impl Provider {
     /// The consent page of the request waiting under `state`, for the browser and session that
     /// started it.
     pub async fn consent_page(&self, state: &str, browser: Option<&str>, session_cookie: Option<&str>) -> ConsentPage {
-        let pending = match self.db.find_pending_login(&TokenHash::of(state)).await {
-            Ok(Some(pending)) if same_browser(browser, &pending) && pending.expires_at > self.clock.now() => pending,
-            Ok(_) => return ConsentPage::Failed(PageError::LoginStateUnknown),
-            Err(e) => return ConsentPage::Failed(PageError::of_store(&e)),
-        };
-        let Ok(request) = serde_json::from_str::<AuthorizationRequest>(&pending.request) else {
-            return ConsentPage::Failed(PageError::Internal);
+        let request = match self.find_pending(state, browser, true).await {
+            Ok(request) => request,
+            Err(outcome) => return ConsentPage::Elsewhere(into_authorize(outcome)),
         };
         let session = self.current_session(session_cookie).await;
         let (Some(cookie), Some(session)) = (session_cookie, session) else {
-            return ConsentPage::Failed(PageError::LoginStateUnknown);
+            return ConsentPage::Elsewhere(AuthorizeOutcome::Page(PageError::LoginStateUnknown));
         };
         if request.consent_sid.as_deref() != Some(session.sid.as_str()) {
-            return ConsentPage::Failed(PageError::LoginStateUnknown);
+            return ConsentPage::Elsewhere(AuthorizeOutcome::Page(PageError::LoginStateUnknown));
         }
         let Some(client) = self.clients.get(&request.client_id) else {
-            return ConsentPage::Failed(PageError::UnknownClient);
+            return ConsentPage::Elsewhere(AuthorizeOutcome::Page(PageError::UnknownClient));
         };
         ConsentPage::Ask(ConsentPrompt {
             client_name: client.display_name().to_owned(),
@@ -195,16 +192,5 @@ impl Provider {
             .record_consent(userid, &client.id, &agreed.to_string(), self.clock.now())
             .await?;
         Ok(())
-    }
-}
-
-/// A login's outcome, where no login happens (no session cookie is set).
-pub(super) fn into_authorize(outcome: LoginOutcome) -> AuthorizeOutcome {
-    match outcome {
-        LoginOutcome::ToClient(reply) => AuthorizeOutcome::ToClient(reply),
-        LoginOutcome::Refused(refusal) => AuthorizeOutcome::Refused(refusal),
-        LoginOutcome::Page(page) => AuthorizeOutcome::Page(page),
-        LoginOutcome::InAppAgain(login) => AuthorizeOutcome::InApp(login),
-        LoginOutcome::LoggedIn { .. } | LoginOutcome::TryAgain(_) => AuthorizeOutcome::Page(PageError::Internal),
     }
 }

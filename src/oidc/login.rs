@@ -4,7 +4,7 @@
 
 use super::audit::{Audit, log_audit_event};
 use super::authorize::{self, AuthorizationRequest, Checked, PageError, error_reply};
-use super::consent::{ConsentAsk, into_authorize};
+use super::consent::ConsentAsk;
 use super::error::{ErrorCode, OidcError};
 use super::params::Params;
 use super::reply::{ClientReply, ResponseMode};
@@ -245,16 +245,9 @@ impl Provider {
     /// Sends a login that started on the in-app page to DingTalk's web login instead (the
     /// in-app page's fallback). The state stays the same and is still single use.
     pub async fn web_fallback(&self, state: &str, browser: Option<&str>, upstream: &impl Upstream) -> AuthorizeOutcome {
-        match self.db.find_pending_login(&TokenHash::of(state)).await {
-            Ok(Some(pending)) if same_browser(browser, &pending) => {
-                AuthorizeOutcome::Redirect(upstream.login_url(&self.url(paths::DINGTALK_CALLBACK), state, true))
-            }
-            Ok(Some(_)) => AuthorizeOutcome::Page(PageError::LoginStateOtherBrowser),
-            Ok(None) => AuthorizeOutcome::Page(PageError::LoginStateUnknown),
-            Err(e) => {
-                tracing::error!(cause = %e, "cannot read a pending login");
-                AuthorizeOutcome::Page(PageError::of_store(&e))
-            }
+        match self.find_pending(state, browser, false).await {
+            Ok(_) => AuthorizeOutcome::Redirect(upstream.login_url(&self.url(paths::DINGTALK_CALLBACK), state, true)),
+            Err(outcome) => into_authorize(outcome),
         }
     }
 
@@ -471,16 +464,43 @@ impl Provider {
         Ok(self.db.insert_pending_login(&login).await?)
     }
 
-    /// Consumes the pending login of `state`, checking it belongs to `browser` and is fresh,
-    /// and is a login's (or, with `consent`, a consent page's).
+    /// Consumes the pending login of `state`; see [`Provider::pending`].
     pub(super) async fn take_pending(
         &self,
         state: Option<&str>,
         browser: Option<&str>,
         consent: bool,
     ) -> Result<AuthorizationRequest, LoginOutcome> {
+        self.pending(state, browser, consent, true).await
+    }
+
+    /// The pending login of `state`, left in place; see [`Provider::pending`].
+    pub(super) async fn find_pending(
+        &self,
+        state: &str,
+        browser: Option<&str>,
+        consent: bool,
+    ) -> Result<AuthorizationRequest, LoginOutcome> {
+        self.pending(Some(state), browser, consent, false).await
+    }
+
+    /// The request waiting under `state` (consumed when `take`), checked to belong to
+    /// `browser`, to be fresh, and to be a login's (or, with `consent`, a consent page's).
+    async fn pending(
+        &self,
+        state: Option<&str>,
+        browser: Option<&str>,
+        consent: bool,
+        take: bool,
+    ) -> Result<AuthorizationRequest, LoginOutcome> {
         let state = state.ok_or(LoginOutcome::Page(PageError::LoginStateMissing))?;
-        let pending = match self.db.take_pending_login(&TokenHash::of(state)).await {
+        let hash = TokenHash::of(state);
+        let found = if take {
+            self.db.take_pending_login(&hash).await
+        } else {
+            self.db.find_pending_login(&hash).await
+        };
+        let pending = match found {
             Ok(Some(pending)) => pending,
             Ok(None) => return Err(LoginOutcome::Page(PageError::LoginStateUnknown)),
             Err(e) => {
@@ -613,6 +633,17 @@ impl Provider {
     }
 }
 
-pub(super) fn same_browser(browser: Option<&str>, pending: &PendingLogin) -> bool {
+fn same_browser(browser: Option<&str>, pending: &PendingLogin) -> bool {
     browser.is_some_and(|b| constant_time_eq(token_hash(b).as_bytes(), pending.browser_hash.as_bytes()))
+}
+
+/// A login's outcome where no login happens (no session cookie is set).
+pub(super) fn into_authorize(outcome: LoginOutcome) -> AuthorizeOutcome {
+    match outcome {
+        LoginOutcome::ToClient(reply) => AuthorizeOutcome::ToClient(reply),
+        LoginOutcome::Refused(refusal) => AuthorizeOutcome::Refused(refusal),
+        LoginOutcome::Page(page) => AuthorizeOutcome::Page(page),
+        LoginOutcome::InAppAgain(login) => AuthorizeOutcome::InApp(login),
+        LoginOutcome::LoggedIn { .. } | LoginOutcome::TryAgain(_) => AuthorizeOutcome::Page(PageError::Internal),
+    }
 }
