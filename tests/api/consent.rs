@@ -150,15 +150,7 @@ async fn prompt_consent_asks_even_at_a_first_party_app() {
     let tokens: serde_json::Value = app.redeem_for(WEB_CLIENT, &q["code"]).await.json().await.unwrap();
     assert!(tokens["access_token"].is_string(), "{tokens}");
 
-    let discovery: serde_json::Value = app
-        .browser
-        .get(app.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery: serde_json::Value = app.discovery().await;
     assert!(
         discovery["prompt_values_supported"]
             .as_array()

@@ -94,6 +94,14 @@ async fn decide(app: &TestApp, browser: &reqwest::Client, html: &str, decision: 
     (response.status(), response.text().await.unwrap())
 }
 
+/// lisi approves the device login `started` in `browser` (logging in first if need be).
+async fn lisi_approves(app: &TestApp, browser: &reqwest::Client, started: &Value) {
+    let url = started["verification_uri_complete"].as_str().unwrap();
+    let html = open_confirmation(app, browser, "lisi", url).await;
+    let (status, page) = decide(app, browser, &html, "approve").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize)]
 struct DeviceEndpoint {
     device_authorization_endpoint: DeviceAuthorizationUrl,
@@ -291,14 +299,7 @@ async fn a_polling_device_is_told_pending_slow_down_denied_and_expired_and_each_
     // Approved: tokens once, then the device code is spent.
     let (_, fresh) = start(&app, DEVICE_CLIENT, "openid profile").await;
     let code = fresh["device_code"].as_str().unwrap();
-    let html = open_confirmation(
-        &app,
-        &browser,
-        "lisi",
-        fresh["verification_uri_complete"].as_str().unwrap(),
-    )
-    .await;
-    decide(&app, &browser, &html, "approve").await;
+    lisi_approves(&app, &browser, &fresh).await;
     let (status, tokens) = poll(&app, DEVICE_CLIENT, code).await;
     assert_eq!(status, StatusCode::OK, "{tokens}");
     assert_eq!(tokens["scope"], "openid profile");
@@ -332,26 +333,11 @@ async fn device_authorization_refuses_clients_without_the_grant_and_scopes_witho
     let (status, answer) = start(&app, DEVICE_CLIENT, "openid email").await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     let browser = new_browser();
-    let html = open_confirmation(
-        &app,
-        &browser,
-        "lisi",
-        answer["verification_uri_complete"].as_str().unwrap(),
-    )
-    .await;
-    decide(&app, &browser, &html, "approve").await;
+    lisi_approves(&app, &browser, &answer).await;
     let (_, tokens) = poll(&app, DEVICE_CLIENT, answer["device_code"].as_str().unwrap()).await;
     assert_eq!(tokens["scope"], "openid");
 
-    let discovery: Value = app
-        .browser
-        .get(app.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery: Value = app.discovery().await;
     assert_eq!(
         discovery["device_authorization_endpoint"],
         app.url("/device_authorization")
@@ -494,14 +480,7 @@ async fn the_tokens_of_an_approval_need_its_session_alive_when_the_device_polls(
     .await;
     let (_, started) = start(&app, DEVICE_CLIENT, "openid").await;
     let browser = new_browser();
-    let html = open_confirmation(
-        &app,
-        &browser,
-        "lisi",
-        started["verification_uri_complete"].as_str().unwrap(),
-    )
-    .await;
-    decide(&app, &browser, &html, "approve").await;
+    lisi_approves(&app, &browser, &started).await;
     let (ok, list, err) = app.cli(&["sessions", "list", "--user", "lisi"]);
     assert!(ok, "{err}");
     let sid = list

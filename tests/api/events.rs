@@ -50,17 +50,6 @@ pub(crate) async fn userinfo(app: &TestApp, tokens: &Value) -> u16 {
         .as_u16()
 }
 
-pub(crate) async fn metrics(app: &TestApp) -> String {
-    app.browser
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 /// Logs the auto-login person in at the finance app (in a fresh browser); its token response.
 async fn finance_tokens(app: &TestApp) -> Value {
     let url = app.authorize_url_for(FINANCE_CLIENT, "").replace("%20phone", "");
@@ -137,7 +126,7 @@ async fn a_leave_ends_every_token_and_tells_the_app_within_a_second() {
     assert_eq!(deliveries.len(), 1);
     assert_eq!(deliveries[0].state, DeliveryState::Acknowledged);
     assert_eq!(deliveries[0].attempts, 1, "answered at the first push");
-    let metrics = metrics(&app).await;
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"dingo_org_events_total{via="http",type="user_leave_org",result="recorded"} 1"#),
         "{metrics}"
@@ -192,7 +181,7 @@ async fn duplicated_and_replayed_pushes_change_nothing_twice() {
         app.sim.push_once(&subscription, &new_style(stamp)).await.unwrap();
     }
     assert_eq!(app.db.count_org_events().await.unwrap(), 2);
-    let metrics = metrics(&app).await;
+    let metrics = app.metrics().await;
     assert!(metrics.contains(r#"dingo_org_events_total{via="http",type="user_leave_org",result="duplicate"} 2"#));
 }
 
@@ -251,7 +240,7 @@ async fn bad_signatures_wrong_keys_and_garbage_are_refused_and_change_nothing() 
     assert!(receiver.next_token(1).await.is_none());
     assert_eq!(refresh(&app, WEB_CLIENT, &tokens).await, 200, "still logged in");
     assert!(audit(&app, "org_event").await.len() >= 6, "each refusal is audited");
-    let metrics = metrics(&app).await;
+    let metrics = app.metrics().await;
     for reason in ["signature", "owner", "ciphertext", "request"] {
         assert!(
             metrics.contains(&format!(
@@ -425,7 +414,7 @@ async fn a_leave_no_event_told_of_is_caught_by_the_reconciliation() {
     next_round(&app).await;
     assert_eq!(app.sim.call_count("/v1.0/contact/empLeaveRecords"), 2);
     assert_eq!(audit(&app, "leave").await.len(), 1);
-    let metrics = metrics(&app).await;
+    let metrics = app.metrics().await;
     assert!(metrics.contains("# TYPE dingo_reconcile_lag_seconds gauge"));
 }
 

@@ -9,7 +9,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::events::{audit, metrics, quiet, refresh, settled, userinfo};
+use crate::events::{audit, quiet, refresh, settled, userinfo};
 use crate::support::app::{WEB_CLIENT, jwt_claims};
 use crate::support::receiver::Receiver;
 use crate::support::{TestApp, TestAppOptions};
@@ -78,7 +78,7 @@ async fn a_leave_by_stream_ends_every_token_and_tells_the_app_within_a_second() 
     let deliveries = settled(&app).await;
     assert_eq!(deliveries[0].state, DeliveryState::Acknowledged);
     assert_eq!(deliveries[0].attempts, 1, "acknowledged at the first delivery");
-    let metrics = metrics(&app).await;
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"dingo_org_events_total{via="stream",type="user_leave_org",result="recorded"} 1"#),
         "{metrics}"
@@ -112,7 +112,7 @@ async fn pings_are_answered_with_their_opaque_and_unknown_events_acknowledged() 
         app.sim.gateway_stats()
     );
     assert_eq!(app.db.count_org_events().await.unwrap(), 0, "nothing to act on");
-    let metrics = metrics(&app).await;
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"dingo_org_events_total{via="stream",type="other",result="ignored"} 2"#),
         "{metrics}"
@@ -138,7 +138,7 @@ async fn a_disconnect_is_met_by_a_new_connection_before_the_old_one_closes_and_l
     );
     connected(&app.sim, 1).await;
     assert_eq!(app.sim.gateway_stats().opened, 2);
-    let metrics = metrics(&app).await;
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"dingo_events_stream_reconnects_total{reason="disconnect"} 1"#),
         "{metrics}"
@@ -204,7 +204,7 @@ async fn duplicated_redelivered_and_reordered_events_change_nothing_twice() {
     assert_eq!(app.db.count_org_events().await.unwrap(), 3, "each event recorded once");
     assert_eq!(audit(&app, "leave").await.len(), 1);
     assert!(receiver.next_token(1).await.is_none(), "told once");
-    let metrics = metrics(&app).await;
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(r#"dingo_org_events_total{via="stream",type="user_leave_org",result="duplicate"} 1"#),
         "{metrics}"
@@ -230,7 +230,7 @@ async fn a_connection_gone_silent_is_replaced_and_its_events_arrive() {
     app.sim.stream_silence();
     app.sim.leave("zhangsan", None);
     assert_eq!(told(&mut receiver, 1, 6).await, ["zhangsan"]);
-    let metrics = metrics(&app).await;
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("dingo_events_stream_reconnects_total{reason=\"silent\"}"),
         "{metrics}"
@@ -253,7 +253,7 @@ async fn refused_credentials_are_said_plainly_and_tried_again_with_backoff() {
     // 100 ms, doubling up to 1 s, with jitter: a handful of tries, not a storm.
     assert!((2..=8).contains(&opens), "{opens} tries");
     assert_eq!(app.sim.gateway_stats().opened, 0);
-    let metrics = metrics(&app).await;
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("dingo_events_stream_reconnects_total{reason=\"auth_failed\"}"),
         "{metrics}"

@@ -349,11 +349,7 @@ async fn open_auth_codes_are_redeemed_like_web_login_codes() {
 #[tokio::test]
 async fn the_legacy_scan_login_signs_its_calls_and_resolves_the_person() {
     let app = TestApp::spawn_with(TestAppOptions {
-        env: vec![
-            ("DINGO_DINGTALK__WEB_LOGIN", "legacy".into()),
-            ("DINGO_DINGTALK__LEGACY_APP_ID", "dingoa_sample_legacy".into()),
-            ("DINGO_DINGTALK__LEGACY_APP_SECRET", "sample-legacy-secret".into()),
-        ],
+        env: crate::support::app::legacy_login_env(),
         ..Default::default()
     })
     .await;
@@ -387,12 +383,11 @@ async fn the_legacy_scan_login_signs_its_calls_and_resolves_the_person() {
 
     // Inside the DingTalk client (with 免登 off) the silent snsapi_auth page is used.
     let app = TestApp::spawn_with(TestAppOptions {
-        env: vec![
-            ("DINGO_DINGTALK__WEB_LOGIN", "legacy".into()),
-            ("DINGO_DINGTALK__LEGACY_APP_ID", "dingoa_sample_legacy".into()),
-            ("DINGO_DINGTALK__LEGACY_APP_SECRET", "sample-legacy-secret".into()),
-            ("DINGO_DINGTALK__IN_APP", "off".into()),
-        ],
+        env: [
+            crate::support::app::legacy_login_env(),
+            vec![("DINGO_DINGTALK__IN_APP", "off".into())],
+        ]
+        .concat(),
         ..Default::default()
     })
     .await;

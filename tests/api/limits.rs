@@ -55,17 +55,6 @@ async fn assert_oauth_429(response: reqwest::Response) -> u64 {
     retry_after
 }
 
-async fn metrics(app: &TestApp) -> String {
-    app.browser
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_client_that_spent_its_burst_gets_429_with_retry_after_until_it_refills() {
     let app = app_with_limits("oauth_client_per_minute = 1\noauth_client_burst = 3").await;
@@ -76,7 +65,7 @@ async fn a_client_that_spent_its_burst_gets_429_with_retry_after_until_it_refill
     assert!((50..=60).contains(&retry_after), "one request a minute: {retry_after}");
     // Another client has its own budget.
     assert_eq!(token_request(&app, SPA_CLIENT).await.status(), 401);
-    let text = metrics(&app).await;
+    let text = app.metrics().await;
     assert!(
         text.contains("dingo_rate_limited_total{route=\"/token\",key=\"client\"} 1\n"),
         "{text}"
@@ -111,7 +100,7 @@ async fn one_address_is_limited_whatever_it_sends_and_whichever_client_it_names(
     assert_eq!(not_a_form.status(), 400);
     let retry_after = assert_oauth_429(token_request(&app, SPA_CLIENT).await).await;
     assert!((50..=60).contains(&retry_after), "{retry_after}");
-    let text = metrics(&app).await;
+    let text = app.metrics().await;
     assert!(
         text.contains("dingo_rate_limited_total{route=\"/token\",key=\"address\"} 1\n"),
         "{text}"
@@ -202,7 +191,7 @@ async fn login_callbacks_answer_a_bilingual_429_page_once_an_address_spent_its_b
     }
     // The OAuth endpoints have their own budget.
     assert_eq!(token_request(&app, WEB_CLIENT).await.status(), 400);
-    let text = metrics(&app).await;
+    let text = app.metrics().await;
     assert!(text.contains("dingo_rate_limited_total{route=\"/login/dingtalk/inapp\",key=\"address\"} 1\n"));
 }
 

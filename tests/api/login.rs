@@ -311,11 +311,7 @@ async fn a_person_hired_again_under_a_new_userid_logs_in_as_that_userid() {
     for legacy in [false, true] {
         let app = TestApp::spawn_with(TestAppOptions {
             env: if legacy {
-                vec![
-                    ("DINGO_DINGTALK__WEB_LOGIN", "legacy".into()),
-                    ("DINGO_DINGTALK__LEGACY_APP_ID", "dingoa_sample_legacy".into()),
-                    ("DINGO_DINGTALK__LEGACY_APP_SECRET", "sample-legacy-secret".into()),
-                ]
+                crate::support::app::legacy_login_env()
             } else {
                 vec![]
             },

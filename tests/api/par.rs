@@ -125,15 +125,7 @@ async fn pushing_can_be_required_of_one_client_or_of_all() {
         ..Default::default()
     })
     .await;
-    let doc: Value = all
-        .browser
-        .get(all.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = all.discovery().await;
     assert_eq!(doc["require_pushed_authorization_requests"], true);
     assert_eq!(doc["pushed_authorization_request_endpoint"], all.url("/par"));
     match all.follow(&all.authorize_url("")).await {

@@ -178,15 +178,7 @@ async fn pairwise_subjects_differ_per_client_and_match_userinfo() {
     let finance = id_token_claims(&app, FINANCE_CLIENT, &q["code"]).await;
     assert_ne!(web["sub"], finance["sub"]);
     assert_ne!(web["sub"], "lisi");
-    let discovery: Value = app
-        .browser
-        .get(app.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let discovery: Value = app.discovery().await;
     assert_eq!(discovery["subject_types_supported"], serde_json::json!(["pairwise"]));
 }
 

@@ -148,15 +148,7 @@ async fn through_a_short_outage_a_refresh_is_granted_from_the_last_check_within_
     assert_eq!(claims["sub"], "zhangsan");
     let (ok, audit, _) = app.cli(&["audit", "--kind", "refresh"]);
     assert!(ok && audit.contains("outage_grace"), "{audit}");
-    let metrics = app
-        .browser
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(&format!(
             "dingo_refresh_outage_grants_total{{client=\"{WEB_CLIENT}\"}} 1"

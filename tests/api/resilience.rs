@@ -88,17 +88,6 @@ async fn in_app_login(app: &TestApp) -> HashMap<String, String> {
     panic!("the in-app page came back more than once");
 }
 
-async fn metrics(app: &TestApp) -> String {
-    app.browser
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 fn calls(app: &TestApp, paths: &[&str]) -> Vec<u64> {
     paths.iter().map(|p| app.sim.call_count(p)).collect()
 }
@@ -139,7 +128,7 @@ async fn a_web_login_gets_through_a_transient_fault_on_every_read() {
         ),
         [1, 2, 2, 2, 2, 5]
     );
-    let text = metrics(&app).await;
+    let text = app.metrics().await;
     for line in [
         r#"dingo_dingtalk_retries_total{api="contact/users/me"} 1"#,
         r#"dingo_dingtalk_retries_total{api="topapi/v2/department/get"} 2"#,
@@ -174,7 +163,7 @@ async fn a_login_gets_through_dingtalk_invalidating_the_app_token() {
     assert_logged_in_as(&app, &web_login(&app, "lisi").await, "lisi").await;
     assert_eq!(calls(&app, &[APP_TOKEN, GETBYUNIONID, USER_GET]), [1, 2, 1]);
     assert!(
-        metrics(&app)
+        app.metrics()
             .await
             .contains(r#"dingo_dingtalk_calls_total{api="topapi/user/getbyunionid",result="40014"} 1"#)
     );
@@ -273,11 +262,7 @@ async fn an_in_app_login_code_is_sent_again_only_when_dingtalk_cannot_have_used_
 #[tokio::test]
 async fn a_legacy_login_code_is_sent_again_only_when_dingtalk_cannot_have_used_it() {
     let app = TestApp::spawn_with(TestAppOptions {
-        env: vec![
-            ("DINGO_DINGTALK__WEB_LOGIN", "legacy".into()),
-            ("DINGO_DINGTALK__LEGACY_APP_ID", "dingoa_sample_legacy".into()),
-            ("DINGO_DINGTALK__LEGACY_APP_SECRET", "sample-legacy-secret".into()),
-        ],
+        env: crate::support::app::legacy_login_env(),
         ..Default::default()
     })
     .await;
@@ -334,7 +319,7 @@ async fn when_dingtalk_is_down_logins_fail_cleanly_and_once_the_circuit_opens_at
     }
     assert_eq!(app.sim.total_calls(), 10);
     assert!(
-        metrics(&app)
+        app.metrics()
             .await
             .lines()
             .any(|l| l == "dingo_dingtalk_circuit_state 1")
@@ -353,7 +338,8 @@ async fn when_dingtalk_is_down_logins_fail_cleanly_and_once_the_circuit_opens_at
     assert!(elapsed < Duration::from_millis(1000), "took {elapsed:?}");
     // Logins three to five and this one at least (the second may have met the open circuit
     // too, depending on how its retries' jittered waits fitted its deadline).
-    let refused: u64 = metrics(&app)
+    let refused: u64 = app
+        .metrics()
         .await
         .lines()
         .find_map(|l| {

@@ -140,10 +140,7 @@ async fn postgres_two_instances_both_connected_by_stream_act_on_each_event_once(
             .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
             .sum::<u64>()
     };
-    let (at_a, at_b) = (
-        by_stream(crate::events::metrics(&a).await),
-        by_stream(crate::events::metrics(&b).await),
-    );
+    let (at_a, at_b) = (by_stream(a.metrics().await), by_stream(b.metrics().await));
     assert!(
         at_a > 0 && at_b > 0,
         "both connections carried events: {at_a} and {at_b}"

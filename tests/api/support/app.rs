@@ -24,6 +24,16 @@ pub const LOGGED_OUT: &str = "http://127.0.0.1:1/logged-out";
 pub const FINANCE_CLIENT: &str = "finance";
 pub const SPA_REDIRECT: &str = "http://127.0.0.1:1/spa/callback";
 
+/// The settings of the legacy scan login (`web_login = "legacy"`) with the simulator's
+/// scan-login app.
+pub fn legacy_login_env() -> Vec<(&'static str, String)> {
+    vec![
+        ("DINGO_DINGTALK__WEB_LOGIN", "legacy".into()),
+        ("DINGO_DINGTALK__LEGACY_APP_ID", "dingoa_sample_legacy".into()),
+        ("DINGO_DINGTALK__LEGACY_APP_SECRET", "sample-legacy-secret".into()),
+    ]
+}
+
 #[derive(Default)]
 pub struct TestAppOptions {
     /// Point dingo's DingTalk URLs at a port where nothing listens.
@@ -474,15 +484,36 @@ public = true
     }
 
     /// The published JWKS.
-    pub async fn jwks(&self) -> serde_json::Value {
+    /// The discovery document.
+    pub async fn discovery(&self) -> serde_json::Value {
+        self.get_json("/.well-known/openid-configuration").await
+    }
+
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
         self.browser
-            .get(self.url("/jwks.json"))
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    async fn get_json(&self, path: &str) -> serde_json::Value {
+        self.browser
+            .get(self.url(path))
             .send()
             .await
             .unwrap()
             .json()
             .await
             .unwrap()
+    }
+
+    pub async fn jwks(&self) -> serde_json::Value {
+        self.get_json("/jwks.json").await
     }
 
     /// Logs zhangsan in and returns the token response.
